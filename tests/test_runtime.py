@@ -1,0 +1,88 @@
+"""Tests of the shared plumbing: atomic writes, seeding, device choice, project root, metadata."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bl_utils import runtime
+from bl_utils.plots import save_figure
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path):
+    path = tmp_path / "sub" / "table.csv"
+    with runtime.atomic_write(path) as handle:
+        handle.write("old\n")
+    with pytest.raises(RuntimeError):
+        with runtime.atomic_write(path) as handle:
+            handle.write("half-written")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in path.parent.iterdir()] == ["table.csv"]  # no temporary left behind
+
+
+def test_atomic_write_never_creates_a_file_on_failure(tmp_path):
+    path = tmp_path / "never.bin"
+    with pytest.raises(ValueError):
+        with runtime.atomic_write(path, "wb"):
+            raise ValueError
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_seed_everything_reproduces_every_generator():
+    def draw():
+        return (np.random.rand(3), torch.rand(3), __import__("random").random())
+
+    runtime.seed_everything(7)
+    first = draw()
+    runtime.seed_everything(7)
+    second = draw()
+    np.testing.assert_array_equal(first[0], second[0])
+    assert torch.equal(first[1], second[1]) and first[2] == second[2]
+
+
+def test_get_device_honours_preference_and_environment(monkeypatch):
+    assert runtime.get_device("cpu").type == "cpu"
+    monkeypatch.setenv("BL_DEVICE", "cpu")
+    assert runtime.get_device().type == "cpu"
+    monkeypatch.delenv("BL_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else None
+    if expected:
+        assert runtime.get_device().type == expected
+
+
+def test_project_root_finds_the_checkout_from_a_subfolder(tmp_path, monkeypatch):
+    monkeypatch.delenv("BL_PROJECT_ROOT", raising=False)
+    (tmp_path / "bl_utils").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    assert runtime.project_root(tmp_path / "notebooks") == tmp_path
+    other = tmp_path.parent / (tmp_path.name + "_other")  # no checkout above: the folder itself
+    other.mkdir()                                          # (as in Colab's /content)
+    assert runtime.project_root(other) == other
+
+
+def test_run_metadata_is_json_and_complete(tmp_path):
+    meta = runtime.run_metadata({"lr": 1e-3}, device="cpu")
+    assert meta["settings"] == {"lr": 1e-3}
+    assert meta["device"].startswith("cpu")
+    assert torch.__version__.startswith(meta["versions"]["torch"])
+    path = runtime.write_json(tmp_path / "run.json", meta)
+    assert json.loads(path.read_text())["settings"]["lr"] == 1e-3
+
+
+def test_save_figure_writes_a_png_named_for_the_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, "fig9_test", folder=tmp_path)
+    plt.close(fig)
+    assert path == tmp_path / "fig9_test.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="bare file name"):
+        save_figure(fig, "../escape", folder=tmp_path)
