@@ -478,8 +478,8 @@ def results_table(results: list[RunResult]) -> pd.DataFrame:
         best = result.best
         rows.append({"strategy": result.strategy, "best_dice": best["val_dice"],
                      "dice_tumour_images": best.get("val_dice_tumour"),
-                     "hd95": best.get("best_hd95"), "assd": best.get("best_assd"),
-                     "components": best.get("best_components"), "best_epoch": best["epoch"]})
+                     "hd95": best.get("best_hd95_mean"), "assd": best.get("best_assd_mean"),
+                     "components": best.get("best_components_mean"), "best_epoch": best["epoch"]})
     frame = pd.DataFrame(rows)
     grouped = frame.groupby("strategy", sort=False)
     table = grouped.mean(numeric_only=True)
