@@ -90,6 +90,28 @@ def execute_notebook(path: Path, output: Path, parameters: dict | None = None,
     return time.perf_counter() - start
 
 
+TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"
+
+
+def update_readme_table(readme: Path, table_md: Path) -> bool:
+    """Put the Markdown of ``table_md`` between the table markers of ``readme``; True if changed.
+
+    Does nothing (False) when either file or a marker is missing.
+    """
+    if not (readme.is_file() and table_md.is_file()):
+        return False
+    text = readme.read_text()
+    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    if start < 0 or end < start:
+        return False
+    new = text[:start + len(TABLE_START)] + "\n" + table_md.read_text().strip() + "\n" + text[end:]
+    if new == text:
+        return False
+    with atomic_write(readme) as handle:
+        handle.write(new)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bl_utils.report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
         print(f"done in {seconds:.0f} s -> {output.relative_to(project_root()) if output.is_relative_to(project_root()) else output}")
+    if not args.only and update_readme_table(project_root() / "README.md",
+                                             project_root() / "results" / "table1.md"):
+        print("README.md: results table updated from results/table1.md")
     print(f"Report complete in {time.perf_counter() - total:.0f} s; figures in "
           f"{project_root() / 'figures'}")
     return 0

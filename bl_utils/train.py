@@ -165,11 +165,16 @@ def build_model(encoder: str = "resnet34", encoder_weights: str | None = "imagen
     import segmentation_models_pytorch as smp
 
     global _IMAGENET_UNAVAILABLE
+    rng_state = torch.get_rng_state()   # smp builds (and seeds) the encoder before fetching weights
     if encoder_weights and _IMAGENET_UNAVAILABLE is None:
         offline = not _hub_reachable()
         previous = os.environ.get("HF_HUB_OFFLINE")
+        hub_constants = sys.modules.get("huggingface_hub.constants")
+        previous_flag = getattr(hub_constants, "HF_HUB_OFFLINE", None)
         if offline:  # only a local cache can help; don't wait for retries
             os.environ["HF_HUB_OFFLINE"] = "1"
+            if hub_constants is not None:  # read once at import: the variable alone is too late
+                hub_constants.HF_HUB_OFFLINE = True
         try:
             return smp.Unet(encoder, encoder_weights=encoder_weights, in_channels=1, classes=1), encoder_weights
         except Exception as error:  # offline, blocked, or a cache miss
@@ -180,6 +185,9 @@ def build_model(encoder: str = "resnet34", encoder_weights: str | None = "imagen
                     os.environ.pop("HF_HUB_OFFLINE", None)
                 else:
                     os.environ["HF_HUB_OFFLINE"] = previous
+                if hub_constants is not None:
+                    hub_constants.HF_HUB_OFFLINE = previous_flag
+    torch.set_rng_state(rng_state)   # the fallback's initialisation = that of encoder_weights=None
     if encoder_weights and verbose:
         print(f"NOTE: {encoder_weights} weights for {encoder} could not be fetched "
               f"({_IMAGENET_UNAVAILABLE}); training from RANDOM initialisation. The paper "
@@ -487,6 +495,41 @@ def results_table(results: list[RunResult]) -> pd.DataFrame:
     table.insert(2, "best_dice_std", grouped.best_dice.std(ddof=1) if len(frame) > len(table) else np.nan)
     table.insert(3, "seed_study_dice", [SEED_TABLE1.get(name, np.nan) for name in table.index])
     return table.reset_index()
+
+
+def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "–" if math.isnan(value) else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str = "table1",
+                caption: str | None = None) -> tuple[Path, Path]:
+    """Write ``table`` as ``<folder>/<name>.csv`` and ``<name>.md`` (atomically); return both paths.
+
+    ``caption`` (e.g. which data and profile) becomes the Markdown file's first paragraph.
+    """
+    folder = Path(folder)
+    with atomic_write(folder / f"{name}.csv") as handle:
+        table.to_csv(handle, index=False)
+    with atomic_write(folder / f"{name}.md") as handle:
+        handle.write((caption + "\n\n" if caption else "") + table_markdown(table))
+    return folder / f"{name}.csv", folder / f"{name}.md"
+
+
+def collapsed(result: RunResult, min_tumour_dice: float = 0.1) -> bool:
+    """True when a run ended predicting (almost) nothing on tumour images: its last epoch's mean
+    validation Dice over images with a tumour is below ``min_tumour_dice``. This is the failure
+    seen with Φ_G in pixels and α ramped to 1 (see the module docstring)."""
+    last = result.history.iloc[-1]
+    return not (last.val_dice_tumour >= min_tumour_dice)
 
 
 def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]:

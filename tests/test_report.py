@@ -47,3 +47,14 @@ def test_execute_notebook_saves_outputs_and_leaves_a_failing_one_untouched(tmp_p
     assert bad.read_text() == before
     assert report.notebook_paths(tmp_path) == [good, bad]
     assert report.notebook_paths(tmp_path, ["02"]) == [bad]
+
+
+def test_readme_table_is_replaced_between_the_markers_only(tmp_path):
+    readme, table = tmp_path / "README.md", tmp_path / "table1.md"
+    readme.write_text(f"intro\n{report.TABLE_START}\nold\n{report.TABLE_END}\nrest\n")
+    assert not report.update_readme_table(readme, table)          # no table yet: untouched
+    table.write_text("caption\n\n| a |\n|---|\n| 1 |\n")
+    assert report.update_readme_table(readme, table)
+    assert readme.read_text() == (f"intro\n{report.TABLE_START}\ncaption\n\n| a |\n|---|\n| 1 |\n"
+                                  f"{report.TABLE_END}\nrest\n")
+    assert not report.update_readme_table(readme, table)          # idempotent
