@@ -1,0 +1,593 @@
+"""Tests of bl_utils.data: the BUSI loader, the < 5 % rule, the cache, duplicates and the split.
+
+Oracles: the preprocessed copy ``../shared/data/busi256`` (made independently from the same
+Kaggle files: PIL bilinear greyscale images, nearest-neighbour mask unions), PIL itself, brute
+force, ``scipy.sparse.csgraph.connected_components`` and :func:`bl_utils.distance.signed_distance_map`.
+Real-data tests skip when ``../shared/data`` is absent (as on a user's machine).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from bl_utils import data, synthetic
+from bl_utils.distance import signed_distance_map
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SAMPLE = SHARED / "busi_sample" / "Dataset_BUSI_with_GT"
+BUSI256 = SHARED / "busi256"
+needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"real BUSI sample not found at {SAMPLE}")
+needs_busi256 = pytest.mark.skipif(not BUSI256.is_dir(), reason=f"preprocessed BUSI not found at {BUSI256}")
+
+
+def _npz_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.npz")) if folder.exists() else []
+
+
+def _write_case(folder: Path, stem: str, size=(40, 30), masks=((5, 15, 5, 15),), mask_size=None):
+    """An image ``<stem>.png`` (w×h = ``size``) and its masks, rectangles (r0, r1, c0, c1)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    rng = np.random.default_rng(abs(hash(stem)) % 2**32)
+    Image.fromarray(rng.integers(0, 255, (h, w), dtype=np.uint8)).save(folder / f"{stem}.png")
+    mw, mh = mask_size or size
+    for k, (r0, r1, c0, c1) in enumerate(masks):
+        mask = np.zeros((mh, mw), np.uint8)
+        mask[r0:r1, c0:c1] = 255
+        name = f"{stem}_mask.png" if k == 0 else f"{stem}_mask_{k}.png"
+        Image.fromarray(mask).save(folder / name)
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    """A hand-made BUSI-like folder: 3 benign, 2 malignant, 1 normal, known masks."""
+    root = tmp_path / "tiny" / data.LAYOUT_FOLDER
+    _write_case(root / "benign", "benign (1)", masks=[(0, 2, 0, 3)])                       # 6 px
+    _write_case(root / "benign", "benign (2)", masks=[(0, 10, 0, 10), (20, 30, 20, 30)])  # 200 px, 2 masks
+    _write_case(root / "benign", "benign (10)", masks=[(0, 4, 0, 5)])                      # 20 px
+    _write_case(root / "malignant", "malignant (1)", masks=[(0, 20, 0, 30)])               # 600 px
+    _write_case(root / "malignant", "malignant (2)", masks=[(0, 1, 0, 1)])                 # 1 px
+    _write_case(root / "normal", "normal (1)", masks=[(0, 0, 0, 0)])                       # empty
+    return root
+
+
+# --------------------------------------------------------------------------------------------
+# The loader on a hand-made folder
+
+
+def test_tiny_folder_exact_fractions_order_and_items(tiny, tmp_path):
+    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, cache_dir=False, progress=False)
+    assert list(ds.meta.columns) == list(data.META_COLUMNS)
+    assert ds.stems == ["benign (1)", "benign (2)", "benign (10)", "malignant (1)", "malignant (2)", "normal (1)"]
+    # the images are 40 wide, 30 high: resizing to (30, 40) keeps every pixel
+    np.testing.assert_allclose(ds.meta.tumour_fraction, np.array([6, 200, 20, 600, 1, 0]) / 1200)
+    assert list(ds.meta.n_masks) == [1, 2, 1, 1, 1, 1]
+    assert (ds.meta.orig_height == 30).all() and (ds.meta.orig_width == 40).all()
+    assert ds.images.dtype == np.uint8 and ds.masks.dtype == bool and ds.phis.dtype == np.float32
+    item = ds[1]
+    assert set(item) == {"image", "mask", "phi"}
+    assert item["image"].shape == (1, 30, 40) and item["image"].dtype == torch.float32
+    assert 0 <= float(item["image"].min()) and float(item["image"].max()) <= 1
+    np.testing.assert_array_equal(item["mask"][0].numpy(), ds.masks[1].astype(np.float32))
+    batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
+    assert batch["phi"].shape == (4, 1, 30, 40)
+    for i in range(len(ds)):   # Φ_G: the distance module's map of each mask (empty -> +diagonal)
+        np.testing.assert_array_equal(ds.phis[i], signed_distance_map(ds.masks[i]))
+    np.testing.assert_allclose(ds.phis[5], np.hypot(40, 30))
+
+
+@pytest.mark.parametrize("threshold, expected", [
+    (None, 6), (0.5, 5), (0.05, 4), (20 / 1200, 3), (1 / 1200, 1)])   # strict "<", normal always in
+def test_tumour_fraction_rule_is_strict_and_keeps_normal(tiny, threshold, expected):
+    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=threshold, cache_dir=False,
+                        distance_maps=False, progress=False)
+    assert len(ds) == expected
+    assert "normal (1)" in ds.stems
+    if threshold is not None:
+        assert (ds.meta.tumour_fraction < threshold).all()
+
+
+def test_include_normal_false_and_subset(tiny):
+    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, include_normal=False,
+                        cache_dir=False, distance_maps=False, progress=False)
+    assert "normal" not in set(ds.labels) and len(ds) == 5
+    sub = ds.subset([3, 0])
+    assert sub.stems == ["malignant (1)", "benign (1)"] and list(sub.meta.index) == [0, 1]
+    np.testing.assert_array_equal(sub.images[0], ds.images[3])
+    assert ds.subset(np.array([True, False, False, False, True])).stems == ["benign (1)", "malignant (2)"]
+    assert sub.phis is None and "phi" not in sub[0]
+
+
+def test_layout_with_or_without_the_kaggle_folder_level(tiny):
+    with_level = data.load_busi(tiny.parent, image_size=16, cache_dir=False, distance_maps=False, progress=False)
+    without = data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)
+    assert with_level.stems == without.stems
+    np.testing.assert_array_equal(with_level.images, without.images)
+
+
+def test_images_resized_bilinear_masks_nearest(tiny):
+    ds = data.load_busi(tiny, image_size=(15, 20), max_tumour_fraction=None, cache_dir=False,
+                        distance_maps=False, progress=False)
+    src = Image.open(tiny / "benign" / "benign (2).png").convert("L")
+    np.testing.assert_array_equal(ds.images[1], np.asarray(src.resize((20, 15), Image.BILINEAR)))
+    # halving: nearest keeps every other pixel -> the two 10x10 squares become 5x5 squares
+    expected = np.zeros((15, 20), bool)
+    expected[0:5, 0:5] = expected[10:15, 10:15] = True
+    np.testing.assert_array_equal(ds.masks[1], expected)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(468, 256), (552, 256), (256, 256), (100, 256), (7, 3), (1048, 64)])
+def test_nearest_indices_brute_force(n_in, n_out):
+    # OpenCV INTER_NEAREST: src = floor(dst * (1 / (n_out / n_in))), computed in double precision
+    expected = [min(int(np.floor(i * (1.0 / (n_out / n_in)))), n_in - 1) for i in range(n_out)]
+    assert data._nearest_indices(n_in, n_out).tolist() == expected
+
+
+def test_mask_encodings_any_value_above_zero(tmp_path):
+    """1-bit, 0/1 greyscale, RGB with colour, RGBA with an opaque alpha, palette: all read as > 0."""
+    folder = tmp_path / "enc" / "benign"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "benign (1).png")
+    truth = np.zeros((8, 8), bool)
+    truth[2:5, 3:7] = True
+    grey01 = truth.astype(np.uint8)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[truth, 1] = 7                                         # only the green channel is set
+    rgba = np.dstack([grey01 * 255] * 3 + [np.full((8, 8), 255, np.uint8)])
+    Image.fromarray(truth).convert("1").save(folder / "benign (1)_mask.png")
+    Image.fromarray(grey01).save(folder / "benign (1)_mask_1.png")
+    Image.fromarray(rgb).save(folder / "benign (1)_mask_2.png")
+    Image.fromarray(rgba, "RGBA").save(folder / "benign (1)_mask_3.png")
+    Image.fromarray(grey01 * 255).convert("P").save(folder / "benign (1)_mask_4.png")
+    ds = data.load_busi(tmp_path / "enc", image_size=8, max_tumour_fraction=None, cache_dir=False,
+                        distance_maps=False, progress=False)
+    assert ds.meta.n_masks[0] == 5
+    np.testing.assert_array_equal(ds.masks[0], truth)       # alpha (255 everywhere) is ignored
+    for name in ["benign (1)_mask.png", "benign (1)_mask_1.png", "benign (1)_mask_2.png",
+                 "benign (1)_mask_3.png", "benign (1)_mask_4.png"]:
+        np.testing.assert_array_equal(data._mask_array(Image.open(folder / name)), truth, err_msg=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: one exception type, the file named, no cache left behind
+
+
+def _bad_cases():
+    def missing(tmp):
+        return tmp / "nowhere", "nowhere", ("Kaggle", "BUSI_DIR", "Dataset_BUSI_with_GT")
+
+    def not_busi(tmp):
+        (tmp / "notbusi" / "photos").mkdir(parents=True)
+        Image.new("L", (4, 4)).save(tmp / "notbusi" / "photos" / "cat.png")
+        return tmp / "notbusi", "notbusi", ("No BUSI layout", "Dataset_BUSI_with_GT")
+
+    def a_file(tmp):
+        (tmp / "file.png").write_bytes(b"x")
+        return tmp / "file.png", "file.png", ("not a folder",)
+
+    def no_mask(tmp):
+        _write_case(tmp / "b" / "benign", "benign (1)")
+        _write_case(tmp / "b" / "benign", "benign (2)", masks=[])
+        return tmp / "b", "benign (2).png", ("without a mask", "benign (2)_mask.png")
+
+    def stray_mask(tmp):
+        _write_case(tmp / "b" / "benign", "benign (1)")
+        (tmp / "b" / "benign" / "benign (1).png").rename(tmp / "b" / "benign" / "other.png")
+        return tmp / "b", "benign (1)_mask.png", ("Mask without an image",)
+
+    def wrong_size(tmp):
+        _write_case(tmp / "b" / "benign", "benign (1)")
+        _write_case(tmp / "b" / "malignant", "malignant (3)", size=(40, 30), mask_size=(41, 30))
+        return tmp / "b", "malignant (3)_mask.png", ("another size", "41x30", "40x30")
+
+    def unreadable_image(tmp):
+        _write_case(tmp / "b" / "benign", "benign (1)")
+        _write_case(tmp / "b" / "benign", "benign (7)")
+        (tmp / "b" / "benign" / "benign (7).png").write_bytes(b"not a png at all")
+        return tmp / "b", "benign (7).png", ("Unreadable", "Re-download")
+
+    def truncated_mask(tmp):
+        _write_case(tmp / "b" / "normal", "normal (1)")
+        path = tmp / "b" / "normal" / "normal (1)_mask.png"
+        path.write_bytes(path.read_bytes()[:60])
+        return tmp / "b", "normal (1)_mask.png", ("Unreadable",)
+
+    return [missing, not_busi, a_file, no_mask, stray_mask, wrong_size, unreadable_image, truncated_mask]
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=lambda f: f.__name__)
+def test_bad_input_raises_busidataerror_naming_the_file(tmp_path, case):
+    root, named, phrases = case(tmp_path)
+    cache = tmp_path / "cache"
+    with pytest.raises(data.BusiDataError) as info:
+        data.load_busi(root, image_size=16, cache_dir=cache, progress=False)
+    message = str(info.value)
+    assert named in message
+    for phrase in phrases:
+        assert phrase in message
+    assert isinstance(info.value, ValueError)
+    assert _npz_files(cache) == []                       # nothing half-written or cached
+
+
+def test_resolve_data_path_errors_and_success(tmp_path, tiny):
+    with pytest.raises(data.BusiDataError, match="BUSI_DIR"):
+        data.resolve_data(tmp_path / "missing")
+    source = data.resolve_data(tiny.parent)
+    assert source.kind == "busi" and source.root == tiny
+    assert "6 images" in source.description and "benign 3" in source.description
+    assert data.resolve_data(source) is source
+
+
+def test_resolve_data_none_uses_busi_dir(monkeypatch, tiny):
+    monkeypatch.setenv("BUSI_DIR", str(tiny))
+    assert data.resolve_data(None).kind == "busi"
+    assert data.resolve_data("").root == tiny
+
+
+def test_resolve_data_synthetic_written_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.delenv("BUSI_DIR", raising=False)
+    monkeypatch.setattr(synthetic, "DEFAULT_COUNTS", {"benign": 2, "malignant": 1, "normal": 1})
+    source = data.resolve_data(None)
+    assert source.kind == "synthetic" and source.root == tmp_path / "data" / "synthetic_busi"
+    assert source.description.startswith("SYNTHETIC") and "not BUSI" in source.description
+    marker = source.root / "synthetic_busi.json"
+    stamp = marker.stat().st_mtime_ns
+    again = data.resolve_data("synthetic")
+    assert again == source and marker.stat().st_mtime_ns == stamp          # reused, not rewritten
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["synthetic_busi"]   # no temp left
+    ds = data.load_busi(source.root, max_tumour_fraction=None, cache_dir=False, distance_maps=False,
+                        progress=False)
+    assert ds.class_counts().to_dict() == {"benign": 2, "malignant": 1, "normal": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# The cache
+
+
+def test_cache_hit_invalidation_and_settings(tiny, tmp_path):
+    cache = tmp_path / "cache"
+    kw = dict(image_size=(30, 40), max_tumour_fraction=None, cache_dir=cache, progress=False)
+    first = data.load_busi(tiny, **kw)
+    assert not first.from_cache and len(_npz_files(cache)) == 2           # arrays + Φ_G
+    second = data.load_busi(tiny, **kw)
+    assert second.from_cache
+    for name in ("images", "masks", "phis"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
+    pd.testing.assert_frame_equal(first.meta, second.meta)
+    # filtering is applied after the cache: a new threshold reuses it
+    assert data.load_busi(tiny, **{**kw, "max_tumour_fraction": 0.05}).from_cache
+    # a setting that changes the arrays does not
+    assert not data.load_busi(tiny, **{**kw, "image_size": 16}).from_cache
+    # touching a file (new mtime) invalidates, and the stale entry of that size is replaced
+    path = tiny / "benign" / "benign (1).png"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    third = data.load_busi(tiny, **kw)
+    assert not third.from_cache
+    assert len([p for p in _npz_files(cache) if "30x40" in p.name]) == 2
+    # a new file invalidates too
+    _write_case(tiny / "benign", "benign (3)")
+    fourth = data.load_busi(tiny, **kw)
+    assert not fourth.from_cache and len(fourth) == 7
+
+
+def test_cache_without_distance_maps_then_with(tiny, tmp_path):
+    cache = tmp_path / "cache"
+    kw = dict(image_size=(30, 40), cache_dir=cache, progress=False)
+    assert data.load_busi(tiny, distance_maps=False, **kw).phis is None
+    assert len(_npz_files(cache)) == 1
+    with_phi = data.load_busi(tiny, distance_maps=True, **kw)
+    assert not with_phi.from_cache and with_phi.phis is not None and len(_npz_files(cache)) == 2
+    assert data.load_busi(tiny, distance_maps=True, **kw).from_cache
+
+
+def test_failure_while_building_leaves_no_cache(tiny, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+
+    def broken(masks):
+        raise RuntimeError("disk full while computing Φ_G")
+
+    monkeypatch.setattr(data, "_compute_phis", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        data.load_busi(tiny, image_size=16, cache_dir=cache, progress=False)
+    assert _npz_files(cache) == []
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_damaged_cache_file_is_rebuilt(tiny, tmp_path):
+    cache = tmp_path / "cache"
+    data.load_busi(tiny, image_size=16, cache_dir=cache, distance_maps=False, progress=False)
+    (entry,) = _npz_files(cache)
+    entry.write_bytes(b"garbage")
+    again = data.load_busi(tiny, image_size=16, cache_dir=cache, distance_maps=False, progress=False)
+    assert not again.from_cache and len(again) == 4      # the default 5 % rule
+    assert data.load_busi(tiny, image_size=16, cache_dir=cache, distance_maps=False, progress=False).from_cache
+
+
+def test_default_cache_dir_under_project_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("BL_CACHE_DIR", raising=False)
+    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
+    assert data.default_cache_dir() == tmp_path / ".cache" / "busi"
+
+
+@pytest.mark.parametrize("bad", [dict(image_size=4), dict(image_size=(8, 8, 8)), dict(image_size="256"),
+                                 dict(max_tumour_fraction=0), dict(max_tumour_fraction=1.5)])
+def test_bad_settings(tiny, bad):
+    with pytest.raises(ValueError):
+        data.load_busi(tiny, cache_dir=False, progress=False, **bad)
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicates
+
+
+def test_dhash_hand_worked():
+    ramp = np.tile(np.arange(90, dtype=np.uint8), (80, 1))            # brighter to the right
+    assert data.dhash(ramp).all() and data.dhash(ramp).shape == (64,)
+    assert not data.dhash(ramp[:, ::-1]).any()
+    # a 2x3 grid by hand: cells (row means) 1 5 2 / 4 4 9 -> bits [5>1, 2>5, 4>4, 9>4]
+    img = np.repeat(np.repeat(np.array([[1, 5, 2], [4, 4, 9]], float), 4, axis=0), 4, axis=1)
+    assert data.dhash(img, hash_size=2).tolist() == [True, False, False, True]
+
+
+def test_box_resize_matches_block_means_and_hamming_brute_force():
+    rng = np.random.default_rng(0)
+    imgs = rng.random((3, 32, 36))
+    expected = imgs.reshape(3, 8, 4, 9, 4).mean(axis=(2, 4))
+    np.testing.assert_allclose(data._box_resize(imgs, 8, 9), expected)
+    bits = rng.random((7, 64)) < 0.5
+    brute = np.array([[np.sum(a != b) for b in bits] for a in bits])
+    np.testing.assert_array_equal(data.hamming_distances(bits), brute)
+
+
+def test_find_duplicates_on_arrays():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (5, 64, 64)).astype(np.uint8)
+    imgs = np.concatenate([base, base[1:2], np.clip(base[3:4].astype(int) + 3, 0, 255).astype(np.uint8)])
+    pairs = data.find_duplicates(imgs, max_distance=3, hash_size=8)
+    assert list(zip(pairs.i, pairs.j)) == [(1, 5), (3, 6)]
+    assert pairs.identical.tolist() == [True, False]
+    assert pairs.distance.iloc[0] == 0
+
+
+def test_duplicate_groups_against_scipy_components():
+    rng = np.random.default_rng(2)
+    n = 40
+    edges = rng.integers(0, n, (25, 2))
+    edges = edges[edges[:, 0] != edges[:, 1]]
+    pairs = pd.DataFrame({"i": edges.min(1), "j": edges.max(1)})
+    groups = data.duplicate_groups(np.zeros((n, 8, 9)), pairs=pairs)
+    _, reference = connected_components(coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
+                                                   shape=(n, n)), directed=False)
+    same = groups[:, None] == groups[None, :]
+    np.testing.assert_array_equal(same, reference[:, None] == reference[None, :])
+    assert groups[0] == 0 and set(groups) == set(range(groups.max() + 1))
+    assert data.duplicate_groups(np.zeros((3, 8, 9)), pairs=pd.DataFrame({"i": [0], "j": [2]})).tolist() == [0, 1, 0]
+
+
+# --------------------------------------------------------------------------------------------
+# The split
+
+
+def _meta(counts: dict[str, int]) -> pd.DataFrame:
+    labels = [label for label, n in counts.items() for _ in range(n)]
+    return pd.DataFrame({"stem": [f"{label} ({k})" for k, label in enumerate(labels)], "label": labels})
+
+
+@pytest.mark.parametrize("counts, n_val", [
+    ({"benign": 256, "malignant": 36, "normal": 133}, 85),   # the paper's 425 -> 340 / 85
+    ({"benign": 68, "malignant": 29, "normal": 30}, 25),
+    ({"a": 3, "b": 2}, 1), ({"a": 1}, 0), ({"a": 10, "b": 10, "c": 10}, 6)])
+def test_split_sizes_stratified_and_disjoint(counts, n_val):
+    meta = _meta(counts)
+    split = data.split_train_val(meta, val_fraction=0.2, seed=0)
+    assert len(split.val) == n_val and len(split.train) + len(split.val) == len(meta)
+    assert set(split.train).isdisjoint(split.val) and list(split.val) == sorted(split.val)
+    for label, n in counts.items():               # each class within one image of its 20 %
+        share = np.sum(meta.label.to_numpy()[split.val] == label)
+        assert abs(share - 0.2 * n) < 1
+    assert split.val_stems == list(meta.stem.iloc[split.val])
+
+
+def test_split_seeded_and_reproducible():
+    meta = _meta({"benign": 60, "malignant": 30, "normal": 20})
+    a, b = data.split_train_val(meta, seed=3), data.split_train_val(meta, seed=3)
+    np.testing.assert_array_equal(a.val, b.val)
+    assert not np.array_equal(a.val, data.split_train_val(meta, seed=4).val)
+    counts = a.counts(meta)
+    assert counts.loc["total"].tolist() == [88, 22] and counts.loc["normal", "val"] == 4
+
+
+def test_grouped_split_keeps_groups_together_and_counts_leaks():
+    meta = _meta({"benign": 50, "malignant": 30})
+    groups = np.arange(80) // 2                          # pairs (0,1), (2,3), ... are duplicates
+    pairs = pd.DataFrame({"i": np.arange(0, 80, 2), "j": np.arange(1, 80, 2)})
+    for seed in range(5):
+        split = data.split_train_val(meta, seed=seed, groups=groups)
+        assert split.grouped and len(split.val) == 16
+        val = set(split.val.tolist())
+        assert all((i in val) == (j in val) for i, j in zip(pairs.i, pairs.j))
+        assert data.count_leaks(pairs, split) == 0
+    random = data.split_train_val(meta, seed=0)
+    in_val = np.isin(np.arange(80), random.val)
+    assert data.count_leaks(pairs, random) == int(np.sum(in_val[pairs.i] != in_val[pairs.j])) > 0
+
+
+def test_save_and_load_split(tmp_path):
+    meta = _meta({"benign": 8, "normal": 2})
+    split = data.split_train_val(meta, seed=7)
+    path = data.save_split(split, tmp_path / "results" / "split.json", data="tiny")
+    raw = json.loads(path.read_text())
+    assert raw["seed"] == 7 and raw["data"] == "tiny" and raw["val_stems"] == split.val_stems
+    assert [p.name for p in path.parent.iterdir()] == ["split.json"]      # no temporary file left
+    back = data.load_split(path)
+    np.testing.assert_array_equal(back.train, split.train)
+    assert back.val_stems == split.val_stems and back.seed == 7
+
+
+def test_rule_summary():
+    meta = pd.DataFrame({"label": ["benign", "benign", "malignant", "normal"],
+                         "tumour_fraction": [0.01, 0.06, 0.05, 0.0]})
+    table = data.rule_summary(meta, 0.05)
+    assert table.loc["benign"].tolist() == [2, 1, 1]
+    assert table.loc["malignant"].tolist() == [1, 0, 1]                   # 0.05 is not < 0.05
+    assert table.loc["total"].tolist() == [4, 2, 2]
+
+
+# --------------------------------------------------------------------------------------------
+# Real data: the 80-image sample at original resolution, and all 780 at 256×256
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return data.load_busi(SAMPLE, max_tumour_fraction=None, cache_dir=False, distance_maps=False,
+                          progress=False)
+
+
+@needs_sample
+@needs_busi256
+def test_sample_matches_the_independent_busi256_copy_pixel_for_pixel(sample):
+    assert sample.class_counts().to_dict() == {"benign": 40, "malignant": 25, "normal": 15}
+    for i, row in sample.meta.iterrows():
+        image = np.asarray(Image.open(BUSI256 / row.label / f"{row.stem}.png"))
+        mask = np.asarray(Image.open(BUSI256 / row.label / f"{row.stem}_mask.png")) > 0
+        np.testing.assert_array_equal(sample.images[i], image, err_msg=row.stem)
+        np.testing.assert_array_equal(sample.masks[i], mask, err_msg=row.stem)
+    manifest = pd.read_csv(BUSI256 / "manifest.csv").set_index("stem").loc[sample.stems]
+    assert sample.meta.orig_height.tolist() == manifest.orig_h.tolist()
+    assert sample.meta.orig_width.tolist() == manifest.orig_w.tolist()
+    assert sample.meta.n_masks.tolist() == manifest.n_masks.tolist()
+    assert sample.labels == manifest["class"].tolist()
+
+
+@needs_sample
+def test_sample_quirks(sample):
+    meta = sample.meta.set_index("stem")
+    # benign (195): three mask files, the mask is their union (more than the first one alone)
+    assert meta.loc["benign (195)", "n_masks"] == 3
+    i = sample.stems.index("benign (195)")
+    parts = []
+    for name in ["benign (195)_mask.png", "benign (195)_mask_1.png", "benign (195)_mask_2.png"]:
+        part = np.asarray(Image.open(SAMPLE / "benign" / name)) > 0
+        parts.append(data._nearest_resize(part, (256, 256)))
+        assert part.any() and not (parts[-1] & ~sample.masks[i]).any()    # each inside the union
+    np.testing.assert_array_equal(sample.masks[i], np.logical_or.reduce(parts))
+    assert sample.masks[i].sum() > max(p.sum() for p in parts)
+    # colour overlays load as grey: the stored file is RGB with colour, the result is PIL's luma
+    for stem in ["benign (6)", "malignant (65)", "normal (113)"]:
+        label = stem.split()[0]
+        stored = Image.open(SAMPLE / label / f"{stem}.png")
+        rgb = np.asarray(stored.convert("RGB")).astype(int)
+        assert stored.mode == "RGB" and (rgb.max(axis=2) - rgb.min(axis=2) > 20).any()
+        grey = np.asarray(stored.convert("L").resize((256, 256), Image.BILINEAR))
+        np.testing.assert_array_equal(sample.images[sample.stems.index(stem)], grey)
+    # RGBA _mask_1 files (opaque alpha): read as their colour channels, not as "all tumour"
+    for stem in ["benign (4)", "benign (54)"]:
+        second = Image.open(SAMPLE / "benign" / f"{stem}_mask_1.png")
+        assert second.mode == "RGBA"
+        assert 0 < meta.loc[stem, "tumour_fraction"] < 0.5 and meta.loc[stem, "n_masks"] == 2
+    # normal masks: all zero
+    normal = sample.meta.label == "normal"
+    assert normal.sum() == 15 and not sample.masks[normal.to_numpy()].any()
+    assert (sample.meta.tumour_fraction[normal] == 0).all()
+    assert (sample.meta.tumour_fraction[~normal] > 0).all()
+
+
+@needs_sample
+def test_sample_byte_identical_pair_found_at_distance_zero(sample):
+    assert (SAMPLE / "benign" / "benign (433).png").read_bytes() == \
+        (SAMPLE / "malignant" / "malignant (145).png").read_bytes()
+    pairs = data.find_duplicates(sample)
+    hit = pairs[(pairs.stem_i == "benign (433)") & (pairs.stem_j == "malignant (145)")]
+    assert len(hit) == 1 and hit.distance.iloc[0] == 0 and bool(hit.identical.iloc[0])
+    assert not hit.same_label.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def busi256(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return data.load_busi(BUSI256, image_size=256, max_tumour_fraction=None, cache_dir=cache,
+                          distance_maps=False, progress=False), cache
+
+
+@needs_busi256
+def test_busi256_counts_780_and_the_papers_425(busi256):
+    everything, cache = busi256
+    assert len(everything) == 780
+    assert everything.class_counts().to_dict() == {"benign": 437, "malignant": 210, "normal": 133}
+    kept = data.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.05, cache_dir=cache,
+                          distance_maps=False, progress=False)
+    assert kept.from_cache and len(kept) == 425
+    assert kept.class_counts().to_dict() == {"benign": 256, "malignant": 36, "normal": 133}
+    table = data.rule_summary(everything.meta, 0.05)
+    assert table.loc["total"].tolist() == [780, 425, 355] and table.loc["normal", "dropped"] == 0
+    # the fraction is the share of tumour pixels of the stored 256x256 mask
+    for stem in ["benign (1)", "malignant (145)", "normal (5)"]:
+        label = stem.split()[0]
+        mask = np.asarray(Image.open(BUSI256 / label / f"{stem}_mask.png")) > 0
+        assert everything.meta.set_index("stem").loc[stem, "tumour_fraction"] == mask.mean()
+    split = data.split_train_val(kept, val_fraction=0.2, seed=0)
+    assert (len(split.train), len(split.val)) == (340, 85)
+
+
+@needs_busi256
+def test_busi256_duplicates_and_leaks(busi256):
+    everything, _ = busi256
+    pairs = data.find_duplicates(everything)
+    exact = pairs[pairs.identical]
+    assert [(a, b) for a, b in zip(exact.stem_i, exact.stem_j)] == [("benign (433)", "malignant (145)")]
+    groups = data.duplicate_groups(everything, pairs=pairs)
+    split = data.split_train_val(everything, seed=0, groups=groups)
+    assert data.count_leaks(pairs, split) == 0
+    assert data.count_leaks(pairs, data.split_train_val(everything, seed=0)) > 0
+
+
+# --------------------------------------------------------------------------------------------
+# The data-exploration figures (bl_utils.plots)
+
+
+def test_data_figures(tiny):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bl_utils import plots
+
+    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, cache_dir=False,
+                        distance_maps=False, progress=False)
+    fig = plots.plot_examples(ds, [0, 3, 5], ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["benign (1) · 0.5 %", "malignant (1) · 50.0 %", "normal (1) · 0.0 %"]
+    plt.close(fig)
+    fig = plots.plot_tumour_fraction_hist(ds.meta.tumour_fraction, 0.05, labels=ds.meta.label)
+    (ax,) = fig.axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "5 % rule: 4 of 6 kept" in legend and "1 images without tumour (fraction 0, kept)" in legend
+    heights = sum(p.get_height() for p in ax.patches if p.get_height() > 0 and p.get_width() > 0)
+    assert heights == 5                                   # every tumour image counted once (stacked)
+    assert any(np.isclose(5.0, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
+    plt.close(fig)
+    for fig in (plots.plot_image_sizes(ds.meta),
+                plots.plot_duplicate_pairs(ds, data.find_duplicates(ds.images, max_distance=64, hash_size=4)),
+                plots.plot_duplicate_pairs(ds, data.find_duplicates(ds, max_distance=0).head(0))):
+        assert fig.get_axes() is not None
+        plt.close(fig)
+
+
+def test_unwritable_cache_warns_and_still_loads(tiny, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="could not write the BUSI cache"):
+        ds = data.load_busi(tiny, image_size=16, cache_dir=blocker / "cache", progress=False)
+    assert len(ds) == 4 and ds.phis is not None
