@@ -86,3 +86,16 @@ def test_save_figure_writes_a_png_named_for_the_figure(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="bare file name"):
         save_figure(fig, "../escape", folder=tmp_path)
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        with runtime.atomic_write(tmp_path / "figure.png", "wb") as handle:
+            handle.write(b"x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "figure.png").stat().st_mode) == 0o644
