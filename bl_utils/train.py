@@ -75,6 +75,17 @@ class TrainingError(RuntimeError):
     """A run that cannot go on: a non-finite loss, or a run folder made with other settings."""
 
 
+def _fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up on ``device``: CUDA, or a CPU with native bf16
+    (AMX or AVX512-BF16); elsewhere the CPU emulates bf16 and a step is 2–3× slower than fp32."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        return any(getattr(torch.cpu, name, lambda: False)()
+                   for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return False
+
+
 @dataclass
 class TrainConfig:
     """Every setting of one training run. ``resolve()`` fills in the profile's values."""
@@ -114,7 +125,7 @@ class TrainConfig:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         values = {key: (getattr(self, key) if getattr(self, key) is not None else default)
                   for key, default in PROFILES[profile].items()}
-        amp = self.amp if self.amp != "auto" else ("off" if device.type == "mps" else "bf16")
+        amp = self.amp if self.amp != "auto" else ("bf16" if _fast_bf16(device) else "off")
         if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
             amp = "fp16"
         return dataclasses.replace(self, profile=profile, amp=amp, **values)
@@ -165,7 +176,7 @@ def build_model(encoder: str = "resnet34", encoder_weights: str | None = "imagen
     import segmentation_models_pytorch as smp
 
     global _IMAGENET_UNAVAILABLE
-    rng_state = torch.get_rng_state()   # smp builds (and seeds) the encoder before fetching weights
+    rng_state = torch.get_rng_state()   # smp draws the encoder's init before fetching weights
     if encoder_weights and _IMAGENET_UNAVAILABLE is None:
         offline = not _hub_reachable()
         previous = os.environ.get("HF_HUB_OFFLINE")
@@ -326,6 +337,11 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
             print(f"{config.strategy}: complete run found in {folder}; not retraining.")
         return result
 
+    for stale in folder.glob(".*.tmp"):   # atomic_write's temporary files, left by a killed run
+        stale.unlink(missing_ok=True)
+    if not resume:   # starting over: the folder no longer holds a complete or resumable run
+        for name in ("run.json", "last.pt"):
+            (folder / name).unlink(missing_ok=True)
     seed_everything(config.seed)
     model, weights_used = build_model(config.encoder, config.encoder_weights, verbose=verbose)
     settings_used = dict(settings, encoder_weights_used=weights_used, profile=config.profile)
@@ -334,7 +350,8 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
     channels_last = device.type in ("cpu", "cuda")
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # fused: one kernel for all parameters (on the CPU, 4-5x faster than the default per-tensor loop)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
     strategy = make_strategy(config.strategy, config.epochs, alpha=config.alpha,
                              schedule=config.schedule, ramp_end=config.ramp_end)
@@ -371,8 +388,15 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
                 images = images.contiguous(memory_format=torch.channels_last)
             with _autocast(device, config.amp):
                 logits = model(images)
-            loss, terms = objective(logits.float(), data.train_masks[index], data.train_phis[index],
-                                    epoch=float(epoch))
+            try:
+                loss, terms = objective(logits.float(), data.train_masks[index], data.train_phis[index],
+                                        epoch=float(epoch))
+            except ValueError as error:   # the losses refuse non-finite logits: the model diverged
+                if bool(torch.isfinite(logits).all()):
+                    raise
+                raise TrainingError(
+                    f"{config.strategy}: the model's outputs became NaN or infinite at epoch {epoch + 1}, "
+                    f"step {step + 1}; try a smaller lr, phi_scale='image', or amp='off'.") from error
             if not torch.isfinite(loss):
                 raise TrainingError(
                     f"{config.strategy}: the loss became {loss.item()} at epoch {epoch + 1}, step "

@@ -1,0 +1,397 @@
+"""Tests of the trainer (bl_utils.train) on a tiny synthetic dataset, on the CPU.
+
+Every run here is tiny (32×32 images, ResNet-18 from random init, 16 images, 1–2 epochs) so that the
+whole file takes about half a minute on two cores; the behaviour tested is the real one: the same loop,
+files, resumption and command line as a full run.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from bl_utils import train as bl_train
+from bl_utils.metrics import batch_dice
+from bl_utils.schedules import STRATEGIES, make_strategy
+from bl_utils.train import TrainConfig, TrainingError
+
+pytestmark = pytest.mark.slow
+
+#: The tiny settings shared by every run (and by the command-line runs, see ``cli_args``).
+TINY = dict(profile="quick", image_size=32, encoder="resnet18", encoder_weights=None, epochs=2,
+            batch_size=8, max_images=16, device="cpu")
+#: Columns of metrics.csv, in order.
+METRIC_COLUMNS = ["epoch", "alpha", "w_regional", "w_boundary", "train_loss", "train_regional",
+                  "train_boundary", "val_dice", "val_dice_tumour", "val_empty_predictions", "seconds"]
+#: Columns of results_table, in order (its docstring).
+TABLE_COLUMNS = ["strategy", "runs", "best_dice", "best_dice_std", "seed_study_dice",
+                 "dice_tumour_images", "hd95", "assd", "components", "best_epoch"]
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures: one tiny dataset, one reference run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and threads that spin on a shared machine cost a lot.
+
+    Every run of this file (and the command-line runs, through OMP_NUM_THREADS) uses this one
+    thread: on the CPU, results are identical for the same seed *and the same number of threads*.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> str:
+    """A 24-image synthetic BUSI folder (about 19 pass the 5 % rule; the runs use 16)."""
+    from bl_utils.synthetic import write_synthetic_busi
+
+    root = tmp_path_factory.mktemp("synthetic")
+    return str(write_synthetic_busi(root, seed=0, n_benign=12, n_malignant=6, n_normal=6))
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("cache"))
+
+
+def tiny_config(tiny_data, cache_dir, **changes) -> TrainConfig:
+    return TrainConfig(**{**TINY, "strategy": "rebalance", "data": tiny_data, "cache_dir": cache_dir,
+                          **changes})
+
+
+def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
+    """The command line equivalent to ``tiny_config(strategy=..., **changes)``."""
+    settings = {**TINY, **changes}
+    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out)]
+    for key, value in settings.items():
+        if key == "encoder_weights":
+            args += ["--no-imagenet"] if value is None else []
+        else:
+            args += ["--" + key.replace("_", "-"), str(value)]
+    return args
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, tiny_data, cache_dir) -> bl_train.RunResult:
+    """An uninterrupted 2-epoch rebalance run, made through the API."""
+    out = tmp_path_factory.mktemp("reference")
+    return bl_train.train(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
+
+
+def without_seconds(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns="seconds")
+
+
+def tmp_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+# --------------------------------------------------------------------------------------------
+# One run: its files
+
+
+def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
+    folder = reference.folder
+    assert folder.name == "seed0" and folder.parent.name == "rebalance"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "best.pt", "last.pt", "metrics.csv", "predictions.npz", "run.json", "val_per_image.csv"]
+
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert list(metrics.columns) == METRIC_COLUMNS
+    assert metrics.epoch.tolist() == [1, 2]
+    assert np.isfinite(metrics.drop(columns="val_dice_tumour").to_numpy(float)).all()
+    pd.testing.assert_frame_equal(metrics, reference.history)
+
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["complete"] is True
+    for key in ("settings", "versions", "git_commit", "device", "platform", "created", "best",
+                "data", "train_stems", "val_stems"):
+        assert key in meta, key
+    settings = meta["settings"]
+    assert set(bl_train.RESULT_KEYS) <= set(settings)
+    assert settings["seed"] == 0 and settings["epochs"] == 2 and settings["image_size"] == 32
+    assert settings["data"] == tiny_data and settings["encoder_weights_used"] is None
+    assert settings["profile"] == "quick"
+    assert meta["versions"]["torch"] == importlib.metadata.version("torch")
+    assert meta["device"].startswith("cpu")
+    assert "SYNTHETIC" not in meta["data"] and tiny_data in meta["data"]   # a folder given by path
+    assert len(meta["train_stems"]) + len(meta["val_stems"]) == 16
+    assert not set(meta["train_stems"]) & set(meta["val_stems"])
+
+    # the best checkpoint is the epoch of the highest validation Dice (first one on ties)
+    best_epoch = int(metrics.epoch[metrics.val_dice.to_numpy().argmax()])
+    assert reference.best["epoch"] == meta["best"]["epoch"] == best_epoch
+    assert reference.best["val_dice"] == metrics.val_dice.max()
+
+
+def test_checkpoints_load_with_weights_only_and_reproduce_the_best_dice(reference, tiny_data, cache_dir):
+    folder = reference.folder
+    last = torch.load(folder / "last.pt", weights_only=True)
+    assert last["epoch"] == 1                                   # 0-based: the second epoch
+    assert [row["epoch"] for row in last["history"]] == [1, 2]
+    assert last["best"]["epoch"] == reference.best["epoch"]
+    best_state = torch.load(folder / "best.pt", weights_only=True)
+    assert set(best_state) == set(last["model"])
+
+    # the best checkpoint, evaluated afresh, gives the val Dice recorded for its epoch
+    config = tiny_config(tiny_data, cache_dir).resolve(torch.device("cpu"))
+    data = bl_train.prepare_data(config, torch.device("cpu"), verbose=False)
+    model, _ = bl_train.build_model("resnet18", None, verbose=False)
+    model.load_state_dict(best_state)
+    model = model.to(memory_format=torch.channels_last)       # as in training
+    probs = bl_train.predict(model, data.val_images, config.amp)
+    dice = batch_dice(probs, data.val_masks, from_logits=False).mean().item()
+    assert dice == pytest.approx(reference.best["val_dice"], abs=1e-6)
+
+    # and the run's per-image table holds the same Dice for the same images
+    table = pd.read_csv(folder / "val_per_image.csv")
+    assert table.stem.tolist() == data.val_stems
+    assert table.dice.mean() == pytest.approx(reference.best["val_dice"], abs=1e-5)
+
+
+def test_complete_run_is_read_back_not_retrained(reference, tiny_data, cache_dir, capsys):
+    folder = reference.folder
+    stamp = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    again = bl_train.train(tiny_config(tiny_data, cache_dir), out=folder.parents[2], verbose=True)
+    assert "not retraining" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamp
+    pd.testing.assert_frame_equal(again.history, reference.history)
+    assert again.best == reference.best
+
+
+# --------------------------------------------------------------------------------------------
+# Reproducibility and resumption
+
+
+def test_same_seed_gives_identical_metrics_on_cpu(reference, tiny_data, cache_dir, tmp_path):
+    again = bl_train.train(tiny_config(tiny_data, cache_dir), out=tmp_path, verbose=False)
+    assert again.folder != reference.folder
+    pd.testing.assert_frame_equal(without_seconds(again.history), without_seconds(reference.history),
+                                  check_exact=True)
+    best_a = torch.load(again.folder / "best.pt", weights_only=True)
+    best_b = torch.load(reference.folder / "best.pt", weights_only=True)
+    assert all(torch.equal(best_a[k], best_b[k]) for k in best_b)
+
+
+def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, tmp_path):
+    """``python -m bl_utils.train`` killed with SIGKILL after epoch 1, then rerun as is."""
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "bl_utils.train", *cli_args(tiny_data, out)]
+    # BL_PROJECT_ROOT: the default data cache goes to tmp_path, not into the checkout;
+    # OMP_NUM_THREADS: the same number of threads as the reference run in this process
+    env = dict(os.environ, BL_PROJECT_ROOT=str(tmp_path), OMP_NUM_THREADS=str(torch.get_num_threads()))
+    folder = out / "busi-quick" / "rebalance" / "seed0"
+    log = tmp_path / "killed.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 240
+            while not (folder / "last.pt").exists():      # renamed into place: epoch 1 is complete
+                assert process.poll() is None, f"the run ended early:\n{log.read_text()}"
+                assert time.monotonic() < deadline, f"no last.pt after 240 s:\n{log.read_text()}"
+                time.sleep(0.02)
+            assert process.poll() is None, "the run finished before it could be killed"
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    # a killed run is not complete, and what it left is loadable (or a temporary file)
+    assert not (folder / "run.json").exists()
+    assert not (folder / "metrics.csv").exists()
+    state = torch.load(folder / "last.pt", weights_only=True)
+    completed = state["epoch"] + 1                 # 1, unless the kill came late
+    assert [row["epoch"] for row in state["history"]] == list(range(1, completed + 1))
+    torch.load(folder / "best.pt", weights_only=True)
+    leftovers = tmp_files(folder)
+    assert all(name.startswith((".last.pt.", ".best.pt.")) for name in leftovers), leftovers
+    # a temporary file as a kill mid-write leaves it: the rerun must clean it up
+    (folder / ".metrics.csv.killed.tmp").write_text("epoch,alp")
+
+    rerun = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"resuming {folder} after epoch {completed}/2" in rerun.stdout
+    assert "rebalance" in rerun.stdout.splitlines()[-1]          # the printed results table
+
+    assert (folder / "run.json").is_file() and tmp_files(folder) == []
+    resumed = pd.read_csv(folder / "metrics.csv")
+    pd.testing.assert_frame_equal(without_seconds(resumed), without_seconds(reference.history),
+                                  check_exact=True)
+    best_a = torch.load(folder / "best.pt", weights_only=True)
+    best_b = torch.load(reference.folder / "best.pt", weights_only=True)
+    assert all(torch.equal(best_a[k], best_b[k]) for k in best_b)
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "val_per_image.csv"),
+                                  pd.read_csv(reference.folder / "val_per_image.csv"))
+
+
+def test_folder_with_other_settings_is_refused_and_fresh_starts_over(reference, tiny_data, cache_dir,
+                                                                     tmp_path, capsys, monkeypatch,
+                                                                     offline_hub):
+    out = tmp_path / "out"
+    folder = out / reference.folder.relative_to(reference.folder.parents[2])
+    shutil.copytree(reference.folder, folder)
+    other = tiny_config(tiny_data, cache_dir, epochs=3, lr=2e-3)
+    # a complete run (run.json) ...
+    with pytest.raises(TrainingError, match=r"epochs: 2 there, 3 asked.*lr: 0\.001 there, 0\.002 asked"):
+        bl_train.train(other, out=out, verbose=False)
+    # ... and an interrupted one (last.pt only)
+    for name in ("run.json", "metrics.csv"):
+        (folder / name).unlink()
+    with pytest.raises(TrainingError, match=r"holds a run with other settings \(epochs: 2 there, 3 asked"):
+        bl_train.train(other, out=out, verbose=False)
+
+    # the command line says so and exits with 2; --fresh starts over with the new settings, here
+    # with the default ImageNet weights, offline: run.json records the random initialisation used
+    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
+    args = cli_args(tiny_data, out, epochs=1, encoder_weights="imagenet")
+    assert "--no-imagenet" not in args
+    assert bl_train.main(args) == 2
+    error = capsys.readouterr().err
+    assert "encoder_weights: None there, 'imagenet' asked" in error and "epochs: 2 there, 1 asked" in error
+    assert bl_train.main(args + ["--fresh"]) == 0
+    assert "training from RANDOM initialisation" in capsys.readouterr().out
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert metrics.epoch.tolist() == [1]
+    settings = json.loads((folder / "run.json").read_text())["settings"]
+    assert settings["epochs"] == 1
+    assert settings["encoder_weights"] == "imagenet" and settings["encoder_weights_used"] is None
+    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Divergence
+
+
+class _NaNFromSecondStep(bl_train.StrategyLoss):
+    """The real objective, except that its total is NaN from its second call on."""
+
+    def forward(self, logits, target, phi, epoch):
+        total, terms = super().forward(logits, target, phi, epoch)
+        self.calls = getattr(self, "calls", 0) + 1
+        return (total * float("nan") if self.calls >= 2 else total), terms
+
+
+def test_nan_loss_stops_the_run_naming_epoch_and_step(reference, tiny_data, cache_dir, tmp_path, monkeypatch):
+    # start over (resume=False) in a folder holding a complete run: it must stop looking complete
+    out = tmp_path / "out"
+    folder = out / reference.folder.relative_to(reference.folder.parents[2])
+    shutil.copytree(reference.folder, folder)
+    monkeypatch.setattr(bl_train, "StrategyLoss", _NaNFromSecondStep)
+    with pytest.raises(TrainingError, match=r"rebalance: the loss became nan at epoch 1, step 2 \(regional"):
+        bl_train.train(tiny_config(tiny_data, cache_dir), out=out, resume=False, verbose=False)
+    # neither the old run's run.json nor its last.pt survive: nothing looks complete or resumable
+    assert not (folder / "run.json").exists() and not (folder / "last.pt").exists()
+    assert tmp_files(folder) == []
+
+
+def test_diverging_model_raises_training_error_not_epochs_of_nan(tiny_data, cache_dir, tmp_path):
+    config = tiny_config(tiny_data, cache_dir, strategy="ce", lr=1e30, epochs=2)
+    with pytest.raises(TrainingError, match=r"ce: the (loss|model's outputs) became .* at epoch 1, step 2"):
+        bl_train.train(config, out=tmp_path, verbose=False)
+    assert not list(tmp_path.rglob("run.json"))
+
+
+# --------------------------------------------------------------------------------------------
+# ImageNet weights offline
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """No network and an empty hub cache (so that a user's cached weights don't change the test)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(bl_train, "_hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(bl_train, "_IMAGENET_UNAVAILABLE", None)
+
+
+def test_imagenet_weights_offline_fall_back_to_seeded_random_init_quickly(offline_hub, capsys):
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    model, used = bl_train.build_model("resnet18", "imagenet")
+    seconds = time.perf_counter() - start
+    with capsys.disabled():
+        print(f"\n[offline ImageNet fallback took {seconds:.2f} s]")
+    # well under 30 s: without offline mode the hub client's retries alone take ~25 s here
+    assert seconds < 10
+    assert used is None
+    message = capsys.readouterr().out
+    assert "imagenet weights for resnet18 could not be fetched" in message and "RANDOM" in message
+    # the same initialisation as asking for no weights: the failed attempt used no random numbers
+    torch.manual_seed(0)
+    plain, _ = bl_train.build_model("resnet18", None)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
+
+
+# --------------------------------------------------------------------------------------------
+# The four strategies, train_all, results_table and the command line
+
+
+def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, cache_dir, capsys,
+                                                          monkeypatch):
+    out = reference.folder.parents[2]        # rebalance is already there: it is read back
+    monkeypatch.setenv("BL_PROJECT_ROOT", str(out))
+    assert bl_train.main(cli_args(tiny_data, out, strategy="all")) == 0
+    printed = capsys.readouterr().out
+    assert "rebalance: complete run found" in printed
+    table_lines = printed.strip().splitlines()[-5:]
+    assert table_lines[0].split() == TABLE_COLUMNS
+    assert [line.split()[0] for line in table_lines[1:]] == list(STRATEGIES)
+
+    # train_all reads the four complete runs back (no training) and results_table makes Table 1
+    start = time.perf_counter()
+    results = bl_train.train_all(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
+    assert time.perf_counter() - start < 10
+    assert [r.strategy for r in results] == list(STRATEGIES)
+    table = bl_train.results_table(results)
+    assert list(table.columns) == TABLE_COLUMNS
+    assert table.strategy.tolist() == list(STRATEGIES)
+    assert table.runs.tolist() == [1, 1, 1, 1]
+    assert table.best_dice_std.isna().all()                       # one seed: no spread
+    assert table.seed_study_dice.tolist() == [bl_train.SEED_TABLE1[s] for s in STRATEGIES]
+    for row, result in zip(table.itertuples(), results):
+        history = result.history
+        assert row.best_dice == history.val_dice.max()
+        assert row.best_epoch == history.epoch[history.val_dice.to_numpy().argmax()]
+        per_image = pd.read_csv(result.folder / "val_per_image.csv")
+        assert row.components == pytest.approx(per_image.components.mean())
+
+    for result in results:
+        history = result.history
+        strategy = make_strategy(result.strategy, 2)
+        expected = np.array([strategy.weights(float(e)) for e in range(2)])
+        np.testing.assert_array_equal(history[["w_regional", "w_boundary"]].to_numpy(), expected)
+        np.testing.assert_array_equal(history.alpha.to_numpy(), [strategy.alpha(float(e)) for e in range(2)])
+        losses = history[["train_loss", "train_regional", "train_boundary"]].to_numpy()
+        assert np.isfinite(losses).all()
+        # the logged total is the weighted sum of the logged terms (weights are constant in an epoch)
+        weighted = expected[:, 0] * losses[:, 1] + expected[:, 1] * losses[:, 2]
+        np.testing.assert_allclose(losses[:, 0], weighted, rtol=1e-5, atol=1e-7)
+    by_name = {r.strategy: r.history for r in results}
+    assert (by_name["ce"].w_boundary == 0).all()
+    assert (by_name["ce+bl"].w_boundary == 1).all() and (by_name["ce+bl"].w_regional == 1).all()
+    assert by_name["ce+ramp"].w_boundary.tolist() == [0.0, 1.0]
+    assert by_name["rebalance"].w_regional.tolist() == [1.0, 0.0]      # 0 at the last epoch
+    # the same seed and data: ce and rebalance share epoch 1 exactly (both are pure BCE there)
+    pd.testing.assert_series_equal(by_name["ce"].train_loss.iloc[:1],
+                                   by_name["rebalance"].train_loss.iloc[:1])
