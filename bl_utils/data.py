@@ -582,20 +582,19 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
         return source
     if source is None or str(source).strip() == "":
         source = os.environ.get("BUSI_DIR") or "synthetic"
-    if str(source).strip().lower() == "synthetic":
-        from . import synthetic
+    from . import synthetic
 
+    if str(source).strip().lower() == "synthetic":
         folder = synthetic.ensure_synthetic_busi(project_root() / "data" / "synthetic_busi", verbose=False)
-        counts = _count_by_class(folder)
-        summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-        description = (f"SYNTHETIC ultrasound-like data (not BUSI): {sum(counts.values())} generated images "
-                       f"({summary}; bl_utils.synthetic, seed {synthetic.DEFAULT_SEED}) in "
-                       f"{_shown(folder.parent)}/. Numbers and figures are NOT the paper's: set DATA or "
-                       f"BUSI_DIR to the BUSI folder for real results.")
-        return DataSource(folder.parent, "synthetic", description)
-    folder = find_layout(source)
+    else:
+        folder = find_layout(source)
     counts = _count_by_class(folder)
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+    if (folder.parent / synthetic._MARKER).is_file():   # the generator's folder, however it is named
+        description = (f"SYNTHETIC ultrasound-like data (not BUSI): {sum(counts.values())} generated images "
+                       f"({summary}; bl_utils.synthetic) in {_shown(folder.parent)}/. Numbers and figures "
+                       f"are NOT the paper's: set DATA or BUSI_DIR to the BUSI folder for real results.")
+        return DataSource(folder.parent, "synthetic", description)
     description = f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary}) in {folder}"
     return DataSource(folder, "busi", description)
 
