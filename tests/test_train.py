@@ -131,7 +131,8 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     assert settings["profile"] == "quick"
     assert meta["versions"]["torch"] == importlib.metadata.version("torch")
     assert meta["device"].startswith("cpu")
-    assert "SYNTHETIC" not in meta["data"] and tiny_data in meta["data"]   # a folder given by path
+    # a generated folder given by path is still announced as synthetic data, with its folder
+    assert meta["data"].startswith("SYNTHETIC") and str(Path(tiny_data).parent) in meta["data"]
     assert len(meta["train_stems"]) + len(meta["val_stems"]) == 16
     assert not set(meta["train_stems"]) & set(meta["val_stems"])
 
