@@ -363,7 +363,7 @@ def plot_components_comparison(components, comparison, baseline: str = "ce", hd9
         for i, name in enumerate(others):
             d = (table[name] - table[baseline]).to_numpy(dtype=float)
             d = d[~np.isnan(d)]
-            ax.scatter(i + rng.uniform(-0.22, 0.22, d.size), d, s=9, alpha=0.35,
+            ax.scatter(i + rng.uniform(-0.22, 0.22, d.size), d, s=12, alpha=0.5,
                        color=colours[strategies.index(name) % 10], lw=0)
             row = comp.loc[name]
             mean = row["mean_difference"]

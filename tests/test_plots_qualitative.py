@@ -1,0 +1,123 @@
+"""Tests of notebook 4's figures in bl_utils.plots: Figure 4 draws the masks it is given and titles them
+with their own Dice and component counts (worked out by hand here), Figure 5 draws the hand-counted
+distribution, the per-image differences and the given confidence intervals."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.contour import ContourSet
+
+from bl_utils import plots
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def cases():
+    """Two 24×24 images: a 4×4 tumour, and a normal image (empty truth)."""
+    images = np.stack([np.arange(576).reshape(24, 24) % 7, np.full((24, 24), 3)]).astype(np.uint8)
+    truths = np.zeros((2, 24, 24), bool)
+    truths[0, 4:8, 4:8] = True
+    two = np.zeros((2, 24, 24), bool)
+    two[0, 4:8, 6:10] = True            # overlaps the tumour on 8 of 16 pixels
+    two[0, 15:17, 15:17] = True         # and a separate blob: |P| = 20, Dice = 16 / 36
+    two[1, 2:4, 2:4] = True             # two squares touching at a corner: one 8-connected component
+    two[1, 4:6, 4:6] = True
+    empty = np.zeros_like(two)
+    return images, truths, {"ce": two, "ce+bl": empty}
+
+
+def contour_sets(ax):
+    return [c for c in ax.collections if isinstance(c, ContourSet)]
+
+
+@pytest.mark.filterwarnings("error")      # empty masks must not make matplotlib warn
+def test_fig4_titles_are_the_dice_and_components_of_the_masks_shown():
+    images, truths, predictions = cases()
+    fig = plots.plot_qualitative_cases(images, truths, predictions, row_titles=["tumour (1)", "normal (1)"])
+    axes = np.array(fig.axes).reshape(2, 3)
+    assert [ax.get_title() for ax in axes[0]] == [
+        "image + ground truth", "ce: Dice 0.44\n2 components", "ce+bl: Dice 0.00\n0 components"]
+    # normal image: ce predicts 8 pixels (Dice 0), ce+bl nothing (Dice 1 by the empty-empty convention)
+    assert [ax.get_title() for ax in axes[1, 1:]] == ["ce: Dice 0.00\n1 component", "ce+bl: Dice 1.00\n0 components"]
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["tumour (1)", "normal (1)"]
+    for i in range(2):
+        for ax in axes[i]:
+            np.testing.assert_array_equal(ax.get_images()[0].get_array(), images[i])
+    # contours: the truth (1), then in a prediction panel its fill, the truth and its outline (3)
+    assert [len(contour_sets(ax)) for ax in axes[0]] == [1, 3, 1]
+    assert [len(contour_sets(ax)) for ax in axes[1]] == [0, 2, 0]    # no truth to outline
+
+
+def test_fig4_rejects_inconsistent_shapes():
+    images, truths, predictions = cases()
+    with pytest.raises(ValueError, match="predictions"):
+        plots.plot_qualitative_cases(images, truths, {"ce": predictions["ce"][:1]})
+    with pytest.raises(ValueError, match="truths"):
+        plots.plot_qualitative_cases(images, truths[:, :20], predictions)
+    with pytest.raises(ValueError, match="row titles"):
+        plots.plot_qualitative_cases(images, truths, predictions, row_titles=["one"])
+
+
+def components_tables():
+    counts = pd.DataFrame({"ce": [1, 3, 0, 7, 2], "ce+bl": [1, 1, 0, 5, 2], "rebalance": [2, 4, 1, 9, 1]},
+                          index=[f"s{i}" for i in range(5)])
+    comparison = pd.DataFrame({"strategy": ["ce+bl", "rebalance"], "mean_difference": [-0.8, 0.8],
+                               "ci_low": [-1.6, -0.2], "ci_high": [0.0, 1.4], "improved": [2, 1],
+                               "worsened": [0, 4], "confidence": [0.9, 0.9]})
+    hd95 = pd.DataFrame({"ce": [4.0, np.nan, 6.0], "ce+bl": [3.0, 2.0, 6.5], "rebalance": [5.0, 1.0, np.nan]})
+    hd95_comparison = pd.DataFrame({"strategy": ["ce+bl", "rebalance"], "mean_difference": [-0.25, 1.0],
+                                    "ci_low": [-1.0, 1.0], "ci_high": [0.5, 1.0], "improved": [1, 0],
+                                    "worsened": [1, 1], "confidence": [0.9, 0.9]})
+    return counts, comparison, hd95, hd95_comparison
+
+
+def test_fig5_draws_the_hand_counted_distribution_and_the_given_intervals(tmp_path):
+    counts, comparison, hd95, hd95_comparison = components_tables()
+    fig = plots.plot_components_comparison(counts, comparison, hd95=hd95, hd95_comparison=hd95_comparison,
+                                           max_count=3)
+    ax_a, ax_b, ax_c = fig.axes
+    bars = [c for c in ax_a.containers if isinstance(c, BarContainer)]
+    heights = {c.get_label(): [p.get_height() for p in c] for c in bars}
+    # bins 0, 1, 2, >=3 over five images
+    assert heights == {"ce": [0.2, 0.2, 0.2, 0.4], "ce+bl": [0.2, 0.4, 0.2, 0.2],
+                       "rebalance": [0.0, 0.4, 0.2, 0.4]}
+    assert [t.get_text() for t in ax_a.get_xticklabels()] == ["0", "1", "2", "≥3"]
+    for ax, table, comp in ((ax_b, counts, comparison), (ax_c, hd95, hd95_comparison)):
+        for i, row in comp.iterrows():
+            bar = [c for c in ax.containers if isinstance(c, ErrorbarContainer)][i]
+            x, y = bar.lines[0].get_data()
+            assert (x[0], y[0]) == (i, row.mean_difference)
+            segment = bar.lines[2][0].get_segments()[0]
+            np.testing.assert_allclose(sorted(segment[:, 1]), [row.ci_low, row.ci_high])
+            points = ax.collections[2 * i].get_offsets()              # scatter, then error bars
+            d = (table[row.strategy] - table["ce"]).dropna().to_numpy()
+            np.testing.assert_allclose(np.sort(points[:, 1]), np.sort(d))
+            assert np.all(np.abs(points[:, 0] - i) <= 0.22)
+        assert [t.get_text() for t in ax.texts] == [f"{r.improved} better\n{r.worsened} worse"
+                                                   for r in comp.itertuples()]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["ce+bl", "rebalance"]
+    assert "90% bootstrap CI" in ax_b.get_title() and "HD95" in ax_c.get_title()
+    path = plots.save_figure(fig, "fig5_test", tmp_path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fig5_without_hd95_and_bad_columns():
+    counts, comparison, _, _ = components_tables()
+    fig = plots.plot_components_comparison(counts, comparison)
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="'ce'"):
+        plots.plot_components_comparison(counts.drop(columns="ce"), comparison)
+    with pytest.raises(ValueError, match="ce\\+ramp"):
+        plots.plot_components_comparison(counts, comparison.assign(strategy=["ce+bl", "ce+ramp"]))
