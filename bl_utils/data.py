@@ -66,7 +66,7 @@ import pandas as pd
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .runtime import atomic_write, project_root, write_json
+from .runtime import atomic_write, display_path, project_root, write_json
 
 __all__ = [
     "BusiDataError", "BusiDataset", "DataSource", "Split", "load_busi", "resolve_data", "find_layout",
@@ -558,14 +558,6 @@ def _count_by_class(folder: Path) -> dict[str, int]:
     return counts
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the project root when inside it (stable across machines), else absolute."""
-    try:
-        return path.resolve().relative_to(project_root().resolve()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") -> DataSource:
     """Turn the ``DATA`` parameter into a :class:`DataSource`.
 
@@ -592,7 +584,7 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     if (folder.parent / synthetic._MARKER).is_file():   # the generator's folder, however it is named
         description = (f"SYNTHETIC ultrasound-like data (not BUSI): {sum(counts.values())} generated images "
-                       f"({summary}; bl_utils.synthetic) in {_shown(folder.parent)}/. Numbers and figures "
+                       f"({summary}; bl_utils.synthetic) in {display_path(folder.parent)}/. Numbers and figures "
                        f"are NOT the paper's: set DATA or BUSI_DIR to the BUSI folder for real results.")
         return DataSource(folder.parent, "synthetic", description)
     description = f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary}) in {folder}"

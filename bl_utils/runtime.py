@@ -82,6 +82,14 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` relative to :func:`project_root` when inside it (the same on every machine), else absolute."""
+    try:
+        return Path(path).resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.

@@ -53,7 +53,7 @@ import torch
 from . import data as bl_data
 from .losses import StrategyLoss
 from .metrics import batch_dice, evaluate_masks, summarize
-from .runtime import atomic_write, get_device, project_root, run_metadata, seed_everything, write_json
+from .runtime import atomic_write, display_path, get_device, project_root, run_metadata, seed_everything, write_json
 from .schedules import STRATEGIES, make_strategy
 
 #: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
@@ -334,7 +334,7 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
         result = load_run(folder)
         _check_settings(folder, result.settings, settings)
         if verbose:
-            print(f"{config.strategy}: complete run found in {folder}; not retraining.")
+            print(f"{config.strategy}: complete run found in {display_path(folder)}; not retraining.")
         return result
 
     for stale in folder.glob(".*.tmp"):   # atomic_write's temporary files, left by a killed run
@@ -370,7 +370,7 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
             scaler.load_state_dict(state["scaler"])
         history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
         if verbose:
-            print(f"{config.strategy}: resuming {folder} after epoch {start_epoch}/{config.epochs}")
+            print(f"{config.strategy}: resuming {display_path(folder)} after epoch {start_epoch}/{config.epochs}")
     folder.mkdir(parents=True, exist_ok=True)
 
     n_train = len(data.train_images)
@@ -525,7 +525,9 @@ def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
     def cell(value) -> str:
         if isinstance(value, (float, np.floating)):
-            return "–" if math.isnan(value) else f"{value:.{digits}f}"
+            if math.isnan(value):
+                return "–"
+            return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.{digits}f}"
         return str(value)
 
     lines = ["| " + " | ".join(map(str, table.columns)) + " |",

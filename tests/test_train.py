@@ -231,7 +231,7 @@ def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, 
 
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert f"resuming {folder} after epoch {completed}/2" in rerun.stdout
+    assert f"rebalance/seed0 after epoch {completed}/2" in rerun.stdout and "resuming" in rerun.stdout
     assert "rebalance" in rerun.stdout.splitlines()[-1]          # the printed results table
 
     assert (folder / "run.json").is_file() and tmp_files(folder) == []
