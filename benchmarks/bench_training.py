@@ -28,6 +28,7 @@ Usage: ``python benchmarks/bench_training.py [--profiles quick paper] [--steps 5
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import platform
@@ -42,10 +43,10 @@ import torch
 from bl_utils.distance import batch_signed_distance_maps
 from bl_utils.losses import StrategyLoss
 from bl_utils.metrics import batch_dice
-from bl_utils.runtime import describe_device, get_device, seed_everything
+from bl_utils.runtime import describe_device, get_device
 from bl_utils.schedules import make_strategy
 from bl_utils.train import (PROFILES, TrainConfig, _autocast, _checkpoint_state, _save_torch, batch_order,
-                            build_model, predict)
+                            build_training, predict)
 
 #: The paper's split of the 425 BUSI images kept by the 5 % rule.
 N_TRAIN, N_VAL = 340, 85
@@ -97,14 +98,9 @@ def bench_profile(name: str, args: argparse.Namespace, device: torch.device) -> 
     val_images, val_masks = images[-n_val:].contiguous(), masks[-n_val:].contiguous()
 
     # --- as in train(): model, optimizer, scaler, objective
-    seed_everything(0)
-    model, _ = build_model(config.encoder, None, verbose=False)
-    model = model.to(device)
+    model, optimizer, scaler, _ = build_training(dataclasses.replace(config, seed=0, encoder_weights=None),
+                                                 device, verbose=False)
     channels_last = device.type in ("cpu", "cuda")
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
-    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
     strategy = make_strategy("rebalance", config.epochs)
     objective = StrategyLoss(strategy, regional=config.regional)
     epoch = (config.epochs - 1) // 2          # mid-ramp: both terms have a non-zero weight

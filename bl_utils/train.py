@@ -308,6 +308,23 @@ def _save_torch(obj, path: Path) -> None:
         torch.save(obj, handle)
 
 
+def build_training(config: TrainConfig, device: torch.device, verbose: bool = True):
+    """The seeded model on ``device`` (channels_last on CPU/CUDA), its Adam optimizer, and the loss
+    scaler (``None`` unless fp16 on CUDA). Returns ``(model, optimizer, scaler, weights_used)``.
+
+    ``config`` must be resolved (:meth:`TrainConfig.resolve`).
+    """
+    seed_everything(config.seed)
+    model, weights_used = build_model(config.encoder, config.encoder_weights, verbose=verbose)
+    model = model.to(device)
+    if device.type in ("cpu", "cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    # fused: one kernel for all parameters (on the CPU, 4-5x faster than the default per-tensor loop)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
+    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
+    return model, optimizer, scaler, weights_used
+
+
 def run_folder(config: TrainConfig, out: str | os.PathLike) -> Path:
     """``<out>/<data>-<profile>/<strategy>/seed<k>``: where a resolved config's run lives."""
     data_tag = "synthetic" if config.data == "synthetic" else "busi"
@@ -342,17 +359,10 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
     if not resume:   # starting over: the folder no longer holds a complete or resumable run
         for name in ("run.json", "last.pt"):
             (folder / name).unlink(missing_ok=True)
-    seed_everything(config.seed)
-    model, weights_used = build_model(config.encoder, config.encoder_weights, verbose=verbose)
+    model, optimizer, scaler, weights_used = build_training(config, device, verbose=verbose)
+    channels_last = device.type in ("cpu", "cuda")
     settings_used = dict(settings, encoder_weights_used=weights_used, profile=config.profile)
     data = data or prepare_data(config, device, verbose=verbose)
-    model = model.to(device)
-    channels_last = device.type in ("cpu", "cuda")
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    # fused: one kernel for all parameters (on the CPU, 4-5x faster than the default per-tensor loop)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
-    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
     strategy = make_strategy(config.strategy, config.epochs, alpha=config.alpha,
                              schedule=config.schedule, ramp_end=config.ramp_end)
     objective = StrategyLoss(strategy, regional=config.regional)
