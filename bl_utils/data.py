@@ -187,6 +187,16 @@ def _listing(folder: Path, items: Sequence[_Item]) -> list[tuple[str, int, int]]
     return rows
 
 
+def fingerprint(root) -> str:
+    """A short digest of the files a dataset at ``root`` is built from (names and sizes).
+
+    Training runs record it, so that a run trained on other data is never taken for a finished
+    one. Modification times are left out on purpose: copying a dataset keeps its fingerprint.
+    """
+    folder = find_layout(root.root if isinstance(root, DataSource) else root)
+    return _digest([row[:2] for row in _listing(folder, _list_items(folder))])
+
+
 # --------------------------------------------------------------------------------------------
 # Reading one image
 

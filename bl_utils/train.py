@@ -131,7 +131,8 @@ class TrainConfig:
         return dataclasses.replace(self, profile=profile, amp=amp, **values)
 
     def result_settings(self) -> dict[str, Any]:
-        """The settings that define the result (see ``RESULT_KEYS``)."""
+        """The settings that define the result (see ``RESULT_KEYS``); :func:`train` adds the
+        data's :func:`~bl_utils.data.fingerprint`, so that changed data means a new run."""
         return {key: getattr(self, key) for key in RESULT_KEYS}
 
 
@@ -346,7 +347,8 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
     config = config.resolve(device)
     out = Path(out) if out is not None else project_root() / "results"
     folder = run_folder(config, out)
-    settings = config.result_settings()
+    settings = dict(config.result_settings(),
+                    data_fingerprint=bl_data.fingerprint(bl_data.resolve_data(config.data)))
     if resume and (folder / "run.json").is_file():
         result = load_run(folder)
         _check_settings(folder, result.settings, settings)

@@ -279,6 +279,22 @@ def test_folder_with_other_settings_is_refused_and_fresh_starts_over(reference, 
     assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 0
 
 
+def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_data, cache_dir, tmp_path):
+    out = tmp_path / "out"
+    folder = out / reference.folder.relative_to(reference.folder.parents[2])
+    shutil.copytree(reference.folder, folder)
+    config = tiny_config(tiny_data, cache_dir)
+    assert bl_train.train(config, out=out, verbose=False).best == reference.best   # same data: reused
+    mask = next(Path(tiny_data).glob("benign/benign (1)_mask.png"))
+    original = mask.read_bytes()
+    try:
+        mask.write_bytes(original + b"\0")   # the same file name, other content
+        with pytest.raises(TrainingError, match=r"data_fingerprint: '[0-9a-f]+' there, '[0-9a-f]+' asked"):
+            bl_train.train(config, out=out, verbose=False)
+    finally:
+        mask.write_bytes(original)
+
+
 # --------------------------------------------------------------------------------------------
 # Divergence
 
