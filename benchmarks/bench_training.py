@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench_maths import busi_like_masks
 from bl_utils.distance import batch_signed_distance_maps
 from bl_utils.losses import StrategyLoss
 from bl_utils.metrics import batch_dice
@@ -56,22 +57,9 @@ MODEL_PHASES = ("forward", "backward")
 
 def busi_like(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(images, masks, phis)`` float32 ``(n, 1, size, size)``: standardised images, ellipse masks
-    covering 0.5–5 % of the image (every third one empty) and Φ_G / size."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size].astype(np.float32)
-    masks = np.zeros((n, 1, size, size), bool)
-    for i in range(n):
-        if i % 3 == 2:
-            continue
-        area = rng.uniform(0.005, 0.05) * size * size
-        ratio = rng.uniform(1.0, 2.5)
-        a = math.sqrt(area * ratio / math.pi)
-        b = area / (math.pi * a)
-        cy, cx = rng.uniform(0.25, 0.75, 2) * size
-        th = rng.uniform(0, math.pi)
-        u = (xx - cx) * math.cos(th) + (yy - cy) * math.sin(th)
-        v = -(xx - cx) * math.sin(th) + (yy - cy) * math.cos(th)
-        masks[i, 0] = (u / a) ** 2 + (v / b) ** 2 <= 1
+    covering 0.5–5 % of the image (a third of them empty) and Φ_G / size."""
+    masks = busi_like_masks(n - n // 3, n // 3, size, seed)[:, None]   # a third of them empty
+    rng = np.random.default_rng(seed + 1)
     images = (rng.normal(0.0, 1.0, masks.shape) - 1.5 * masks).astype(np.float32)
     phis = (batch_signed_distance_maps(masks) / float(size)).astype(np.float32)
     return torch.from_numpy(images), torch.from_numpy(masks.astype(np.float32)), torch.from_numpy(phis)

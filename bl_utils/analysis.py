@@ -33,6 +33,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .runtime import display_path
 from .schedules import STRATEGIES
 
 __all__ = [
@@ -162,7 +163,7 @@ def load_runs(data: str, profile: str, seed: int, out: str | os.PathLike,
                 "or set TRAIN_IF_MISSING = True to train the quick profile here.")
         bar = "!" * 100
         doing = (f"Training the QUICK profile now ({len(quick_missing)} run(s); minutes on a CPU)."
-                 if quick_missing else f"Using the QUICK profile's runs in {quick[strategies[0]].parent.parent}.")
+                 if quick_missing else f"Using the QUICK profile's runs in {display_path(quick[strategies[0]].parent.parent)}.")
         print(f"{bar}\nNOTE: no complete run for {listed}.\n{doing} These are NOT the results of notebook 3 "
               f"or of the paper's settings: run `python -m bl_utils.report --only 03` (or "
               f"`{training_command(data, 'paper', seed, out)}` on a GPU) for those.\n{bar}")

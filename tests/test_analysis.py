@@ -384,9 +384,9 @@ def test_auto_profile_resolves_to_quick_on_the_cpu(fake_results, monkeypatch):
 
 
 def test_training_command_quotes_paths():
-    command = analysis.training_command("/data/my BUSI", "paper", 3, "/tmp/res")
+    command = analysis.training_command("/data/my BUSI", "paper", 3, "/srv/res")
     assert command == ("python -m bl_utils.train --strategy all --profile paper --data '/data/my BUSI' "
-                       "--seeds 3 --out /tmp/res")
+                       "--seeds 3 --out /srv/res")
 
 
 @pytest.mark.parametrize("value, digits, want", [(-0.0004, 3, "+0.000"), (-0.0006, 3, "-0.001"),
