@@ -547,7 +547,7 @@ def summary_markdown(runset: RunSet, best: str, table: pd.DataFrame, components:
         f"{s['epochs']} epochs), seed {runset.seed}"
         + (" — the QUICK profile's runs, used (and trained if needed) by this notebook because the runs "
            "asked for were missing." if runset.fallback else "."),
-        f"**Table 1.** Best validation Dice: "
+        "**Table 1.** Best validation Dice: "
         + ", ".join(f"{k} {dice.loc[k, 'best_dice']:.3f} (seed study {dice.loc[k, 'seed_study_dice']:.3f})"
                     for k in dice.index)
         + f". Best here: {our_best}; best in the seed study: {seed_best}; the spread between strategies is "

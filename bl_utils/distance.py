@@ -93,7 +93,9 @@ def _check_mask(mask, name: str = "mask") -> np.ndarray:
     return arr.astype(bool)
 
 
-def _check_spacing(spacing, ndim: int) -> tuple[float, ...]:
+def check_spacing(spacing, ndim: int) -> tuple[float, ...]:
+    """``spacing`` as one positive, finite pixel size per axis: ``None`` -> all 1, a number -> that
+    number on every axis, a sequence -> its values (exactly ``ndim`` of them). Raises ``ValueError``."""
     if spacing is None:
         return (1.0,) * ndim
     if isinstance(spacing, Real):
@@ -116,7 +118,7 @@ def empty_value(shape: Sequence[int], spacing=None, empty: EmptyPolicy = "diagon
     """
     if isinstance(empty, str):
         if empty == "diagonal":
-            h = _check_spacing(spacing, len(shape))
+            h = check_spacing(spacing, len(shape))
             return float(math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, h))))
         if empty == "zero":
             return 0.0
@@ -203,7 +205,7 @@ def signed_distance_map(mask, spacing=None, empty: EmptyPolicy = "diagonal") -> 
     arr = _check_mask(mask)
     if arr.ndim == 0 or arr.size == 0:
         raise ValueError(f"mask must be a non-empty array with at least one axis, got shape {arr.shape}.")
-    h = _check_spacing(spacing, arr.ndim)
+    h = check_spacing(spacing, arr.ndim)
     return _sdm(arr, h, empty_value(arr.shape, h, empty))
 
 
@@ -227,7 +229,7 @@ def batch_signed_distance_maps(masks, spacing=None, empty: EmptyPolicy = "diagon
     spatial = arr.shape[2:]
     if arr.size == 0 and 0 in spatial:
         raise ValueError(f"masks has an empty spatial axis: shape {arr.shape}.")
-    h = _check_spacing(spacing, len(spatial))
+    h = check_spacing(spacing, len(spatial))
     fill = empty_value(spatial, h, empty)
     out = np.empty(arr.shape, dtype=np.float32)
     for b in range(arr.shape[0]):

@@ -48,12 +48,13 @@ Example::
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+
+from .distance import check_spacing, empty_value as empty_value_for
 
 __all__ = [
     "dice", "iou", "hd95", "assd", "surface", "surface_distances", "count_components",
@@ -124,17 +125,6 @@ def _check_pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
     return _to_bool(p, "pred"), _to_bool(t, "target")
 
 
-def _check_spacing(spacing: Any, ndim: int) -> tuple[float, ...]:
-    if spacing is None:
-        return (1.0,) * ndim
-    values = np.atleast_1d(np.asarray(spacing, dtype=float))
-    if values.ndim != 1 or len(values) not in (1, ndim):
-        raise ValueError(f"spacing must be a number or one value per axis ({ndim} here), got {spacing!r}.")
-    if not (np.all(np.isfinite(values)) and np.all(values > 0)):
-        raise ValueError(f"spacing must be positive and finite, got {spacing!r}.")
-    return tuple(float(v) for v in np.broadcast_to(values, (ndim,)))
-
-
 def _check_empty_value(empty_value: Any) -> None:
     if isinstance(empty_value, str):
         if empty_value != "diagonal":
@@ -145,7 +135,7 @@ def _check_empty_value(empty_value: Any) -> None:
 
 def _empty_distance(empty_value: float | str, shape: tuple[int, ...], spacing: tuple[float, ...]) -> float:
     if empty_value == "diagonal":
-        return float(math.sqrt(sum((n * s) ** 2 for n, s in zip(shape, spacing))))
+        return empty_value_for(shape, spacing, "diagonal")
     return float(empty_value)
 
 
@@ -227,7 +217,7 @@ def surface_distances(pred, target, spacing=None) -> tuple[np.ndarray, np.ndarra
     empty arrays.
     """
     p, t = _check_pair(pred, target)
-    spacing = _check_spacing(spacing, p.ndim)
+    spacing = check_spacing(spacing, p.ndim)
     if p.any() and t.any():
         return _distances(p, t, spacing)
     return (np.full(np.count_nonzero(_surface(p)), np.inf), np.full(np.count_nonzero(_surface(t)), np.inf))
@@ -246,7 +236,7 @@ def _assd(d_pt: np.ndarray, d_tp: np.ndarray) -> float:
 def _surface_metric(pred, target, spacing, empty_value, compute) -> float:
     _check_empty_value(empty_value)
     p, t = _check_pair(pred, target)
-    spacing = _check_spacing(spacing, p.ndim)
+    spacing = check_spacing(spacing, p.ndim)
     p_any, t_any = p.any(), t.any()
     if not p_any and not t_any:
         return 0.0
@@ -336,7 +326,7 @@ def evaluate_masks(preds, targets, stems: Sequence | None = None, labels: Sequen
     for name, values in (("stems", stems), ("labels", labels)):
         if len(values) != n:
             raise ValueError(f"{name} has {len(values)} entries for {n} masks.")
-    spacing = _check_spacing(spacing, p_all.ndim - 1)
+    spacing = check_spacing(spacing, p_all.ndim - 1)
     structure = _structure(p_all.ndim - 1, connectivity)
 
     rows = []

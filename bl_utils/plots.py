@@ -149,7 +149,6 @@ def plot_loss_explorer(state):
     whole image, the term's value in the loss). Returns the figure.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
     from matplotlib.patches import Rectangle
 
     from .widgets import summary_text

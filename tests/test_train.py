@@ -412,3 +412,11 @@ def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, 
     # the same seed and data: ce and rebalance share epoch 1 exactly (both are pure BCE there)
     pd.testing.assert_series_equal(by_name["ce"].train_loss.iloc[:1],
                                    by_name["rebalance"].train_loss.iloc[:1])
+
+
+def test_phi_scale_table_by_hand():
+    phis = np.array([[[-2.0, 6.0], [10.0, 2.0]]])          # mean 4, max |Φ| 10
+    table = bl_train.phi_scale_table(phis, image_size=4).set_index("phi_scale")
+    assert table.loc["pixel", "L_B_at_s_half"] == pytest.approx(2.0)
+    assert table.loc["image", "max_abs_phi"] == pytest.approx(2.5)
+    assert table.loc["image", "ratio_to_bce"] == pytest.approx(0.5 / np.log(2))
