@@ -72,6 +72,7 @@ __all__ = [
     "BusiDataError", "BusiDataset", "DataSource", "Split", "load_busi", "resolve_data", "find_layout",
     "dhash", "hamming_distances", "find_duplicates", "duplicate_groups", "split_train_val",
     "count_leaks", "save_split", "load_split", "rule_summary", "default_cache_dir",
+    "content_fingerprint", "resize_images", "resize_masks", "PAPER_SIZE",
     "DOWNLOAD_HINT", "LAYOUT_FOLDER", "META_COLUMNS",
 ]
 
@@ -79,6 +80,10 @@ __all__ = [
 LAYOUT_FOLDER = "Dataset_BUSI_with_GT"
 #: The columns of :attr:`BusiDataset.meta`, in order.
 META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "n_masks", "tumour_fraction", "file")
+#: The size at which Odonnat & Pham preprocess BUSI and apply the < 5 % rule. Smaller training
+#: profiles downsample these arrays (:func:`resize_images`, :func:`resize_masks`), so every
+#: profile sees the same images.
+PAPER_SIZE = 256
 #: Bump when what the cache holds changes meaning.
 CACHE_VERSION = 2
 
@@ -187,14 +192,18 @@ def _listing(folder: Path, items: Sequence[_Item]) -> list[tuple[str, int, int]]
     return rows
 
 
-def fingerprint(root) -> str:
-    """A short digest of the files a dataset at ``root`` is built from (names and sizes).
+def content_fingerprint(dataset: "BusiDataset") -> str:
+    """A 16-hex digest of what a dataset *holds*: stems, labels, image pixels and mask pixels.
 
-    Training runs record it, so that a run trained on other data is never taken for a finished
-    one. Modification times are left out on purpose: copying a dataset keeps its fingerprint.
+    Two copies of BUSI that load to the same arrays have the same fingerprint whatever their
+    files look like (the Kaggle download read at 256² and the preprocessed ``busi256`` copy do);
+    training runs record it, so a run on other data is never taken for a finished one.
     """
-    folder = find_layout(root.root if isinstance(root, DataSource) else root)
-    return _digest([row[:2] for row in _listing(folder, _list_items(folder))])
+    digest = hashlib.sha256()
+    digest.update(json.dumps([list(dataset.stems), list(dataset.labels), list(dataset.image_size)]).encode())
+    digest.update(np.ascontiguousarray(dataset.images, dtype=np.uint8).tobytes())
+    digest.update(np.packbits(np.asarray(dataset.masks, dtype=bool)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,6 +365,25 @@ class BusiDataset(torch.utils.data.Dataset):
                 f"Φ_G {'yes' if self.phis is not None else 'no'})")
 
 
+def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 ``(N, H, W)`` -> uint8 ``(N, *size)`` with PIL bilinear (the loader's rule); a copy
+    when the size already matches."""
+    if tuple(images.shape[1:]) == tuple(size):
+        return images.copy()
+    out = np.empty((len(images), *size), dtype=np.uint8)
+    for i, image in enumerate(images):
+        out[i] = np.asarray(Image.fromarray(image).resize((size[1], size[0]), Image.BILINEAR), dtype=np.uint8)
+    return out
+
+
+def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """bool ``(N, H, W)`` -> bool ``(N, *size)`` with the loader's nearest-neighbour rule."""
+    out = np.empty((len(masks), *size), dtype=bool)
+    for i, mask in enumerate(masks):
+        out[i] = _nearest_resize(mask, tuple(size))
+    return out
+
+
 def default_cache_dir() -> Path:
     """``<project root>/.cache/busi`` (``BL_CACHE_DIR`` overrides)."""
     if os.environ.get("BL_CACHE_DIR"):
@@ -389,12 +417,12 @@ def _load_npz(path: Path, names: Iterable[str]) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _compute_phis(masks: np.ndarray) -> np.ndarray:
+def _compute_phis(masks: np.ndarray, empty: str = "diagonal") -> np.ndarray:
     from .distance import batch_signed_distance_maps
 
     if len(masks) == 0:
         return np.zeros(masks.shape, np.float32)
-    return batch_signed_distance_maps(masks[:, None], empty="diagonal")[:, 0]
+    return batch_signed_distance_maps(masks[:, None], empty=empty)[:, 0]
 
 
 def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction: float | None = 0.05,
@@ -597,7 +625,8 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
                        f"({summary}; bl_utils.synthetic) in {display_path(folder.parent)}/. Numbers and figures "
                        f"are NOT the paper's: set DATA or BUSI_DIR to the BUSI folder for real results.")
         return DataSource(folder.parent, "synthetic", description)
-    description = f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary}) in {folder}"
+    description = (f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary}) "
+                   f"in {display_path(folder)}")
     return DataSource(folder, "busi", description)
 
 

@@ -361,7 +361,12 @@ def summarize(df: pd.DataFrame) -> dict[str, float | int]:
     count 0), ``hd95_tumour`` and ``assd_tumour`` (the same over tumour images), ``hd95_nan`` and
     ``assd_nan`` (how many images had an undefined distance: exactly one mask empty);
     ``components_mean`` (of the predictions); ``tumour_missed`` (tumour images predicted empty) and
-    ``normal_with_prediction`` (normal images with any predicted pixel). A mean over no image is NaN.
+    ``normal_with_prediction`` (normal images with any predicted pixel) and ``normal_fp_rate`` (their
+    share of the normal images: the false-positive rate). A mean over no image is NaN.
+
+    HD95 and ASSD of a tumour image predicted empty are undefined (NaN, with the default
+    ``empty_value``): ``hd95_tumour`` is the mean over the tumour images that were found, and
+    ``tumour_missed`` counts the failures beside it; neither is ever silently dropped.
     """
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -381,6 +386,7 @@ def summarize(df: pd.DataFrame) -> dict[str, float | int]:
         "components_mean": _mean(df["components"].astype(float)),
         "tumour_missed": int((~empty & pred_empty).sum()),
         "normal_with_prediction": int((empty & ~pred_empty).sum()),
+        "normal_fp_rate": float((~pred_empty[empty]).mean()) if len(normal) else float("nan"),
     }
 
 

@@ -18,8 +18,14 @@ Ramps (``schedule=``):
 * ``"linear"``: ``α(t) = ramp_end · min(t / T, 1)`` with ``T = max(epochs - 1, 1)``, so α is 0 at
   the first epoch (t = 0) and reaches ``ramp_end`` at the last one (t = epochs - 1). Passing a
   fractional epoch (``epoch + step / steps_per_epoch``) gives per-step granularity.
-* ``"kervadec"``: the authors' code, ``α(t) = min(0.01 + 0.01 · ⌊t⌋, ramp_end)``: start at 0.01 and
-  add 0.01 every epoch.
+* ``"kervadec"``: Kervadec et al.'s code (LIVIAETS/boundary-loss), ``α(t) = min(0.01 + 0.01 · ⌊t⌋,
+  ramp_end)``: start at 0.01 and add 0.01 every epoch. In ``rebalance`` their scheduler
+  (``StealWeight``) moves 0.01 from the regional to the boundary weight each epoch and never lets the
+  regional weight fall below 0.1: ``(w_R, w_B) = (max(0.1, 1 − 0.01·⌊t⌋), α(t))``.
+
+Who used which: the four strategies and the linear 0 → 1 ramp of ``ce+ramp`` and ``rebalance`` are
+Odonnat & Pham's ("Boundary Loss for Breast Ultrasound Segmentation"); the boundary loss and the
+``kervadec`` schedule are Kervadec et al.'s (MedIA 67, 2021).
 
 >>> s = make_strategy("rebalance", epochs=20)
 >>> s.weights(0), s.weights(19)
@@ -127,6 +133,7 @@ class StepSchedule:
     start: float = 0.01
     step: float = 0.01
     maximum: float = 1.0
+    minimum: float = -math.inf
 
     def __post_init__(self):
         for name in ("start", "step", "maximum"):
@@ -135,10 +142,12 @@ class StepSchedule:
     def __call__(self, epoch: float) -> float:
         k = max(math.floor(_epoch(epoch)), 0)
         # round() removes binary noise (0.01 + 3 * 0.01 = 0.04, not 0.04000000000000001)
-        return min(round(self.start + self.step * k, 12), self.maximum)
+        return max(min(round(self.start + self.step * k, 12), self.maximum), self.minimum)
 
     @property
     def formula(self) -> str:
+        if self.step < 0:
+            return f"max({_fmt(self.start)} − {_fmt(-self.step)}·⌊t⌋, {_fmt(self.minimum)})"
         return f"α(t) = min({_fmt(self.start)} + {_fmt(self.step)}·⌊t⌋, {_fmt(self.maximum)})"
 
 
@@ -146,22 +155,28 @@ class StepSchedule:
 class Strategy:
     """A training objective ``w_R(t) · L_R + w_B(t) · L_B`` described by a name, α and a flag.
 
-    ``weights(t)`` is ``(1, α(t))`` or, with ``rebalance=True``, ``(1 - α(t), α(t))``.
+    ``weights(t)`` is ``(1, α(t))`` or, with ``rebalance=True``, ``(1 - α(t), α(t))``; a
+    ``regional`` schedule, when given, sets ``w_R(t)`` itself (Kervadec et al.'s rebalance).
     """
 
     name: str
     alpha: Callable[[float], float]
     rebalance: bool = False
+    regional: Callable[[float], float] | None = None
 
     def weights(self, epoch: float) -> tuple[float, float]:
         """``(w_regional, w_boundary)`` at the 0-based (possibly fractional) ``epoch``."""
         a = float(self.alpha(epoch))
+        if self.regional is not None:
+            return float(self.regional(epoch)), a
         return ((1.0 - a) if self.rebalance else 1.0), a
 
     @property
     def formula(self) -> str:
         """A one-line human description, e.g. ``L = (1 − α(t))·L_R + α(t)·L_B, α(t) = …``."""
         alpha = getattr(self.alpha, "formula", "α(t)")
+        if self.regional is not None:
+            return f"L = w_R(t)·L_R + α(t)·L_B, w_R(t) = {getattr(self.regional, 'formula', 'w_R(t)')}, {alpha}"
         if isinstance(self.alpha, ConstantSchedule):
             if self.alpha.value == 0 and not self.rebalance:
                 return "L = L_R"
@@ -179,8 +194,9 @@ def make_strategy(name: str, epochs: int, alpha: float = 1.0, schedule: str = "l
     * ``"ce+bl"``: ``(1, alpha)`` at every epoch;
     * ``"ce+ramp"``: ``(1, α(t))``; ``"rebalance"``: ``(1 - α(t), α(t))``, where α(t) is
       ``LinearSchedule(0, ramp_end, max(epochs - 1, 1))`` for ``schedule="linear"`` (α reaches
-      ``ramp_end`` at the last epoch) or ``StepSchedule(0.01, 0.01, maximum=ramp_end)`` for
-      ``schedule="kervadec"``.
+      ``ramp_end`` at the last epoch; Odonnat & Pham) or ``StepSchedule(0.01, 0.01, maximum=ramp_end)``
+      for ``schedule="kervadec"`` (Kervadec et al.), whose rebalance has the regional weight
+      ``StepSchedule(1, -0.01, minimum=0.1)``.
 
     Raises ``ValueError`` for an unknown name or schedule (listing the valid ones), ``epochs < 1``,
     a negative ``alpha``/``ramp_end``, or ``ramp_end > 1`` with ``rebalance`` (negative ``w_R``).
@@ -206,4 +222,5 @@ def make_strategy(name: str, epochs: int, alpha: float = 1.0, schedule: str = "l
     rebalance = name == "rebalance"
     if rebalance and ramp_end > 1:
         raise ValueError(f"rebalance needs ramp_end <= 1 (the regional weight is 1 - α), got {ramp_end}.")
-    return Strategy(name, ramp, rebalance=rebalance)
+    regional = StepSchedule(1.0, -0.01, maximum=1.0, minimum=0.1) if rebalance and schedule == "kervadec" else None
+    return Strategy(name, ramp, rebalance=rebalance, regional=regional)

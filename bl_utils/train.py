@@ -1,42 +1,58 @@
-"""Train the paper's U-Net with each of the four strategies: one loop, resumable, reproducible.
+"""Train the U-Net with each of the four strategies: one loop, resumable, reproducible.
 
-The experiment (Kervadec et al. 2021, Table 1, on BUSI): ``smp.Unet`` with a ResNet-34 encoder, one
+The experiment is Odonnat & Pham's ("Boundary Loss for Breast Ultrasound Segmentation", Master MVA,
+ENS Paris-Saclay; code github.com/AmbroiseOdonnat/BoundaryLoss), who applied the boundary loss of
+Kervadec et al. (MedIA 67, 2021) to BUSI: ``smp.Unet`` with a ResNet-34 encoder (ImageNet), one
 input channel, **one output channel with a sigmoid** (a binary problem: one logit per pixel is the
-same model as a two-channel softmax, with half the output and Φ_G needed for the tumour only),
-trained with Adam (lr 1e-3), batch 16, 20 epochs, on 256×256 images, scored by validation Dice.
+same model as a two-channel softmax), Adam (lr 1e-3), batch 16, 20 epochs, 256×256 images, an 80/20
+split of the 425 images that pass the < 5 % rule, scored by the best validation Dice.
 
 Profiles (every setting can still be overridden):
 
 * ``paper``: the settings above;
-* ``quick``: the same code path, smaller (128², ResNet-18, fewer epochs), so that the four
-  strategies train in a few minutes on two CPU cores;
+* ``quick``: the same code path, smaller (128², ResNet-18, 8 epochs), so that the four strategies
+  train in minutes on two CPU cores. Images are always read at 256² (where the < 5 % rule is
+  applied) and downsampled, so both profiles see the same images;
 * ``auto``: ``paper`` on CUDA, ``quick`` elsewhere.
 
-Scale of Φ_G. In pixels, Φ_G reaches ~180 at 256², so at initialisation L_B is tens of times
-the BCE and an α-weighted boundary term swamps the regional one. By default (``phi_scale="image"``)
-Φ_G is divided by the image side, which makes it resolution-independent (the same strategy behaves
-the same at 128² and 256²) and of the order of the BCE. ``phi_scale="pixel"`` keeps the raw maps.
+Method defaults (deviations are ablations, see notebook 3):
 
-Reproducibility and resumption. The data live in tensors on the device; each epoch's batch order
-comes from a generator seeded with ``(seed, epoch)``, the model is initialised from ``seed``, and
-U-Net has no dropout, so there is no hidden RNG state: a run killed at any moment and started
-again continues from its last completed epoch (``last.pt``) and ends with the same metrics as an
-uninterrupted run on the CPU. Every file is written under a temporary name and renamed; ``run.json``
-is written last, so a run folder with a ``run.json`` is complete. On CUDA, mixed precision
-(bf16 where supported, else fp16 with loss scaling) and cuDNN's autotuned kernels make results vary
-slightly from run to run; on the CPU, bf16 autocast and channels_last are used where supported and
-results are identical for a fixed seed on the same machine.
+* Φ_G on images without a tumour is 0 (``phi_empty="zero"``), as in Kervadec et al.'s code, which
+  Odonnat & Pham used: L_B ignores normal images. ``"diagonal"`` puts +D (the image diagonal)
+  everywhere instead, a large penalty on any prediction in a normal image.
+* Φ_G is divided by the image side (``phi_scale="image"``): an α here is α/256 in the papers'
+  pixel units at 256² (:func:`alpha_in_pixel_units`). ``"pixel"`` keeps the papers' units; with
+  them the boundary term is tens of times the BCE at initialisation (:func:`phi_scale_table`).
+* α(t) of ``ce+ramp`` and ``rebalance`` rises linearly 0 → 1 (Odonnat & Pham); ``schedule=
+  "kervadec"`` is Kervadec et al.'s (0.01, +0.01 per epoch; see :mod:`bl_utils.schedules`).
+* One split for every run (``split_seed``), so all strategies and seeds are scored on the same
+  validation images; ``seed`` varies the initialisation and the batch order.
+
+A run (:func:`train`) = prepare the data → build the model → for each epoch: train, validate,
+checkpoint → finish: score the best and the final epoch image by image, evaluate the final model on
+degraded images (:mod:`bl_utils.noise`), write the run's files. Its folder is a function of every
+setting that changes the result (:func:`run_folder`): ``<out>/<data>-<fingerprint>/<profile>-
+<weights>[+changed settings]/<strategy>/seed<k>``; the machine (device, threads, AMP mode) is
+recorded but does not name the run. Files are written under a temporary name and renamed;
+``run.json`` is written last, so a folder with a ``run.json`` is complete (see ``RUN_FILES``).
+
+Resumption: batch order comes from ``(seed, epoch)``, the model from ``seed``, U-Net has no dropout,
+so a run killed at any moment continues from its last completed epoch (``last.pt``) and ends with
+the same metrics on the same machine and thread count. A run is never resumed across a change of
+the training code (:data:`CODE_VERSION`) or of the AMP mode: it starts over instead.
 
 Command line::
 
-    python -m bl_utils.train --strategy rebalance --profile quick --data synthetic --out results/
-    python -m bl_utils.train --strategy all --profile quick          # the four strategies
+    python -m bl_utils.train --strategy all --seeds 0 1 2 3 4 --data ../shared/data/busi256
+    python -m bl_utils.train --strategy rebalance --phi-scale pixel --data "$BUSI_DIR"
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import socket
@@ -51,6 +67,8 @@ import pandas as pd
 import torch
 
 from . import data as bl_data
+from . import noise
+from .distance import batch_signed_distance_maps
 from .losses import StrategyLoss
 from .metrics import batch_dice, evaluate_masks, summarize
 from .runtime import atomic_write, display_path, get_device, project_root, run_metadata, seed_everything, write_json
@@ -62,28 +80,81 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": dict(image_size=128, encoder="resnet18", epochs=8, batch_size=16, lr=1e-3),
 }
 
-#: Best validation Dice of the seed study (its Table 1), shown beside ours.
-SEED_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
+#: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
+#: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
+#: Segmentation" (Master MVA, ENS Paris-Saclay), Table 1; github.com/AmbroiseOdonnat/BoundaryLoss.
+ODONNAT_PHAM_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
 
-#: Settings that change what a run computes; a run folder is reused only when all of them match.
-RESULT_KEYS = ("strategy", "image_size", "encoder", "encoder_weights", "epochs", "batch_size", "lr",
-               "seed", "val_fraction", "max_tumour_fraction", "group_duplicates", "max_images",
-               "alpha", "schedule", "ramp_end", "phi_scale", "regional", "amp", "data")
+#: Settings that change what a run computes, besides its strategy, seed and data; a run folder's
+#: name lists those that differ from the profile's defaults (:func:`run_folder`).
+RESULT_KEYS = ("image_size", "encoder", "encoder_weights", "epochs", "batch_size", "lr", "val_fraction",
+               "split_seed", "max_tumour_fraction", "group_duplicates", "max_images", "alpha", "schedule",
+               "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise")
+
+#: The files of a complete run folder (checkpoints ``best.pt``/``last.pt`` are never published).
+RUN_FILES = {
+    "run.json": "settings, versions, git commit, code version, device, wall time, summaries at the "
+                "best and the final epoch, the split (written last: marks the run complete)",
+    "metrics.csv": "one row per epoch: α, loss weights, train losses, validation Dice",
+    "val_per_image.csv": "per validation image and checkpoint (best, final): Dice, IoU, HD95, ASSD, "
+                         "components, empty target / prediction",
+    "predictions.npz": "thresholded validation predictions of both checkpoints, bit-packed "
+                       "(np.unpackbits(..., axis=-1, count=W)), with stems and labels",
+    "robustness.csv": "per corruption, level and validation image: the final model's metrics on "
+                      "degraded images (bl_utils.noise.TEST_CORRUPTIONS)",
+}
+
+#: The modules whose code decides a run's numbers; their digest is :data:`CODE_VERSION`.
+CODE_MODULES = ("train", "losses", "schedules", "distance", "data", "noise", "metrics")
+
+
+def _code_version() -> str:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in CODE_MODULES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:12]
+
+
+#: Digest of the training code as imported (computed once, so edits after import do not change it).
+CODE_VERSION = _code_version()
 
 
 class TrainingError(RuntimeError):
     """A run that cannot go on: a non-finite loss, or a run folder made with other settings."""
 
 
-def _fast_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast speeds training up on ``device``: CUDA, or a CPU with native bf16
-    (AMX or AVX512-BF16); elsewhere the CPU emulates bf16 and a step is 2–3× slower than fp32."""
+def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float:
+    """α expressed for Φ_G in pixels (the papers' units): ``alpha / image_size`` when Φ_G is divided
+    by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"``."""
+    return alpha / image_size if phi_scale == "image" else alpha
+
+
+def _native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is native (fast) on ``device``. CUDA: compute capability ≥ 8 (torch's
+    ``is_bf16_supported(including_emulation=False)``; a T4 only emulates bf16). CPU: AMX or
+    AVX512-BF16; elsewhere the CPU emulates bf16 and a step is 2–3× slower than fp32."""
     if device.type == "cuda":
-        return True
+        try:
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        except TypeError:   # torch < 2.3 has no including_emulation; capability 8+ is native
+            return torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu":
         return any(getattr(torch.cpu, name, lambda: False)()
                    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
     return False
+
+
+def select_amp(device: torch.device, requested: str = "auto") -> str:
+    """The mixed-precision mode for ``device``: ``requested`` unless ``"auto"``, which gives bf16
+    where it is native, fp16 (with loss scaling) on other CUDA GPUs, and ``"off"`` (fp32) elsewhere."""
+    if requested not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {requested!r}")
+    if requested != "auto":
+        return requested
+    if _native_bf16(device):
+        return "bf16"
+    return "fp16" if device.type == "cuda" else "off"
 
 
 @dataclass
@@ -95,26 +166,30 @@ class TrainConfig:
     data: str = "synthetic"             # "synthetic" or the BUSI folder
     image_size: int | None = None       # None: from the profile
     encoder: str | None = None
-    encoder_weights: str | None = "imagenet"   # falls back to random init when it can't be fetched
+    encoder_weights: str | None = "imagenet"   # resolve(): None where they cannot be fetched
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
-    seed: int = 0
+    seed: int = 0                       # initialisation, batch order (and annotation noise)
+    split_seed: int = 0                 # the train/validation split, the same for every run
     val_fraction: float = 0.2
     max_tumour_fraction: float | None = 0.05
     group_duplicates: bool = True       # keep (near-)duplicate images on one side of the split
-    max_images: int | None = None       # use only this many images (seeded choice), for tests
-    alpha: float = 1.0                  # the fixed α of "ce+bl"
+    max_images: int | None = None       # use only this many images (chosen with split_seed), for tests
+    alpha: float = 1.0                  # the fixed α of "ce+bl" (for Φ_G scaled by the image side)
     schedule: str = "linear"            # α(t) of "ce+ramp"/"rebalance": "linear" or "kervadec"
     ramp_end: float = 1.0               # α at the end of a linear ramp (the cap of "kervadec")
-    phi_scale: str = "image"            # "image": Φ_G / image side; "pixel": raw pixels
+    phi_scale: str = "image"            # "image": Φ_G / image side; "pixel": the papers' units
+    phi_empty: str = "zero"             # Φ_G on images without tumour: "zero" (authors) or "diagonal"
     regional: str = "bce"               # the regional loss: "bce", "dice" or "bce+dice"
-    amp: str = "auto"                   # "auto" (bf16 on CPU/CUDA where supported), "bf16", "fp16", "off"
+    mask_noise: float = 0.0             # contour jitter of the training masks, pixels at 256²
+    amp: str = "auto"                   # "auto", "bf16", "fp16", "off" (see select_amp)
     device: str | None = None           # None: get_device()
     cache_dir: str | None = None        # data cache (default .cache/busi in the checkout)
 
     def resolve(self, device: torch.device | None = None) -> "TrainConfig":
-        """A copy with the profile applied (explicit settings win) and ``amp`` made concrete."""
+        """A copy with the profile applied (explicit settings win), ``amp`` made concrete and
+        ``encoder_weights`` set to what can actually be loaded here (``None`` offline)."""
         device = device or get_device(self.device)
         profile = self.profile
         if profile == "auto":
@@ -123,22 +198,25 @@ class TrainConfig:
             raise ValueError(f"unknown profile {self.profile!r}; choose 'auto', 'quick' or 'paper'")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        for name, allowed in (("phi_scale", ("image", "pixel")), ("phi_empty", ("zero", "diagonal"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         values = {key: (getattr(self, key) if getattr(self, key) is not None else default)
                   for key, default in PROFILES[profile].items()}
-        amp = self.amp if self.amp != "auto" else ("bf16" if _fast_bf16(device) else "off")
-        if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            amp = "fp16"
-        return dataclasses.replace(self, profile=profile, amp=amp, **values)
+        weights = self.encoder_weights
+        if weights and not encoder_weights_available(values["encoder"], weights):
+            weights = None
+        return dataclasses.replace(self, profile=profile, amp=select_amp(device, self.amp),
+                                   encoder_weights=weights, **values)
 
     def result_settings(self) -> dict[str, Any]:
-        """The settings that define the result (see ``RESULT_KEYS``); :func:`train` adds the
-        data's :func:`~bl_utils.data.fingerprint`, so that changed data means a new run."""
-        return {key: getattr(self, key) for key in RESULT_KEYS}
+        """Strategy, seed and the settings of ``RESULT_KEYS`` (of a resolved config)."""
+        return {"strategy": self.strategy, "seed": self.seed, **{key: getattr(self, key) for key in RESULT_KEYS}}
 
 
 @dataclass
 class RunResult:
-    """A finished run: where it lives, its settings, its per-epoch history and its best epoch."""
+    """A finished run: where it lives, its settings, its per-epoch history, its best and final epochs."""
 
     folder: Path
     settings: dict[str, Any]
@@ -150,12 +228,21 @@ class RunResult:
     def strategy(self) -> str:
         return self.settings["strategy"]
 
+    @property
+    def seed(self) -> int:
+        return int(self.settings["seed"])
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.metadata.get("final", {})
+
 
 # --------------------------------------------------------------------------------------------
 # The model
 
 
 _IMAGENET_UNAVAILABLE: str | None = None
+_WEIGHTS_AVAILABLE: dict[tuple[str, str], bool] = {}
 
 
 def _hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
@@ -202,9 +289,42 @@ def build_model(encoder: str = "resnet34", encoder_weights: str | None = "imagen
     torch.set_rng_state(rng_state)   # the fallback's initialisation = that of encoder_weights=None
     if encoder_weights and verbose:
         print(f"NOTE: {encoder_weights} weights for {encoder} could not be fetched "
-              f"({_IMAGENET_UNAVAILABLE}); training from RANDOM initialisation. The paper "
+              f"({_IMAGENET_UNAVAILABLE}); training from RANDOM initialisation. Odonnat & Pham "
               "started from ImageNet weights; run with internet access to do the same.")
     return smp.Unet(encoder, encoder_weights=None, in_channels=1, classes=1), None
+
+
+def encoder_weights_available(encoder: str, weights: str) -> bool:
+    """Whether ``weights`` for ``encoder`` can be loaded here (hub reachable, or cached); asked
+    once per process and pair. Leaves torch's random state untouched."""
+    key = (encoder, weights)
+    if key not in _WEIGHTS_AVAILABLE:
+        rng_state = torch.get_rng_state()
+        try:
+            _WEIGHTS_AVAILABLE[key] = build_model(encoder, weights, verbose=False)[1] is not None
+        finally:
+            torch.set_rng_state(rng_state)
+    return _WEIGHTS_AVAILABLE[key]
+
+
+def build_training(config: TrainConfig, device: torch.device, verbose: bool = True):
+    """The seeded model on ``device`` (channels_last on CPU/CUDA), its Adam optimizer, and the loss
+    scaler (``None`` unless fp16 on CUDA). Returns ``(model, optimizer, scaler)``.
+
+    ``config`` must be resolved (:meth:`TrainConfig.resolve`): its ``encoder_weights`` are loadable.
+    """
+    seed_everything(config.seed)
+    model, used = build_model(config.encoder, config.encoder_weights, verbose=verbose)
+    if used != config.encoder_weights:
+        raise TrainingError(f"{config.encoder_weights} weights for {config.encoder} became unavailable "
+                            f"({_IMAGENET_UNAVAILABLE}); run again (the run is keyed by its weights).")
+    model = model.to(device)
+    if device.type in ("cpu", "cuda"):
+        model = model.to(memory_format=torch.channels_last)
+    # fused: one kernel for all parameters (on the CPU, 4-5x faster than the default per-tensor loop)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
+    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
+    return model, optimizer, scaler
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,10 +333,14 @@ def build_model(encoder: str = "resnet34", encoder_weights: str | None = "imagen
 
 @dataclass
 class TrainingData:
-    """Train and validation tensors, held on the training device.
+    """Train and validation tensors on the training device, and what identifies them.
 
-    ``images``: float32 ``(N, 1, H, W)``, standardised; ``masks``: float32 ``(N, 1, H, W)`` in
-    {0, 1}; ``phis``: float32 ``(N, 1, H, W)``, Φ_G scaled as the config says.
+    ``*_images``: float32 ``(N, 1, H, W)``, standardised with the train set's ``mean``/``std`` (of
+    intensities / 255); ``*_masks``: float32 ``(N, 1, H, W)`` in {0, 1} (train masks carry the
+    annotation noise, if any); ``*_phis``: float32 ``(N, 1, H, W)``, Φ_G scaled as the config says.
+    ``val_uint8``: uint8 ``(N, H, W)`` validation images before standardisation (for
+    :mod:`bl_utils.noise`). ``fingerprint``: :func:`bl_utils.data.content_fingerprint` of the
+    images at 256² after the < 5 % rule; ``kind``: ``"busi"`` or ``"synthetic"``.
     """
 
     train_images: torch.Tensor
@@ -225,45 +349,70 @@ class TrainingData:
     val_images: torch.Tensor
     val_masks: torch.Tensor
     val_phis: torch.Tensor
+    val_uint8: np.ndarray
+    mean: float
+    std: float
+    train_stems: list[str]
     val_stems: list[str]
     val_labels: list[str]
-    train_stems: list[str]
     source: str
+    kind: str
+    fingerprint: str
+    n_images: int
+
+    @property
+    def data_id(self) -> str:
+        """``<kind>-<first 8 hex of the fingerprint>``: the data level of a run's folder."""
+        return f"{self.kind}-{self.fingerprint[:8]}"
 
 
-def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:
-    """Load the data of ``config`` (cached), split it 80/20 (seeded), and move it to ``device``."""
+def _load_split(config: TrainConfig, verbose: bool):
+    """The dataset at 256² after the < 5 % rule (and ``max_images``), its source, fingerprint and split."""
     source = bl_data.resolve_data(config.data)
     if verbose:
         print(source.description)
-    dataset = bl_data.load_busi(source.root, image_size=config.image_size,
+    dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False,
                                 max_tumour_fraction=config.max_tumour_fraction,
                                 cache_dir=config.cache_dir, progress=verbose)
+    fingerprint = bl_data.content_fingerprint(dataset)
     if config.max_images is not None and config.max_images < len(dataset):
-        chosen = np.sort(np.random.default_rng(config.seed).permutation(len(dataset))[:config.max_images])
-        dataset = dataset.subset(chosen)
+        chosen = np.random.default_rng(config.split_seed).permutation(len(dataset))[:config.max_images]
+        dataset = dataset.subset(np.sort(chosen))
     groups = bl_data.duplicate_groups(dataset) if config.group_duplicates else None
-    split = bl_data.split_train_val(dataset, val_fraction=config.val_fraction, seed=config.seed,
+    split = bl_data.split_train_val(dataset, val_fraction=config.val_fraction, seed=config.split_seed,
                                     groups=groups)
-    images = torch.from_numpy(dataset.images).float().div_(255.0).unsqueeze(1)
-    mean, std = images[split.train].mean(), images[split.train].std().clamp_min(1e-6)
-    images = (images - mean) / std
-    masks = torch.from_numpy(dataset.masks.astype(np.float32)).unsqueeze(1)
-    phis = torch.from_numpy(dataset.phis).unsqueeze(1)
+    return dataset, source, fingerprint, split
+
+
+def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:
+    """Load the data of a resolved ``config``, split it, degrade the training masks if asked
+    (``mask_noise``, seeded by ``seed``), resize to ``image_size``, compute Φ_G, move to ``device``."""
+    dataset, source, fingerprint, split = _load_split(config, verbose)
+    masks = dataset.masks.copy()
+    if config.mask_noise > 0:
+        masks[split.train] = noise.jitter_contours(masks[split.train], config.mask_noise, seed=config.seed)
+    size = (config.image_size, config.image_size)
+    images_u8 = bl_data.resize_images(dataset.images, size)
+    masks = bl_data.resize_masks(masks, size)
+    phis = batch_signed_distance_maps(masks[:, None], empty=config.phi_empty)[:, 0]
     if config.phi_scale == "image":
         phis = phis / float(config.image_size)
-    elif config.phi_scale != "pixel":
-        raise ValueError(f"phi_scale must be 'image' or 'pixel', got {config.phi_scale!r}")
+    images = torch.from_numpy(images_u8).float().div_(255.0).unsqueeze(1)
+    mean, std = float(images[split.train].mean()), float(images[split.train].std().clamp_min(1e-6))
+    images = (images - mean) / std
 
-    def take(tensor, index):
-        return tensor[torch.as_tensor(index, dtype=torch.long)].to(device).contiguous()
+    def take(array, index):
+        tensor = torch.as_tensor(array) if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
+        return tensor.float().reshape(len(array), 1, *size)[torch.as_tensor(index)].to(device).contiguous()
 
-    meta = dataset.meta.reset_index(drop=True)
+    meta = dataset.meta
     return TrainingData(
         take(images, split.train), take(masks, split.train), take(phis, split.train),
         take(images, split.val), take(masks, split.val), take(phis, split.val),
-        val_stems=list(meta.stem.iloc[split.val]), val_labels=list(meta.label.iloc[split.val]),
-        train_stems=list(meta.stem.iloc[split.train]), source=source.description)
+        val_uint8=images_u8[split.val], mean=mean, std=std,
+        train_stems=list(meta.stem.iloc[split.train]), val_stems=list(meta.stem.iloc[split.val]),
+        val_labels=list(meta.label.iloc[split.val]), source=source.description, kind=source.kind,
+        fingerprint=fingerprint, n_images=len(dataset))
 
 
 def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:
@@ -275,6 +424,33 @@ def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:
         rows.append({"phi_scale": scale, "max_abs_phi": float(np.abs(phis).max()) / divisor,
                      "L_B_at_s_half": lb, "ratio_to_bce": lb / math.log(2)})
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Where a run lives
+
+
+def variant_name(config: TrainConfig) -> str:
+    """``<profile>-<imagenet|random>`` plus ``+key=value`` for every ``RESULT_KEYS`` setting of a
+    resolved ``config`` that differs from the profile's and :class:`TrainConfig`'s defaults, e.g.
+    ``quick-random+phi_scale=pixel``."""
+    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile]}
+    name = f"{config.profile}-{config.encoder_weights or 'random'}"
+    for key in RESULT_KEYS:
+        value = getattr(config, key)
+        if key != "encoder_weights" and value != defaults[key]:
+            name += f"+{key}={value:g}" if isinstance(value, float) else f"+{key}={value}"
+    return name
+
+
+def run_folder(config: TrainConfig, out: str | os.PathLike, data_id: str) -> Path:
+    """``<out>/<data_id>/<variant_name>/<strategy>/seed<k>`` for a resolved ``config``."""
+    return Path(out) / data_id / variant_name(config) / config.strategy.replace("+", "_") / f"seed{config.seed}"
+
+
+def default_results_dir() -> Path:
+    """``results/`` of the checkout (``BL_RESULTS_DIR`` overrides)."""
+    return Path(os.environ.get("BL_RESULTS_DIR") or project_root() / "results")
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,10 +485,16 @@ def predict(model: torch.nn.Module, images: torch.Tensor, amp: str = "off",
     return torch.cat(out)
 
 
-def _checkpoint_state(model, optimizer, scaler, epoch, history, best) -> dict[str, Any]:
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "epoch": epoch, "history": history, "best": best}
+@dataclass
+class TrainingState:
+    """What a run carries from epoch to epoch (and ``last.pt`` holds between sessions)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: Any
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"val_dice": -1.0, "epoch": None})
+    start_epoch: int = 0
 
 
 def _save_torch(obj, path: Path) -> None:
@@ -320,145 +502,151 @@ def _save_torch(obj, path: Path) -> None:
         torch.save(obj, handle)
 
 
-def build_training(config: TrainConfig, device: torch.device, verbose: bool = True):
-    """The seeded model on ``device`` (channels_last on CPU/CUDA), its Adam optimizer, and the loss
-    scaler (``None`` unless fp16 on CUDA). Returns ``(model, optimizer, scaler, weights_used)``.
-
-    ``config`` must be resolved (:meth:`TrainConfig.resolve`).
-    """
-    seed_everything(config.seed)
-    model, weights_used = build_model(config.encoder, config.encoder_weights, verbose=verbose)
-    model = model.to(device)
-    if device.type in ("cpu", "cuda"):
-        model = model.to(memory_format=torch.channels_last)
-    # fused: one kernel for all parameters (on the CPU, 4-5x faster than the default per-tensor loop)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
-    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
-    return model, optimizer, scaler, weights_used
+def _checkpoint(folder: Path, state: TrainingState, epoch: int, identity: dict[str, Any]) -> None:
+    _save_torch({"model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
+                 "scaler": state.scaler.state_dict() if state.scaler is not None else None,
+                 "epoch": epoch, "history": state.history, "best": state.best, **identity},
+                folder / "last.pt")
 
 
-def run_folder(config: TrainConfig, out: str | os.PathLike) -> Path:
-    """``<out>/<data>-<profile>/<strategy>/seed<k>``: where a resolved config's run lives."""
-    data_tag = "synthetic" if config.data == "synthetic" else "busi"
-    return Path(out) / f"{data_tag}-{config.profile}" / config.strategy.replace("+", "_") / f"seed{config.seed}"
+def _start(folder: Path, config: TrainConfig, identity: dict[str, Any], device: torch.device,
+           resume: bool, verbose: bool) -> TrainingState:
+    """A fresh state, or the one of ``last.pt`` when it was made by the same settings, training
+    code and AMP mode (``identity``); otherwise the run starts over, saying why."""
+    for stale in folder.glob(".*.tmp"):   # atomic_write's temporary files, left by a killed run
+        stale.unlink(missing_ok=True)
+    state = TrainingState(*build_training(config, device, verbose=verbose))
+    last = folder / "last.pt"
+    if not (resume and last.is_file()):
+        for name in ("run.json", "last.pt"):
+            (folder / name).unlink(missing_ok=True)
+        return state
+    saved = torch.load(last, map_location=device, weights_only=True)
+    changed = [key for key in identity if saved.get(key) != identity[key]]
+    if changed:
+        if verbose:
+            print(f"{config.strategy}: {display_path(last)} was made with another {', '.join(changed)}; "
+                  "starting over instead of resuming.")
+        last.unlink()
+        return state
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    if state.scaler is not None and saved["scaler"] is not None:
+        state.scaler.load_state_dict(saved["scaler"])
+    state.history, state.best, state.start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
+    if verbose:
+        print(f"{config.strategy}: resuming {display_path(folder)} after epoch {state.start_epoch}/{config.epochs}")
+    return state
+
+
+def _objective(objective: StrategyLoss, logits, masks, phis, epoch: int, config: TrainConfig, step: int):
+    """The strategy's loss of one batch; a non-finite value stops the run naming epoch and step."""
+    try:
+        loss, terms = objective(logits.float(), masks, phis, epoch=float(epoch))
+    except ValueError as error:   # the losses refuse non-finite logits: the model diverged
+        if bool(torch.isfinite(logits).all()):
+            raise
+        raise TrainingError(
+            f"{config.strategy}: the model's outputs became NaN or infinite at epoch {epoch + 1}, "
+            f"step {step + 1}; try a smaller lr, phi_scale='image', or amp='off'.") from error
+    if not torch.isfinite(loss):
+        raise TrainingError(
+            f"{config.strategy}: the loss became {loss.item()} at epoch {epoch + 1}, step "
+            f"{step + 1} (regional {terms['regional'].item():.4g}, boundary "
+            f"{terms['boundary'].item():.4g}); try a smaller lr, phi_scale='image', or amp='off'.")
+    return loss, terms
+
+
+def train_one_epoch(state: TrainingState, objective: StrategyLoss, data: TrainingData,
+                    config: TrainConfig, epoch: int, verbose: bool = True) -> list[float]:
+    """One pass over the training set in the order of :func:`batch_order`; returns the epoch's
+    means ``[total, regional, boundary]`` (unweighted terms, averaged over images)."""
+    from tqdm.auto import tqdm
+
+    device = data.train_images.device
+    channels_last = device.type in ("cpu", "cuda")
+    batches = batch_order(len(data.train_images), config.batch_size, config.seed, epoch)
+    state.model.train()
+    sums = torch.zeros(3, device=device)
+    bar = tqdm(batches, desc=f"{config.strategy} epoch {epoch + 1}/{config.epochs}", leave=False,
+               disable=not verbose)
+    for step, index in enumerate(bar):
+        index = index.to(device)
+        images = data.train_images[index]
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, config.amp):
+            logits = state.model(images)
+        loss, terms = _objective(objective, logits, data.train_masks[index], data.train_phis[index],
+                                 epoch, config, step)
+        state.optimizer.zero_grad(set_to_none=True)
+        if state.scaler is not None:
+            state.scaler.scale(loss).backward()
+            state.scaler.step(state.optimizer)
+            state.scaler.update()
+        else:
+            loss.backward()
+            state.optimizer.step()
+        sums += torch.stack([loss.detach(), terms["regional"], terms["boundary"]]) * len(index)
+    return (sums / len(data.train_images)).tolist()
+
+
+def validate(model: torch.nn.Module, data: TrainingData, config: TrainConfig) -> dict[str, float]:
+    """Validation Dice after an epoch: mean over all images (Odonnat & Pham's metric: an image
+    without tumour scores 1 when predicted empty, else 0), over tumour images, and empty predictions."""
+    probs = predict(model, data.val_images, config.amp)
+    dice = batch_dice(probs, data.val_masks, from_logits=False)
+    tumour = data.val_masks.flatten(1).amax(1) > 0
+    return {"val_dice": dice.mean().item(),
+            "val_dice_tumour": dice[tumour].mean().item() if tumour.any() else float("nan"),
+            "val_empty_predictions": int((probs.flatten(1).amax(1) < 0.5).sum())}
 
 
 def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: bool = True,
-          verbose: bool = True, data: TrainingData | None = None) -> RunResult:
+          verbose: bool = True, data: TrainingData | None = None, evaluate_noise: bool = True) -> RunResult:
     """Train one strategy; return its :class:`RunResult` (read back when already complete).
 
-    The run lives in :func:`run_folder`. ``resume=True`` continues an interrupted run from its last
-    completed epoch and returns a complete one without training; ``resume=False`` starts over.
-    A folder holding a run made with other settings raises :class:`TrainingError` naming them.
-    ``data`` lets several strategies share one :func:`prepare_data`.
+    The run lives in :func:`run_folder` under ``out`` (default :func:`default_results_dir`).
+    ``resume=True`` continues an interrupted run from its last completed epoch and returns a
+    complete one without training; ``resume=False`` starts over. ``data`` (from
+    :func:`prepare_data` with the same data settings) lets several runs share one preparation.
+    ``evaluate_noise`` evaluates the final model on degraded validation images (``robustness.csv``).
     """
-    from tqdm.auto import tqdm
-
     device = get_device(config.device)
     config = config.resolve(device)
-    out = Path(out) if out is not None else project_root() / "results"
-    folder = run_folder(config, out)
-    settings = dict(config.result_settings(),
-                    data_fingerprint=bl_data.fingerprint(bl_data.resolve_data(config.data)))
+    data = data or prepare_data(config, device, verbose=verbose)
+    folder = run_folder(config, out or default_results_dir(), data.data_id)
+    settings = dict(config.result_settings(), profile=config.profile, data_fingerprint=data.fingerprint)
     if resume and (folder / "run.json").is_file():
         result = load_run(folder)
         _check_settings(folder, result.settings, settings)
         if verbose:
             print(f"{config.strategy}: complete run found in {display_path(folder)}; not retraining.")
         return result
-
-    for stale in folder.glob(".*.tmp"):   # atomic_write's temporary files, left by a killed run
-        stale.unlink(missing_ok=True)
-    if not resume:   # starting over: the folder no longer holds a complete or resumable run
-        for name in ("run.json", "last.pt"):
-            (folder / name).unlink(missing_ok=True)
-    model, optimizer, scaler, weights_used = build_training(config, device, verbose=verbose)
-    channels_last = device.type in ("cpu", "cuda")
-    settings_used = dict(settings, encoder_weights_used=weights_used, profile=config.profile)
-    data = data or prepare_data(config, device, verbose=verbose)
+    folder.mkdir(parents=True, exist_ok=True)
+    identity = {"settings": settings, "code_version": CODE_VERSION, "amp": config.amp}
+    state = _start(folder, config, identity, device, resume, verbose)
     strategy = make_strategy(config.strategy, config.epochs, alpha=config.alpha,
                              schedule=config.schedule, ramp_end=config.ramp_end)
     objective = StrategyLoss(strategy, regional=config.regional)
-
-    history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"val_dice": -1.0, "epoch": None}
-    start_epoch = 0
-    last_path = folder / "last.pt"
-    if resume and last_path.is_file():
-        state = torch.load(last_path, map_location=device, weights_only=True)
-        _check_settings(folder, state["history"][0]["settings"] if state["history"] else {}, settings)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scaler is not None and state["scaler"] is not None:
-            scaler.load_state_dict(state["scaler"])
-        history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
-        if verbose:
-            print(f"{config.strategy}: resuming {display_path(folder)} after epoch {start_epoch}/{config.epochs}")
-    folder.mkdir(parents=True, exist_ok=True)
-
-    n_train = len(data.train_images)
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(state.start_epoch, config.epochs):
         started = time.perf_counter()
-        batches = batch_order(n_train, config.batch_size, config.seed, epoch)
-        model.train()
-        sums = torch.zeros(3, device=device)  # total, regional, boundary (weighted by batch size)
-        bar = tqdm(batches, desc=f"{config.strategy} epoch {epoch + 1}/{config.epochs}",
-                   leave=False, disable=not verbose)
-        for step, index in enumerate(bar):
-            index = index.to(device)
-            images = data.train_images[index]
-            if channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, config.amp):
-                logits = model(images)
-            try:
-                loss, terms = objective(logits.float(), data.train_masks[index], data.train_phis[index],
-                                        epoch=float(epoch))
-            except ValueError as error:   # the losses refuse non-finite logits: the model diverged
-                if bool(torch.isfinite(logits).all()):
-                    raise
-                raise TrainingError(
-                    f"{config.strategy}: the model's outputs became NaN or infinite at epoch {epoch + 1}, "
-                    f"step {step + 1}; try a smaller lr, phi_scale='image', or amp='off'.") from error
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"{config.strategy}: the loss became {loss.item()} at epoch {epoch + 1}, step "
-                    f"{step + 1} (regional {terms['regional'].item():.4g}, boundary "
-                    f"{terms['boundary'].item():.4g}); try a smaller lr, phi_scale='image', or amp='off'.")
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            sums += torch.stack([loss.detach(), terms["regional"], terms["boundary"]]) * len(index)
-        probs = predict(model, data.val_images, config.amp)
-        dice = batch_dice(probs, data.val_masks, from_logits=False)
-        tumour = data.val_masks.flatten(1).amax(1) > 0
+        loss, regional, boundary = train_one_epoch(state, objective, data, config, epoch, verbose)
         w_regional, w_boundary = strategy.weights(float(epoch))
-        mean_loss, mean_regional, mean_boundary = (sums / n_train).tolist()
-        row = {"epoch": epoch + 1, "alpha": strategy.alpha(float(epoch)),
-               "w_regional": w_regional, "w_boundary": w_boundary, "train_loss": mean_loss,
-               "train_regional": mean_regional, "train_boundary": mean_boundary,
-               "val_dice": dice.mean().item(),
-               "val_dice_tumour": dice[tumour].mean().item() if tumour.any() else float("nan"),
-               "val_empty_predictions": int((probs.flatten(1).amax(1) < 0.5).sum()),
-               "seconds": time.perf_counter() - started,
-               "settings": settings if epoch == 0 else None}
-        history.append(row)
-        if row["val_dice"] > best["val_dice"]:
-            best = {"val_dice": row["val_dice"], "val_dice_tumour": row["val_dice_tumour"],
-                    "epoch": epoch + 1}
-            _save_torch(model.state_dict(), folder / "best.pt")
-        _save_torch(_checkpoint_state(model, optimizer, scaler, epoch, history, best), last_path)
+        row = {"epoch": epoch + 1, "alpha": strategy.alpha(float(epoch)), "w_regional": w_regional,
+               "w_boundary": w_boundary, "train_loss": loss, "train_regional": regional,
+               "train_boundary": boundary, **validate(state.model, data, config),
+               "seconds": time.perf_counter() - started}
+        state.history.append(row)
+        if row["val_dice"] > state.best["val_dice"]:
+            state.best = {"epoch": epoch + 1, "val_dice": row["val_dice"], "val_dice_tumour": row["val_dice_tumour"]}
+            _save_torch(state.model.state_dict(), folder / "best.pt")
+        _checkpoint(folder, state, epoch, identity)
         if verbose:
-            print(f"{config.strategy:>9} epoch {epoch + 1:>2}/{config.epochs}: loss {mean_loss:.4f} "
-                  f"(regional {mean_regional:.4f}, boundary {mean_boundary:.4f}, α={row['alpha']:.2f}) "
-                  f"val Dice {row['val_dice']:.3f} (tumour images {row['val_dice_tumour']:.3f}) "
-                  f"[{row['seconds']:.1f} s]")
-    return _finish(folder, config, settings_used, model, data, history, best, device)
+            print(f"{config.strategy:>9} epoch {epoch + 1:>2}/{config.epochs}: loss {loss:.4f} (regional "
+                  f"{regional:.4f}, boundary {boundary:.4f}, α={row['alpha']:.2f}) val Dice {row['val_dice']:.3f} "
+                  f"(tumour images {row['val_dice_tumour']:.3f}) [{row['seconds']:.1f} s]")
+    return _finish(folder, config, settings, state, data, evaluate_noise)
 
 
 def _check_settings(folder: Path, found: dict[str, Any], wanted: dict[str, Any]) -> None:
@@ -469,78 +657,179 @@ def _check_settings(folder: Path, found: dict[str, Any], wanted: dict[str, Any])
                             "folder, or start over with resume=False (--fresh).")
 
 
-def _finish(folder, config, settings, model, data, history, best, device) -> RunResult:
-    """Evaluate the best checkpoint on validation, write metrics, predictions and run.json."""
-    model.load_state_dict(torch.load(folder / "best.pt", map_location=device, weights_only=True))
-    probs = predict(model, data.val_images, config.amp)[:, 0].cpu().numpy()
+# --------------------------------------------------------------------------------------------
+# The end of a run: per-image scores, degraded images, the run's files
+
+
+def _masks(model, images: torch.Tensor, amp: str) -> np.ndarray:
+    return predict(model, images, amp)[:, 0].cpu().numpy() >= 0.5
+
+
+def evaluate_corruptions(model: torch.nn.Module, data: TrainingData, amp: str = "off",
+                         corruptions: dict[str, tuple[float, ...]] | None = None) -> pd.DataFrame:
+    """``model`` on the validation images degraded by each corruption and level of
+    :data:`bl_utils.noise.TEST_CORRUPTIONS` (seeded per level, so every run sees the same images).
+
+    Returns one row per corruption, level and image: ``corruption, level`` and the columns of
+    :func:`bl_utils.metrics.evaluate_masks` (against the clean masks).
+    """
     truth = data.val_masks[:, 0].cpu().numpy() > 0.5
-    table = evaluate_masks(probs >= 0.5, truth, stems=data.val_stems, labels=data.val_labels)
-    rows = [{k: v for k, v in row.items() if k != "settings"} for row in history]
-    frame = pd.DataFrame(rows)
-    with atomic_write(folder / "metrics.csv") as handle:
-        frame.to_csv(handle, index=False)
-    with atomic_write(folder / "val_per_image.csv") as handle:
-        table.to_csv(handle, index=False)
+    tables = []
+    for k, (kind, levels) in enumerate((corruptions or noise.TEST_CORRUPTIONS).items()):
+        for j, level in enumerate(levels):
+            degraded = noise.corrupt(data.val_uint8, kind, level, seed=1000 * (k + 1) + j)
+            images = (torch.from_numpy(degraded).float().div_(255.0).unsqueeze(1) - data.mean) / data.std
+            table = evaluate_masks(_masks(model, images.to(data.val_images.device), amp), truth,
+                                   stems=data.val_stems, labels=data.val_labels)
+            tables.append(table.assign(corruption=kind, level=level))
+    frame = pd.concat(tables, ignore_index=True)
+    return frame[["corruption", "level"] + [c for c in frame.columns if c not in ("corruption", "level")]]
+
+
+def _summary(table: pd.DataFrame, epoch: int, val_dice: float) -> dict[str, Any]:
+    """An epoch's summary: Odonnat & Pham's Dice, then :func:`bl_utils.metrics.summarize`."""
+    plain = {k: (float(v) if isinstance(v, (float, np.floating)) else int(v) if isinstance(v, (int, np.integer)) else v)
+             for k, v in summarize(table).items()}
+    return {"epoch": int(epoch), "val_dice": float(val_dice), **plain}
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, float_format: str | None = "%.6g") -> None:
+    with atomic_write(path) as handle:
+        frame.to_csv(handle, index=False, float_format=float_format)
+
+
+def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: TrainingState,
+            data: TrainingData, evaluate_noise: bool) -> RunResult:
+    """Score the final and the best epoch image by image, evaluate the final model on degraded
+    images, and write the run's files (``RUN_FILES``), ``run.json`` last."""
+    truth = data.val_masks[:, 0].cpu().numpy() > 0.5
+    masks = {"final": _masks(state.model, data.val_images, config.amp)}
+    if evaluate_noise:
+        _write_csv(evaluate_corruptions(state.model, data, config.amp), folder / "robustness.csv")
+    state.model.load_state_dict(torch.load(folder / "best.pt", map_location=data.val_images.device, weights_only=True))
+    masks["best"] = _masks(state.model, data.val_images, config.amp)
+    tables = {name: evaluate_masks(m, truth, stems=data.val_stems, labels=data.val_labels) for name, m in masks.items()}
+    per_image = pd.concat([tables[n].assign(checkpoint=n) for n in ("best", "final")], ignore_index=True)
+    history = pd.DataFrame(state.history)
+    _write_csv(history, folder / "metrics.csv", float_format=None)
+    _write_csv(per_image, folder / "val_per_image.csv")
     with atomic_write(folder / "predictions.npz", "wb") as handle:
-        np.savez_compressed(handle, probs=np.round(probs * 255).astype(np.uint8), truth=truth,
-                            stems=np.array(data.val_stems), labels=np.array(data.val_labels))
-    summary = {k: (float(v) if isinstance(v, (float, np.floating, int, np.integer)) else v)
-               for k, v in dict(summarize(table)).items()}
-    best = dict(best, **{f"best_{k}": v for k, v in summary.items()})
-    metadata = run_metadata(settings, device)
-    metadata.update(best=best, data=data.source, train_stems=data.train_stems,
+        np.savez_compressed(handle, best=np.packbits(masks["best"], axis=-1),
+                            final=np.packbits(masks["final"], axis=-1), truth=np.packbits(truth, axis=-1),
+                            width=np.int64(truth.shape[-1]), stems=np.array(data.val_stems),
+                            labels=np.array(data.val_labels))
+    best = _summary(tables["best"], state.best["epoch"], state.best["val_dice"])
+    final = _summary(tables["final"], len(history), history.val_dice.iloc[-1])
+    metadata = run_metadata(settings, data.val_images.device)
+    metadata.update(amp=config.amp, threads=torch.get_num_threads(), code_version=CODE_VERSION,
+                    train_seconds=float(history.seconds.sum()), data=data.source, data_id=data.data_id,
+                    n_images=data.n_images, best=best, final=final, train_stems=data.train_stems,
                     val_stems=data.val_stems, complete=True)
     write_json(folder / "run.json", metadata)   # last: its presence marks the run complete
-    return RunResult(folder, settings, frame, best, metadata)
+    (folder / "last.pt").unlink(missing_ok=True)   # nothing left to resume; best.pt stays
+    return RunResult(folder, settings, history, best, metadata)
 
 
 def load_run(folder: str | os.PathLike) -> RunResult:
     """Read a complete run folder written by :func:`train`."""
-    import json
-
     folder = Path(folder)
     metadata = json.loads((folder / "run.json").read_text())
     history = pd.read_csv(folder / "metrics.csv")
     return RunResult(folder, metadata["settings"], history, metadata["best"], metadata)
 
 
-def train_all(config: TrainConfig, strategies=STRATEGIES, seeds=(0,),
-              out: str | os.PathLike | None = None, resume: bool = True,
-              verbose: bool = True) -> list[RunResult]:
-    """Train (or load) every strategy for every seed, sharing the prepared data per seed."""
+def load_predictions(folder: str | os.PathLike) -> dict[str, Any]:
+    """A run's ``predictions.npz`` unpacked: bool ``(N, H, W)`` arrays ``best``, ``final``, ``truth``
+    and the lists ``stems``, ``labels``."""
+    with np.load(Path(folder) / "predictions.npz") as npz:
+        width = int(npz["width"])
+        out = {key: np.unpackbits(npz[key], axis=-1, count=width).astype(bool) for key in ("best", "final", "truth")}
+        out.update(stems=[str(s) for s in npz["stems"]], labels=[str(s) for s in npz["labels"]])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Several runs, Table 1, the command line
+
+
+#: Settings that decide :func:`prepare_data`'s output; runs that share them share one preparation.
+DATA_KEYS = ("data", "image_size", "max_tumour_fraction", "split_seed", "max_images", "group_duplicates",
+             "val_fraction", "phi_scale", "phi_empty", "mask_noise", "cache_dir")
+
+
+def _data_key(config: TrainConfig) -> tuple:
+    return tuple(getattr(config, k) for k in DATA_KEYS) + ((config.seed,) if config.mask_noise else ())
+
+
+def train_all(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
+              resume: bool = True, verbose: bool = True, evaluate_noise: bool = True) -> list[RunResult]:
+    """Train (or load) every strategy for every seed, preparing the data once per data setting."""
     device = get_device(config.device)
+    prepared: dict[tuple, TrainingData] = {}
     results = []
     for seed in seeds:
-        base = dataclasses.replace(config, seed=seed).resolve(device)
-        data = None
         for name in strategies:
-            run = dataclasses.replace(base, strategy=name)
-            if not (resume and (run_folder(run, out or project_root() / "results") / "run.json").is_file()):
-                data = data or prepare_data(run, device, verbose=verbose)
-            results.append(train(run, out=out, resume=resume, verbose=verbose, data=data))
+            run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
+            key = _data_key(run)
+            if key not in prepared:
+                prepared = {key: prepare_data(run, device, verbose=verbose)}   # keep one in memory
+            results.append(train(run, out=out, resume=resume, verbose=verbose, data=prepared[key],
+                                 evaluate_noise=evaluate_noise))
     return results
 
 
-def results_table(results: list[RunResult]) -> pd.DataFrame:
-    """Table 1: best validation Dice per strategy (mean ± std over seeds) beside the seed study's.
+def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
+              data: TrainingData | None = None) -> tuple[list[RunResult], list[Path]]:
+    """The complete runs of ``config`` for ``strategies`` × ``seeds`` in ``out``, without training:
+    ``(found, missing folders)``. ``data``: a prepared :class:`TrainingData` (else prepared here)."""
+    device = get_device(config.device)
+    found, missing = [], []
+    for seed in seeds:
+        for name in strategies:
+            run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
+            data = data or prepare_data(run, device, verbose=False)
+            folder = run_folder(run, out or default_results_dir(), data.data_id)
+            (found.append(load_run(folder)) if (folder / "run.json").is_file() else missing.append(folder))
+    return found, missing
 
-    Columns: ``strategy, runs, best_dice, best_dice_std, seed_study_dice, dice_tumour_images,
-    hd95, assd, components, best_epoch``. HD95/ASSD/components are those of the best checkpoint's
-    thresholded predictions on the validation images (means over images; see ``metrics``).
-    """
+
+def runs_frame(results: list[RunResult]) -> pd.DataFrame:
+    """One row per run: strategy, seed, the best epoch's and the final epoch's summaries (columns
+    prefixed ``best_`` and ``final_``), training time."""
     rows = []
-    for result in results:
-        best = result.best
-        rows.append({"strategy": result.strategy, "best_dice": best["val_dice"],
-                     "dice_tumour_images": best.get("val_dice_tumour"),
-                     "hd95": best.get("best_hd95_mean"), "assd": best.get("best_assd_mean"),
-                     "components": best.get("best_components_mean"), "best_epoch": best["epoch"]})
-    frame = pd.DataFrame(rows)
+    for r in results:
+        row = {"strategy": r.strategy, "seed": r.seed, "train_seconds": r.metadata.get("train_seconds")}
+        row.update({f"best_{k}": v for k, v in r.best.items()})
+        row.update({f"final_{k}": v for k, v in r.final.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: Table 1's columns: (name, column of :func:`runs_frame`); each becomes a mean and, over several
+#: seeds, a standard deviation.
+TABLE1_COLUMNS = (("best_dice", "best_val_dice"), ("final_dice", "final_val_dice"),
+                  ("final_dice_tumour", "final_dice_tumour"), ("final_normal_fp_rate", "final_normal_fp_rate"),
+                  ("final_hd95", "final_hd95_tumour"), ("final_hd95_failures", "final_tumour_missed"),
+                  ("final_components", "final_components_mean"), ("best_epoch", "best_epoch"))
+
+
+def results_table(results: list[RunResult]) -> pd.DataFrame:
+    """Table 1: per strategy, the number of runs, mean (and ``*_sd`` over seeds, ddof 1) of the
+    ``TABLE1_COLUMNS``, and Odonnat & Pham's best Dice.
+
+    ``best_dice`` is their metric (best epoch, chosen on the validation images themselves, so
+    optimistic); the ``final_*`` columns score the last epoch: Dice over all images and over tumour
+    images, the share of normal images with any predicted pixel, HD95 in pixels over tumour images
+    with a prediction and, beside it, the number of tumour images predicted empty (failures).
+    """
+    frame = runs_frame(results)
     grouped = frame.groupby("strategy", sort=False)
-    table = grouped.mean(numeric_only=True)
-    table.insert(0, "runs", grouped.size())
-    table.insert(2, "best_dice_std", grouped.best_dice.std(ddof=1) if len(frame) > len(table) else np.nan)
-    table.insert(3, "seed_study_dice", [SEED_TABLE1.get(name, np.nan) for name in table.index])
+    table = pd.DataFrame({"runs": grouped.size()})
+    for name, column in TABLE1_COLUMNS:
+        table[name] = grouped[column].mean()
+        if name in ("best_dice", "final_dice", "final_dice_tumour"):
+            table[f"{name}_sd"] = grouped[column].std(ddof=1)
+    table["odonnat_pham_dice"] = [ODONNAT_PHAM_TABLE1.get(name, np.nan) for name in table.index]
     return table.reset_index()
 
 
@@ -592,21 +881,23 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     parser.add_argument("--resume", action="store_true", help="resume (the default; kept for clarity)")
-    for name in ("image_size", "epochs", "batch_size", "max_images"):
+    parser.add_argument("--no-noise-eval", action="store_true", help="skip the degraded-image evaluation")
+    for name in ("image_size", "epochs", "batch_size", "max_images", "split_seed"):
         parser.add_argument("--" + name.replace("_", "-"), type=int)
-    for name in ("lr", "alpha", "ramp_end"):
+    for name in ("lr", "alpha", "ramp_end", "mask_noise"):
         parser.add_argument("--" + name.replace("_", "-"), type=float)
-    for name in ("encoder", "schedule", "phi_scale", "regional", "amp", "device"):
+    for name in ("encoder", "schedule", "phi_scale", "phi_empty", "regional", "amp", "device"):
         parser.add_argument("--" + name.replace("_", "-"))
     parser.add_argument("--no-imagenet", action="store_true", help="random encoder initialisation")
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items()
                  if v is not None and k in {f.name for f in dataclasses.fields(TrainConfig)}
                  and k not in ("strategy", "seeds")}
+    if args.data != "synthetic" and overrides.get("data"):
+        overrides["data"] = str(Path(args.data).expanduser().resolve())   # from where the user typed it
     if args.no_imagenet:
         overrides["encoder_weights"] = None
-    config = TrainConfig(strategy="ce", **overrides)
-    return config, args
+    return TrainConfig(strategy="ce", **overrides), args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -614,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
     strategies = STRATEGIES if args.strategy == "all" else (args.strategy,)
     try:
         results = train_all(config, strategies=strategies, seeds=tuple(args.seeds), out=args.out,
-                            resume=not args.fresh)
+                            resume=not args.fresh, evaluate_noise=not args.no_noise_eval)
     except (TrainingError, bl_data.BusiDataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

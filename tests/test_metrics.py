@@ -334,7 +334,8 @@ def test_evaluate_and_summarize_a_hand_made_set():
         "dice_mean": 0.5, "dice_tumour": 0.5, "dice_normal": 0.5, "iou_mean": 0.5, "iou_tumour": 0.5,
         "hd95_mean": 0.0, "hd95_tumour": 0.0, "hd95_nan": 2,
         "assd_mean": 0.0, "assd_tumour": 0.0, "assd_nan": 2,
-        "components_mean": 0.75, "tumour_missed": 1, "normal_with_prediction": 1})
+        "components_mean": 0.75, "tumour_missed": 1, "normal_with_prediction": 1,
+        "normal_fp_rate": 0.5})   # one of the two normal images has a predicted pixel
     penalised = summarize(evaluate_masks(preds, targets, empty_value="diagonal"))
     assert penalised["hd95_nan"] == 0
     assert penalised["hd95_tumour"] == pytest.approx(math.hypot(12, 12) / 2)

@@ -71,10 +71,16 @@ def test_kervadec_schedule_strategies():
     s = make_strategy("ce+ramp", epochs=20, schedule="kervadec")
     assert s.alpha == StepSchedule(0.01, 0.01, maximum=1.0)
     assert s.weights(3) == (1.0, 0.04)
-    r = make_strategy("rebalance", epochs=20, schedule="kervadec", ramp_end=0.5)
-    assert r.weights(0) == pytest.approx((0.99, 0.01))
-    assert r.weights(3) == pytest.approx((0.96, 0.04))
-    assert r.weights(100) == (0.5, 0.5)
+    r = make_strategy("rebalance", epochs=20, schedule="kervadec")
+    # Oracle: Kervadec et al.'s StealWeight(0.01) (LIVIAETS/boundary-loss, scheduler.py) applied once
+    # per epoch to their starting weights [1, 0.01]: w_R <- max(0.1, w_R - 0.01), w_B <- w_B + 0.01.
+    w_r, w_b = 1.0, 0.01
+    for epoch in range(120):
+        assert r.weights(epoch) == pytest.approx((w_r, min(w_b, 1.0))), epoch
+        w_r, w_b = max(0.1, w_r - 0.01), w_b + 0.01
+    assert r.weights(95)[0] == pytest.approx(0.1)        # the regional weight never goes below 0.1
+    # Odonnat & Pham's rebalance (linear ramp) is different: w_R = 1 - α exactly
+    assert make_strategy("rebalance", epochs=20).weights(19) == (0.0, 1.0)
 
 
 def test_formulas_are_readable():

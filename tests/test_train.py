@@ -36,8 +36,9 @@ TINY = dict(profile="quick", image_size=32, encoder="resnet18", encoder_weights=
 METRIC_COLUMNS = ["epoch", "alpha", "w_regional", "w_boundary", "train_loss", "train_regional",
                   "train_boundary", "val_dice", "val_dice_tumour", "val_empty_predictions", "seconds"]
 #: Columns of results_table, in order (its docstring).
-TABLE_COLUMNS = ["strategy", "runs", "best_dice", "best_dice_std", "seed_study_dice",
-                 "dice_tumour_images", "hd95", "assd", "components", "best_epoch"]
+TABLE_COLUMNS = ["strategy", "runs", "best_dice", "best_dice_sd", "final_dice", "final_dice_sd",
+                 "final_dice_tumour", "final_dice_tumour_sd", "final_normal_fp_rate", "final_hd95",
+                 "final_hd95_failures", "final_components", "best_epoch", "odonnat_pham_dice"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -111,7 +112,8 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     folder = reference.folder
     assert folder.name == "seed0" and folder.parent.name == "rebalance"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "best.pt", "last.pt", "metrics.csv", "predictions.npz", "run.json", "val_per_image.csv"]
+        "best.pt", "metrics.csv", "predictions.npz", "robustness.csv", "run.json", "val_per_image.csv"]
+    assert set(bl_train.RUN_FILES) <= {p.name for p in folder.iterdir()}
 
     metrics = pd.read_csv(folder / "metrics.csv")
     assert list(metrics.columns) == METRIC_COLUMNS
@@ -121,14 +123,18 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
 
     meta = json.loads((folder / "run.json").read_text())
     assert meta["complete"] is True
-    for key in ("settings", "versions", "git_commit", "device", "platform", "created", "best",
-                "data", "train_stems", "val_stems"):
+    for key in ("settings", "versions", "git_commit", "device", "platform", "created", "best", "final",
+                "data", "train_stems", "val_stems", "code_version", "amp", "threads", "train_seconds"):
         assert key in meta, key
     settings = meta["settings"]
     assert set(bl_train.RESULT_KEYS) <= set(settings)
     assert settings["seed"] == 0 and settings["epochs"] == 2 and settings["image_size"] == 32
-    assert settings["data"] == tiny_data and settings["encoder_weights_used"] is None
-    assert settings["profile"] == "quick"
+    assert settings["encoder_weights"] is None and settings["profile"] == "quick"
+    assert settings["phi_empty"] == "zero" and settings["split_seed"] == 0
+    assert meta["code_version"] == bl_train.CODE_VERSION
+    # the folder names the data by content and every setting that differs from the profile's
+    assert folder.parents[2].name == "synthetic-" + settings["data_fingerprint"][:8]
+    assert folder.parents[1].name == "quick-random+image_size=32+epochs=2+batch_size=8+max_images=16"
     assert meta["versions"]["torch"] == importlib.metadata.version("torch")
     assert meta["device"].startswith("cpu")
     # a generated folder given by path is still announced as synthetic data, with its folder
@@ -140,16 +146,13 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     best_epoch = int(metrics.epoch[metrics.val_dice.to_numpy().argmax()])
     assert reference.best["epoch"] == meta["best"]["epoch"] == best_epoch
     assert reference.best["val_dice"] == metrics.val_dice.max()
+    assert meta["final"]["epoch"] == 2 and meta["final"]["val_dice"] == metrics.val_dice.iloc[-1]
 
 
 def test_checkpoints_load_with_weights_only_and_reproduce_the_best_dice(reference, tiny_data, cache_dir):
     folder = reference.folder
-    last = torch.load(folder / "last.pt", weights_only=True)
-    assert last["epoch"] == 1                                   # 0-based: the second epoch
-    assert [row["epoch"] for row in last["history"]] == [1, 2]
-    assert last["best"]["epoch"] == reference.best["epoch"]
+    assert not (folder / "last.pt").exists()                   # a complete run has nothing to resume
     best_state = torch.load(folder / "best.pt", weights_only=True)
-    assert set(best_state) == set(last["model"])
 
     # the best checkpoint, evaluated afresh, gives the val Dice recorded for its epoch
     config = tiny_config(tiny_data, cache_dir).resolve(torch.device("cpu"))
@@ -163,14 +166,20 @@ def test_checkpoints_load_with_weights_only_and_reproduce_the_best_dice(referenc
 
     # and the run's per-image table holds the same Dice for the same images
     table = pd.read_csv(folder / "val_per_image.csv")
-    assert table.stem.tolist() == data.val_stems
-    assert table.dice.mean() == pytest.approx(reference.best["val_dice"], abs=1e-5)
+    best = table[table.checkpoint == "best"]
+    assert best.stem.tolist() == data.val_stems and len(table) == 2 * len(data.val_stems)
+    assert best.dice.mean() == pytest.approx(reference.best["val_dice"], abs=1e-5)
+    # and the bit-packed predictions are those masks
+    predictions = bl_train.load_predictions(folder)
+    assert predictions["stems"] == data.val_stems
+    np.testing.assert_array_equal(predictions["best"], probs[:, 0].numpy() >= 0.5)
+    np.testing.assert_array_equal(predictions["truth"], data.val_masks[:, 0].numpy() > 0.5)
 
 
 def test_complete_run_is_read_back_not_retrained(reference, tiny_data, cache_dir, capsys):
     folder = reference.folder
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
-    again = bl_train.train(tiny_config(tiny_data, cache_dir), out=folder.parents[2], verbose=True)
+    again = bl_train.train(tiny_config(tiny_data, cache_dir), out=folder.parents[3], verbose=True)
     assert "not retraining" in capsys.readouterr().out
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamp
     pd.testing.assert_frame_equal(again.history, reference.history)
@@ -198,7 +207,7 @@ def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, 
     # BL_PROJECT_ROOT: the default data cache goes to tmp_path, not into the checkout;
     # OMP_NUM_THREADS: the same number of threads as the reference run in this process
     env = dict(os.environ, BL_PROJECT_ROOT=str(tmp_path), OMP_NUM_THREADS=str(torch.get_num_threads()))
-    folder = out / "busi-quick" / "rebalance" / "seed0"
+    folder = out / reference.folder.relative_to(reference.folder.parents[3])
     log = tmp_path / "killed.log"
     with open(log, "w") as handle:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
@@ -235,6 +244,7 @@ def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, 
     assert "rebalance" in rerun.stdout.splitlines()[-1]          # the printed results table
 
     assert (folder / "run.json").is_file() and tmp_files(folder) == []
+    assert not (folder / "last.pt").exists()
     resumed = pd.read_csv(folder / "metrics.csv")
     pd.testing.assert_frame_equal(without_seconds(resumed), without_seconds(reference.history),
                                   check_exact=True)
@@ -243,56 +253,75 @@ def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, 
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_b)
     pd.testing.assert_frame_equal(pd.read_csv(folder / "val_per_image.csv"),
                                   pd.read_csv(reference.folder / "val_per_image.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "robustness.csv"),
+                                  pd.read_csv(reference.folder / "robustness.csv"))
 
 
-def test_folder_with_other_settings_is_refused_and_fresh_starts_over(reference, tiny_data, cache_dir,
-                                                                     tmp_path, capsys, monkeypatch,
-                                                                     offline_hub):
+def test_changing_a_setting_makes_a_new_run_and_leaves_the_old_one(reference, tiny_data, cache_dir,
+                                                                    tmp_path):
     out = tmp_path / "out"
-    folder = out / reference.folder.relative_to(reference.folder.parents[2])
-    shutil.copytree(reference.folder, folder)
-    other = tiny_config(tiny_data, cache_dir, epochs=3, lr=2e-3)
-    # a complete run (run.json) ...
-    with pytest.raises(TrainingError, match=r"epochs: 2 there, 3 asked.*lr: 0\.001 there, 0\.002 asked"):
-        bl_train.train(other, out=out, verbose=False)
-    # ... and an interrupted one (last.pt only)
-    for name in ("run.json", "metrics.csv"):
-        (folder / name).unlink()
-    with pytest.raises(TrainingError, match=r"holds a run with other settings \(epochs: 2 there, 3 asked"):
-        bl_train.train(other, out=out, verbose=False)
+    copy = out / reference.folder.relative_to(reference.folder.parents[3])
+    shutil.copytree(reference.folder, copy)
+    stamp = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
+    other = bl_train.train(tiny_config(tiny_data, cache_dir, epochs=1, lr=2e-3), out=out, verbose=False)
+    assert other.folder.parents[1].name == "quick-random+image_size=32+epochs=1+batch_size=8+lr=0.002+max_images=16"
+    assert other.folder.parents[2] == copy.parents[2]          # same data
+    assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == stamp
+    assert other.history.epoch.tolist() == [1]
 
-    # the command line says so and exits with 2; --fresh starts over with the new settings, here
-    # with the default ImageNet weights, offline: run.json records the random initialisation used
-    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
-    args = cli_args(tiny_data, out, epochs=1, encoder_weights="imagenet")
-    assert "--no-imagenet" not in args
-    assert bl_train.main(args) == 2
-    error = capsys.readouterr().err
-    assert "encoder_weights: None there, 'imagenet' asked" in error and "epochs: 2 there, 1 asked" in error
-    assert bl_train.main(args + ["--fresh"]) == 0
-    assert "training from RANDOM initialisation" in capsys.readouterr().out
-    metrics = pd.read_csv(folder / "metrics.csv")
-    assert metrics.epoch.tolist() == [1]
-    settings = json.loads((folder / "run.json").read_text())["settings"]
-    assert settings["epochs"] == 1
-    assert settings["encoder_weights"] == "imagenet" and settings["encoder_weights_used"] is None
-    assert torch.load(folder / "last.pt", weights_only=True)["epoch"] == 0
+
+def test_a_folder_holding_other_settings_is_refused(reference, tiny_data, cache_dir, tmp_path):
+    out = tmp_path / "out"
+    folder = out / reference.folder.relative_to(reference.folder.parents[3])
+    shutil.copytree(reference.folder, folder)
+    meta = json.loads((folder / "run.json").read_text())
+    meta["settings"]["alpha"] = 0.5                            # as if written by another version
+    (folder / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(TrainingError, match=r"alpha: 0\.5 there, 1\.0 asked"):
+        bl_train.train(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
+
+
+def test_a_run_is_not_resumed_across_a_change_of_training_code(reference, tiny_data, cache_dir,
+                                                              tmp_path, monkeypatch, capsys):
+    config = tiny_config(tiny_data, cache_dir, epochs=1)
+    first = bl_train.train(config, out=tmp_path, verbose=False)
+    state = torch.load(first.folder / "best.pt", weights_only=True)
+    (first.folder / "run.json").unlink()                       # as if killed after epoch 1 ...
+    bl_train._save_torch({"model": state, "optimizer": {}, "scaler": None, "epoch": 0, "history": [],
+                          "best": {}, "settings": first.settings, "code_version": "older0code00",
+                          "amp": "off"}, first.folder / "last.pt")
+    again = bl_train.train(config, out=tmp_path, verbose=True)   # ... by other code: starts over
+    assert "made with another code_version" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(without_seconds(again.history), without_seconds(first.history))
 
 
 def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_data, cache_dir, tmp_path):
     out = tmp_path / "out"
-    folder = out / reference.folder.relative_to(reference.folder.parents[2])
+    folder = out / reference.folder.relative_to(reference.folder.parents[3])
     shutil.copytree(reference.folder, folder)
-    config = tiny_config(tiny_data, cache_dir)
-    assert bl_train.train(config, out=out, verbose=False).best == reference.best   # same data: reused
-    mask = next(Path(tiny_data).glob("benign/benign (1)_mask.png"))
-    original = mask.read_bytes()
+    config = tiny_config(tiny_data, cache_dir, epochs=1)
+    device = torch.device("cpu")
+    before = bl_train.prepare_data(config.resolve(device), device, verbose=False)
+    masks = sorted(Path(tiny_data).glob("*/*_mask.png"))
+    originals = {m: m.read_bytes() for m in masks}
     try:
-        mask.write_bytes(original + b"\0")   # the same file name, other content
-        with pytest.raises(TrainingError, match=r"data_fingerprint: '[0-9a-f]+' there, '[0-9a-f]+' asked"):
-            bl_train.train(config, out=out, verbose=False)
+        for m in masks:          # the same file names, every mask shifted by one pixel
+            from PIL import Image
+            array = np.roll(np.asarray(Image.open(m)), 1, axis=1)
+            Image.fromarray(array).save(m)
+        after = bl_train.prepare_data(config.resolve(device), device, verbose=False)
+        assert after.fingerprint != before.fingerprint and after.data_id != before.data_id
+        run = bl_train.train(config, out=out, verbose=False)
+        assert run.folder.parents[2].name == after.data_id and run.settings["data_fingerprint"] == after.fingerprint
     finally:
-        mask.write_bytes(original)
+        for m, content in originals.items():
+            m.write_bytes(content)
+
+
+def test_offline_imagenet_request_is_keyed_as_random_init(offline_hub, tiny_data, cache_dir):
+    resolved = tiny_config(tiny_data, cache_dir, encoder_weights="imagenet").resolve(torch.device("cpu"))
+    assert resolved.encoder_weights is None
+    assert bl_train.variant_name(resolved).startswith("quick-random+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,7 +340,7 @@ class _NaNFromSecondStep(bl_train.StrategyLoss):
 def test_nan_loss_stops_the_run_naming_epoch_and_step(reference, tiny_data, cache_dir, tmp_path, monkeypatch):
     # start over (resume=False) in a folder holding a complete run: it must stop looking complete
     out = tmp_path / "out"
-    folder = out / reference.folder.relative_to(reference.folder.parents[2])
+    folder = out / reference.folder.relative_to(reference.folder.parents[3])
     shutil.copytree(reference.folder, folder)
     monkeypatch.setattr(bl_train, "StrategyLoss", _NaNFromSecondStep)
     with pytest.raises(TrainingError, match=r"rebalance: the loss became nan at epoch 1, step 2 \(regional"):
@@ -340,6 +369,7 @@ def offline_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(bl_train, "_hub_reachable", lambda *a, **k: False)
     monkeypatch.setattr(bl_train, "_IMAGENET_UNAVAILABLE", None)
+    monkeypatch.setattr(bl_train, "_WEIGHTS_AVAILABLE", {})
 
 
 def test_imagenet_weights_offline_fall_back_to_seeded_random_init_quickly(offline_hub, capsys):
@@ -366,7 +396,7 @@ def test_imagenet_weights_offline_fall_back_to_seeded_random_init_quickly(offlin
 
 def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, cache_dir, capsys,
                                                           monkeypatch):
-    out = reference.folder.parents[2]        # rebalance is already there: it is read back
+    out = reference.folder.parents[3]        # rebalance is already there: it is read back
     monkeypatch.setenv("BL_PROJECT_ROOT", str(out))
     assert bl_train.main(cli_args(tiny_data, out, strategy="all")) == 0
     printed = capsys.readouterr().out
@@ -384,14 +414,19 @@ def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, 
     assert list(table.columns) == TABLE_COLUMNS
     assert table.strategy.tolist() == list(STRATEGIES)
     assert table.runs.tolist() == [1, 1, 1, 1]
-    assert table.best_dice_std.isna().all()                       # one seed: no spread
-    assert table.seed_study_dice.tolist() == [bl_train.SEED_TABLE1[s] for s in STRATEGIES]
+    assert table.best_dice_sd.isna().all()                        # one seed: no spread
+    assert table.odonnat_pham_dice.tolist() == [bl_train.ODONNAT_PHAM_TABLE1[s] for s in STRATEGIES]
     for row, result in zip(table.itertuples(), results):
         history = result.history
         assert row.best_dice == history.val_dice.max()
+        assert row.final_dice == history.val_dice.iloc[-1]
         assert row.best_epoch == history.epoch[history.val_dice.to_numpy().argmax()]
         per_image = pd.read_csv(result.folder / "val_per_image.csv")
-        assert row.components == pytest.approx(per_image.components.mean())
+        final = per_image[per_image.checkpoint == "final"]
+        assert row.final_components == pytest.approx(final.components.mean())
+        tumour = final[~final.target_empty]
+        assert row.final_dice_tumour == pytest.approx(tumour.dice.mean())
+        assert row.final_hd95_failures == tumour.pred_empty.sum()
 
     for result in results:
         history = result.history
