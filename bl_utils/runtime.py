@@ -178,6 +178,35 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
     return Path(path)
 
 
+def _native_bf16(device) -> bool:
+    """Whether bf16 autocast is native (fast) on ``device``. CUDA: compute capability ≥ 8 (torch's
+    ``is_bf16_supported(including_emulation=False)``; a T4 only emulates bf16). CPU: AMX or
+    AVX512-BF16; elsewhere the CPU emulates bf16 and a step is 2–3× slower than fp32."""
+    import torch
+
+    if device.type == "cuda":
+        try:
+            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        except TypeError:   # torch < 2.3 has no including_emulation; capability 8+ is native
+            return torch.cuda.get_device_capability(device)[0] >= 8
+    if device.type == "cpu":
+        return any(getattr(torch.cpu, name, lambda: False)()
+                   for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+    return False
+
+
+def select_amp(device, requested: str = "auto") -> str:
+    """The mixed-precision mode for ``device``: ``requested`` unless ``"auto"``, which gives bf16
+    where it is native, fp16 (with loss scaling) on other CUDA GPUs, and ``"off"`` (fp32) elsewhere."""
+    if requested not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {requested!r}")
+    if requested != "auto":
+        return requested
+    if _native_bf16(device):
+        return "bf16"
+    return "fp16" if device.type == "cuda" else "off"
+
+
 def print_environment(device=None) -> None:
     """Print Python and package versions and the device in use (the imports cell of each notebook)."""
     versions = package_versions()

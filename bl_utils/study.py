@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .schedules import STRATEGIES
-from .train import RunResult, TrainConfig, find_runs, train_all
+from .runs import RunResult, load_run
+from .runtime import get_device
+from .train import TrainConfig, TrainingData, default_results_dir, prepare_data, run_folder, train_all
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of"]
 
@@ -65,6 +68,21 @@ EXPERIMENTS: dict[str, Experiment] = {
                               strategies=("ce+ramp", "rebalance"), seeds=ABLATION_SEEDS,
                               settings={"epochs": 20, "schedule": "kervadec"}),
 }
+
+
+def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
+              data: TrainingData | None = None) -> tuple[list[RunResult], list[Path]]:
+    """The complete runs of ``config`` for ``strategies`` × ``seeds`` in ``out``, without training:
+    ``(found, missing folders)``. ``data``: a prepared :class:`TrainingData` (else prepared here)."""
+    device = get_device(config.device)
+    found, missing = [], []
+    for seed in seeds:
+        for name in strategies:
+            run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
+            data = data or prepare_data(run, device, verbose=False)
+            folder = run_folder(run, out or default_results_dir(), data.data_id)
+            (found.append(load_run(folder)) if (folder / "run.json").is_file() else missing.append(folder))
+    return found, missing
 
 
 def config_of(name: str, data: str, **changes: Any) -> TrainConfig:

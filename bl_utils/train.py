@@ -52,10 +52,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
 import math
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -71,7 +69,11 @@ from . import noise
 from .distance import batch_signed_distance_maps
 from .losses import StrategyLoss
 from .metrics import batch_dice, evaluate_masks, summarize
-from .runtime import atomic_write, display_path, get_device, project_root, run_metadata, seed_everything, write_json
+from .evaluate import autocast, evaluate_corruptions, predict, predict_masks
+from . import model as bl_model
+from .model import build_model, encoder_weights_available
+from .runs import RunResult, load_run, results_table
+from .runtime import atomic_write, display_path, get_device, project_root, run_metadata, seed_everything, select_amp, write_json
 from .schedules import STRATEGIES, make_strategy
 
 #: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
@@ -79,11 +81,6 @@ PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(image_size=256, encoder="resnet34", epochs=20, batch_size=16, lr=1e-3),
     "quick": dict(image_size=128, encoder="resnet18", epochs=8, batch_size=16, lr=1e-3),
 }
-
-#: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
-#: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
-#: Segmentation" (Master MVA, ENS Paris-Saclay), Table 1; github.com/AmbroiseOdonnat/BoundaryLoss.
-ODONNAT_PHAM_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
 
 #: Settings that change what a run computes, besides its strategy, seed and data; a run folder's
 #: name lists those that differ from the profile's defaults (:func:`run_folder`).
@@ -128,33 +125,6 @@ def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float
     """α expressed for Φ_G in pixels (the papers' units): ``alpha / image_size`` when Φ_G is divided
     by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"``."""
     return alpha / image_size if phi_scale == "image" else alpha
-
-
-def _native_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast is native (fast) on ``device``. CUDA: compute capability ≥ 8 (torch's
-    ``is_bf16_supported(including_emulation=False)``; a T4 only emulates bf16). CPU: AMX or
-    AVX512-BF16; elsewhere the CPU emulates bf16 and a step is 2–3× slower than fp32."""
-    if device.type == "cuda":
-        try:
-            return bool(torch.cuda.is_bf16_supported(including_emulation=False))
-        except TypeError:   # torch < 2.3 has no including_emulation; capability 8+ is native
-            return torch.cuda.get_device_capability(device)[0] >= 8
-    if device.type == "cpu":
-        return any(getattr(torch.cpu, name, lambda: False)()
-                   for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
-    return False
-
-
-def select_amp(device: torch.device, requested: str = "auto") -> str:
-    """The mixed-precision mode for ``device``: ``requested`` unless ``"auto"``, which gives bf16
-    where it is native, fp16 (with loss scaling) on other CUDA GPUs, and ``"off"`` (fp32) elsewhere."""
-    if requested not in ("auto", "bf16", "fp16", "off"):
-        raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {requested!r}")
-    if requested != "auto":
-        return requested
-    if _native_bf16(device):
-        return "bf16"
-    return "fp16" if device.type == "cuda" else "off"
 
 
 @dataclass
@@ -214,99 +184,6 @@ class TrainConfig:
         return {"strategy": self.strategy, "seed": self.seed, **{key: getattr(self, key) for key in RESULT_KEYS}}
 
 
-@dataclass
-class RunResult:
-    """A finished run: where it lives, its settings, its per-epoch history, its best and final epochs."""
-
-    folder: Path
-    settings: dict[str, Any]
-    history: pd.DataFrame
-    best: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def strategy(self) -> str:
-        return self.settings["strategy"]
-
-    @property
-    def seed(self) -> int:
-        return int(self.settings["seed"])
-
-    @property
-    def final(self) -> dict[str, Any]:
-        return self.metadata.get("final", {})
-
-
-# --------------------------------------------------------------------------------------------
-# The model
-
-
-_IMAGENET_UNAVAILABLE: str | None = None
-_WEIGHTS_AVAILABLE: dict[tuple[str, str], bool] = {}
-
-
-def _hub_reachable(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def build_model(encoder: str = "resnet34", encoder_weights: str | None = "imagenet",
-                verbose: bool = True) -> tuple[torch.nn.Module, str | None]:
-    """``smp.Unet(encoder)`` with 1 input and 1 output channel; returns ``(model, weights_used)``.
-
-    ImageNet weights are fetched when the hub can be reached (or are already cached); offline, the
-    model falls back to random initialisation within seconds, says so, and ``weights_used`` is
-    ``None``. The caller seeds torch first, so the random initialisation is reproducible.
-    """
-    import segmentation_models_pytorch as smp
-
-    global _IMAGENET_UNAVAILABLE
-    rng_state = torch.get_rng_state()   # smp draws the encoder's init before fetching weights
-    if encoder_weights and _IMAGENET_UNAVAILABLE is None:
-        offline = not _hub_reachable()
-        previous = os.environ.get("HF_HUB_OFFLINE")
-        hub_constants = sys.modules.get("huggingface_hub.constants")
-        previous_flag = getattr(hub_constants, "HF_HUB_OFFLINE", None)
-        if offline:  # only a local cache can help; don't wait for retries
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            if hub_constants is not None:  # read once at import: the variable alone is too late
-                hub_constants.HF_HUB_OFFLINE = True
-        try:
-            return smp.Unet(encoder, encoder_weights=encoder_weights, in_channels=1, classes=1), encoder_weights
-        except Exception as error:  # offline, blocked, or a cache miss
-            _IMAGENET_UNAVAILABLE = f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
-        finally:
-            if offline:
-                if previous is None:
-                    os.environ.pop("HF_HUB_OFFLINE", None)
-                else:
-                    os.environ["HF_HUB_OFFLINE"] = previous
-                if hub_constants is not None:
-                    hub_constants.HF_HUB_OFFLINE = previous_flag
-    torch.set_rng_state(rng_state)   # the fallback's initialisation = that of encoder_weights=None
-    if encoder_weights and verbose:
-        print(f"NOTE: {encoder_weights} weights for {encoder} could not be fetched "
-              f"({_IMAGENET_UNAVAILABLE}); training from RANDOM initialisation. Odonnat & Pham "
-              "started from ImageNet weights; run with internet access to do the same.")
-    return smp.Unet(encoder, encoder_weights=None, in_channels=1, classes=1), None
-
-
-def encoder_weights_available(encoder: str, weights: str) -> bool:
-    """Whether ``weights`` for ``encoder`` can be loaded here (hub reachable, or cached); asked
-    once per process and pair. Leaves torch's random state untouched."""
-    key = (encoder, weights)
-    if key not in _WEIGHTS_AVAILABLE:
-        rng_state = torch.get_rng_state()
-        try:
-            _WEIGHTS_AVAILABLE[key] = build_model(encoder, weights, verbose=False)[1] is not None
-        finally:
-            torch.set_rng_state(rng_state)
-    return _WEIGHTS_AVAILABLE[key]
-
-
 def build_training(config: TrainConfig, device: torch.device, verbose: bool = True):
     """The seeded model on ``device`` (channels_last on CPU/CUDA), its Adam optimizer, and the loss
     scaler (``None`` unless fp16 on CUDA). Returns ``(model, optimizer, scaler)``.
@@ -317,7 +194,7 @@ def build_training(config: TrainConfig, device: torch.device, verbose: bool = Tr
     model, used = build_model(config.encoder, config.encoder_weights, verbose=verbose)
     if used != config.encoder_weights:
         raise TrainingError(f"{config.encoder_weights} weights for {config.encoder} became unavailable "
-                            f"({_IMAGENET_UNAVAILABLE}); run again (the run is keyed by its weights).")
+                            f"({bl_model._IMAGENET_UNAVAILABLE}); run again (the run is keyed by its weights).")
     model = model.to(device)
     if device.type in ("cpu", "cuda"):
         model = model.to(memory_format=torch.channels_last)
@@ -457,32 +334,11 @@ def default_results_dir() -> Path:
 # The loop
 
 
-def _autocast(device: torch.device, amp: str):
-    if amp == "off":
-        return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
-
-
 def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
     """The shuffled batches of one epoch, a function of ``(seed, epoch)`` only (last batch may be short)."""
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
     order = torch.randperm(n, generator=generator)
     return list(order.split(batch_size))
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, images: torch.Tensor, amp: str = "off",
-            batch_size: int = 32) -> torch.Tensor:
-    """Sigmoid probabilities ``(N, 1, H, W)`` float32 of ``model`` on standardised ``images``."""
-    model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        if next(model.parameters()).is_contiguous(memory_format=torch.channels_last):
-            chunk = chunk.contiguous(memory_format=torch.channels_last)
-        with _autocast(chunk.device, amp):
-            out.append(torch.sigmoid(model(chunk).float()))
-    return torch.cat(out)
 
 
 @dataclass
@@ -575,7 +431,7 @@ def train_one_epoch(state: TrainingState, objective: StrategyLoss, data: Trainin
         images = data.train_images[index]
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        with _autocast(device, config.amp):
+        with autocast(device, config.amp):
             logits = state.model(images)
         loss, terms = _objective(objective, logits, data.train_masks[index], data.train_phis[index],
                                  epoch, config, step)
@@ -661,31 +517,6 @@ def _check_settings(folder: Path, found: dict[str, Any], wanted: dict[str, Any])
 # The end of a run: per-image scores, degraded images, the run's files
 
 
-def _masks(model, images: torch.Tensor, amp: str) -> np.ndarray:
-    return predict(model, images, amp)[:, 0].cpu().numpy() >= 0.5
-
-
-def evaluate_corruptions(model: torch.nn.Module, data: TrainingData, amp: str = "off",
-                         corruptions: dict[str, tuple[float, ...]] | None = None) -> pd.DataFrame:
-    """``model`` on the validation images degraded by each corruption and level of
-    :data:`bl_utils.noise.TEST_CORRUPTIONS` (seeded per level, so every run sees the same images).
-
-    Returns one row per corruption, level and image: ``corruption, level`` and the columns of
-    :func:`bl_utils.metrics.evaluate_masks` (against the clean masks).
-    """
-    truth = data.val_masks[:, 0].cpu().numpy() > 0.5
-    tables = []
-    for k, (kind, levels) in enumerate((corruptions or noise.TEST_CORRUPTIONS).items()):
-        for j, level in enumerate(levels):
-            degraded = noise.corrupt(data.val_uint8, kind, level, seed=1000 * (k + 1) + j)
-            images = (torch.from_numpy(degraded).float().div_(255.0).unsqueeze(1) - data.mean) / data.std
-            table = evaluate_masks(_masks(model, images.to(data.val_images.device), amp), truth,
-                                   stems=data.val_stems, labels=data.val_labels)
-            tables.append(table.assign(corruption=kind, level=level))
-    frame = pd.concat(tables, ignore_index=True)
-    return frame[["corruption", "level"] + [c for c in frame.columns if c not in ("corruption", "level")]]
-
-
 def _summary(table: pd.DataFrame, epoch: int, val_dice: float) -> dict[str, Any]:
     """An epoch's summary: Odonnat & Pham's Dice, then :func:`bl_utils.metrics.summarize`."""
     plain = {k: (float(v) if isinstance(v, (float, np.floating)) else int(v) if isinstance(v, (int, np.integer)) else v)
@@ -703,11 +534,11 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
     """Score the final and the best epoch image by image, evaluate the final model on degraded
     images, and write the run's files (``RUN_FILES``), ``run.json`` last."""
     truth = data.val_masks[:, 0].cpu().numpy() > 0.5
-    masks = {"final": _masks(state.model, data.val_images, config.amp)}
+    masks = {"final": predict_masks(state.model, data.val_images, config.amp)}
     if evaluate_noise:
         _write_csv(evaluate_corruptions(state.model, data, config.amp), folder / "robustness.csv")
     state.model.load_state_dict(torch.load(folder / "best.pt", map_location=data.val_images.device, weights_only=True))
-    masks["best"] = _masks(state.model, data.val_images, config.amp)
+    masks["best"] = predict_masks(state.model, data.val_images, config.amp)
     tables = {name: evaluate_masks(m, truth, stems=data.val_stems, labels=data.val_labels) for name, m in masks.items()}
     per_image = pd.concat([tables[n].assign(checkpoint=n) for n in ("best", "final")], ignore_index=True)
     history = pd.DataFrame(state.history)
@@ -728,24 +559,6 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
     write_json(folder / "run.json", metadata)   # last: its presence marks the run complete
     (folder / "last.pt").unlink(missing_ok=True)   # nothing left to resume; best.pt stays
     return RunResult(folder, settings, history, best, metadata)
-
-
-def load_run(folder: str | os.PathLike) -> RunResult:
-    """Read a complete run folder written by :func:`train`."""
-    folder = Path(folder)
-    metadata = json.loads((folder / "run.json").read_text())
-    history = pd.read_csv(folder / "metrics.csv")
-    return RunResult(folder, metadata["settings"], history, metadata["best"], metadata)
-
-
-def load_predictions(folder: str | os.PathLike) -> dict[str, Any]:
-    """A run's ``predictions.npz`` unpacked: bool ``(N, H, W)`` arrays ``best``, ``final``, ``truth``
-    and the lists ``stems``, ``labels``."""
-    with np.load(Path(folder) / "predictions.npz") as npz:
-        width = int(npz["width"])
-        out = {key: np.unpackbits(npz[key], axis=-1, count=width).astype(bool) for key in ("best", "final", "truth")}
-        out.update(stems=[str(s) for s in npz["stems"]], labels=[str(s) for s in npz["labels"]])
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -776,98 +589,6 @@ def train_all(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
             results.append(train(run, out=out, resume=resume, verbose=verbose, data=prepared[key],
                                  evaluate_noise=evaluate_noise))
     return results
-
-
-def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
-              data: TrainingData | None = None) -> tuple[list[RunResult], list[Path]]:
-    """The complete runs of ``config`` for ``strategies`` × ``seeds`` in ``out``, without training:
-    ``(found, missing folders)``. ``data``: a prepared :class:`TrainingData` (else prepared here)."""
-    device = get_device(config.device)
-    found, missing = [], []
-    for seed in seeds:
-        for name in strategies:
-            run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
-            data = data or prepare_data(run, device, verbose=False)
-            folder = run_folder(run, out or default_results_dir(), data.data_id)
-            (found.append(load_run(folder)) if (folder / "run.json").is_file() else missing.append(folder))
-    return found, missing
-
-
-def runs_frame(results: list[RunResult]) -> pd.DataFrame:
-    """One row per run: strategy, seed, the best epoch's and the final epoch's summaries (columns
-    prefixed ``best_`` and ``final_``), training time."""
-    rows = []
-    for r in results:
-        row = {"strategy": r.strategy, "seed": r.seed, "train_seconds": r.metadata.get("train_seconds")}
-        row.update({f"best_{k}": v for k, v in r.best.items()})
-        row.update({f"final_{k}": v for k, v in r.final.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-#: Table 1's columns: (name, column of :func:`runs_frame`); each becomes a mean and, over several
-#: seeds, a standard deviation.
-TABLE1_COLUMNS = (("best_dice", "best_val_dice"), ("final_dice", "final_val_dice"),
-                  ("final_dice_tumour", "final_dice_tumour"), ("final_normal_fp_rate", "final_normal_fp_rate"),
-                  ("final_hd95", "final_hd95_tumour"), ("final_hd95_failures", "final_tumour_missed"),
-                  ("final_components", "final_components_mean"), ("best_epoch", "best_epoch"))
-
-
-def results_table(results: list[RunResult]) -> pd.DataFrame:
-    """Table 1: per strategy, the number of runs, mean (and ``*_sd`` over seeds, ddof 1) of the
-    ``TABLE1_COLUMNS``, and Odonnat & Pham's best Dice.
-
-    ``best_dice`` is their metric (best epoch, chosen on the validation images themselves, so
-    optimistic); the ``final_*`` columns score the last epoch: Dice over all images and over tumour
-    images, the share of normal images with any predicted pixel, HD95 in pixels over tumour images
-    with a prediction and, beside it, the number of tumour images predicted empty (failures).
-    """
-    frame = runs_frame(results)
-    grouped = frame.groupby("strategy", sort=False)
-    table = pd.DataFrame({"runs": grouped.size()})
-    for name, column in TABLE1_COLUMNS:
-        table[name] = grouped[column].mean()
-        if name in ("best_dice", "final_dice", "final_dice_tumour"):
-            table[f"{name}_sd"] = grouped[column].std(ddof=1)
-    table["odonnat_pham_dice"] = [ODONNAT_PHAM_TABLE1.get(name, np.nan) for name in table.index]
-    return table.reset_index()
-
-
-def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
-    def cell(value) -> str:
-        if isinstance(value, (float, np.floating)):
-            if math.isnan(value):
-                return "–"
-            return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.{digits}f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
-def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str = "table1",
-                caption: str | None = None) -> tuple[Path, Path]:
-    """Write ``table`` as ``<folder>/<name>.csv`` and ``<name>.md`` (atomically); return both paths.
-
-    ``caption`` (e.g. which data and profile) becomes the Markdown file's first paragraph.
-    """
-    folder = Path(folder)
-    with atomic_write(folder / f"{name}.csv") as handle:
-        table.to_csv(handle, index=False)
-    with atomic_write(folder / f"{name}.md") as handle:
-        handle.write((caption + "\n\n" if caption else "") + table_markdown(table))
-    return folder / f"{name}.csv", folder / f"{name}.md"
-
-
-def collapsed(result: RunResult, min_tumour_dice: float = 0.1) -> bool:
-    """True when a run ended predicting (almost) nothing on tumour images: its last epoch's mean
-    validation Dice over images with a tumour is below ``min_tumour_dice``. This is the failure
-    seen with Φ_G in pixels and α ramped to 1 (see the module docstring)."""
-    last = result.history.iloc[-1]
-    return not (last.val_dice_tumour >= min_tumour_dice)
 
 
 def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]:

@@ -22,6 +22,8 @@ import pandas as pd
 import pytest
 import torch
 
+from bl_utils import model as bl_model
+from bl_utils import runs as bl_runs
 from bl_utils import train as bl_train
 from bl_utils.metrics import batch_dice
 from bl_utils.schedules import STRATEGIES, make_strategy
@@ -157,7 +159,7 @@ def test_checkpoints_load_with_weights_only_and_reproduce_the_best_dice(referenc
     # the best checkpoint, evaluated afresh, gives the val Dice recorded for its epoch
     config = tiny_config(tiny_data, cache_dir).resolve(torch.device("cpu"))
     data = bl_train.prepare_data(config, torch.device("cpu"), verbose=False)
-    model, _ = bl_train.build_model("resnet18", None, verbose=False)
+    model, _ = bl_model.build_model("resnet18", None, verbose=False)
     model.load_state_dict(best_state)
     model = model.to(memory_format=torch.channels_last)       # as in training
     probs = bl_train.predict(model, data.val_images, config.amp)
@@ -170,7 +172,7 @@ def test_checkpoints_load_with_weights_only_and_reproduce_the_best_dice(referenc
     assert best.stem.tolist() == data.val_stems and len(table) == 2 * len(data.val_stems)
     assert best.dice.mean() == pytest.approx(reference.best["val_dice"], abs=1e-5)
     # and the bit-packed predictions are those masks
-    predictions = bl_train.load_predictions(folder)
+    predictions = bl_runs.load_predictions(folder)
     assert predictions["stems"] == data.val_stems
     np.testing.assert_array_equal(predictions["best"], probs[:, 0].numpy() >= 0.5)
     np.testing.assert_array_equal(predictions["truth"], data.val_masks[:, 0].numpy() > 0.5)
@@ -367,15 +369,15 @@ def offline_hub(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr(bl_train, "_hub_reachable", lambda *a, **k: False)
-    monkeypatch.setattr(bl_train, "_IMAGENET_UNAVAILABLE", None)
-    monkeypatch.setattr(bl_train, "_WEIGHTS_AVAILABLE", {})
+    monkeypatch.setattr(bl_model, "_hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(bl_model, "_IMAGENET_UNAVAILABLE", None)
+    monkeypatch.setattr(bl_model, "_WEIGHTS_AVAILABLE", {})
 
 
 def test_imagenet_weights_offline_fall_back_to_seeded_random_init_quickly(offline_hub, capsys):
     torch.manual_seed(0)
     start = time.perf_counter()
-    model, used = bl_train.build_model("resnet18", "imagenet")
+    model, used = bl_model.build_model("resnet18", "imagenet")
     seconds = time.perf_counter() - start
     with capsys.disabled():
         print(f"\n[offline ImageNet fallback took {seconds:.2f} s]")
@@ -386,7 +388,7 @@ def test_imagenet_weights_offline_fall_back_to_seeded_random_init_quickly(offlin
     assert "imagenet weights for resnet18 could not be fetched" in message and "RANDOM" in message
     # the same initialisation as asking for no weights: the failed attempt used no random numbers
     torch.manual_seed(0)
-    plain, _ = bl_train.build_model("resnet18", None)
+    plain, _ = bl_model.build_model("resnet18", None)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
 
 
@@ -410,12 +412,12 @@ def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, 
     results = bl_train.train_all(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
     assert time.perf_counter() - start < 10
     assert [r.strategy for r in results] == list(STRATEGIES)
-    table = bl_train.results_table(results)
+    table = bl_runs.results_table(results)
     assert list(table.columns) == TABLE_COLUMNS
     assert table.strategy.tolist() == list(STRATEGIES)
     assert table.runs.tolist() == [1, 1, 1, 1]
     assert table.best_dice_sd.isna().all()                        # one seed: no spread
-    assert table.odonnat_pham_dice.tolist() == [bl_train.ODONNAT_PHAM_TABLE1[s] for s in STRATEGIES]
+    assert table.odonnat_pham_dice.tolist() == [bl_runs.ODONNAT_PHAM_TABLE1[s] for s in STRATEGIES]
     for row, result in zip(table.itertuples(), results):
         history = result.history
         assert row.best_dice == history.val_dice.max()
