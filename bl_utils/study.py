@@ -23,12 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .schedules import STRATEGIES
 from .runs import RunResult, load_run
-from .runtime import get_device
+from .runtime import display_path, get_device
 from .train import TrainConfig, TrainingData, default_results_dir, prepare_data, run_folder, train_all
 
-__all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of"]
+__all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
+           "smoke_version", "find_runs", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
+           "validation_images"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -99,6 +103,94 @@ def load_experiment(name: str, data: str, out: str | Path | None = None, **chang
     return find_runs(config_of(name, data, **changes), experiment.strategies, experiment.seeds, out)
 
 
+def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The settings and seeds of experiment ``name`` in the notebooks' smoke test: the ``tiny``
+    profile, at most 3 epochs, two seeds for Table 1 and one elsewhere."""
+    experiment = EXPERIMENTS[name]
+    changes: dict[str, Any] = {"profile": "tiny"}
+    if "epochs" in experiment.settings:
+        changes["epochs"] = 3
+    return changes, experiment.seeds[:2] if name == "table1" else experiment.seeds[:1]
+
+
+def obtain(name: str, data: str, out: str | Path | None = None, smoke: bool = False,
+           train: bool = False, profile: str | None = None, verbose: bool = False) -> list[RunResult]:
+    """The runs of experiment ``name`` for a notebook: trained where missing when ``train`` (or
+    ``smoke``), else loaded as they are; prints one line saying what was loaded from where, and
+    the command that makes the missing runs. Never fails for lack of runs: returns those found.
+    ``profile`` (e.g. ``"auto"``: the paper's settings on a GPU) replaces the experiment's CPU
+    profile, except for the ``paper`` experiment."""
+    experiment = EXPERIMENTS[name]
+    changes, seeds = smoke_version(name) if smoke else ({}, experiment.seeds)
+    if profile and not smoke and name != "paper":
+        changes["profile"] = profile
+    config = config_of(name, data, **changes)
+    if train or smoke:
+        found = train_all(config, experiment.strategies, seeds, out, verbose=verbose)
+        missing = []
+    else:
+        found, missing = find_runs(config, experiment.strategies, seeds, out)
+    where = found[0].folder.parents[1] if found else (missing[0].parents[1] if missing else out)
+    line = f"{name}: {len(found)} of {len(found) + len(missing)} runs from {display_path(where)}"
+    if missing:
+        line += (f"; {len(missing)} missing — make them with `python -m bl_utils.study --data "
+                 f"{display_path(data) if data != 'synthetic' else data} {name}`")
+    print(line)
+    return found
+
+
+def data_statement(data: str, profile: str | None = "quick", smoke: bool = False) -> str:
+    """Two lines for the top of a notebook: which data (name, images kept by the < 5 % rule, content
+    fingerprint) and which training profile, with the encoder's initialisation."""
+    from . import data as bl_data
+
+    source = bl_data.resolve_data(data)
+    dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False, progress=False)
+    meta = dataset.meta
+    copy = ((meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)).all()
+    line = (f"Data: {source.description}" + (" — a copy already resized to 256² with one merged mask per image"
+                                             if copy and source.kind == "busi" else "")
+            + f". {len(dataset)} images kept by the < 5 % rule; content fingerprint "
+            f"{bl_data.content_fingerprint(dataset)}.")
+    if profile is None:
+        return line
+    config = TrainConfig(data=str(data), profile="tiny" if smoke else profile).resolve()
+    weights = config.encoder_weights or "random initialisation (ImageNet weights cannot be downloaded here)"
+    return (line + f"\nProfile: {config.profile} — {config.image_size}², {config.encoder}, {config.epochs} epochs, "
+            f"batch {config.batch_size}, Adam lr {config.lr:g}; encoder: {weights}.")
+
+
+def pixel_phis(data: str) -> np.ndarray:
+    """Φ_G in pixels at 256² of the images with a tumour that pass the < 5 % rule, ``(N, 256, 256)``."""
+    from . import data as bl_data
+
+    dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE, progress=False)
+    return dataset.phis[dataset.masks.reshape(len(dataset), -1).any(axis=1)]
+
+
+def validation_images(data: str, run: RunResult) -> np.ndarray:
+    """uint8 ``(N, H, W)`` validation images of ``run`` (its order, its image size), read from ``data``.
+    Raises ``ValueError`` when ``data`` is not the data the run was trained on (other fingerprint)."""
+    from . import data as bl_data
+
+    dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
+                                max_tumour_fraction=run.settings["max_tumour_fraction"],
+                                distance_maps=False, progress=False)
+    if bl_data.content_fingerprint(dataset) != run.settings["data_fingerprint"]:
+        raise ValueError(f"{data} is not the data {display_path(run.folder)} was trained on; point DATA at it.")
+    where = {stem: i for i, stem in enumerate(dataset.meta.stem)}
+    images = dataset.images[[where[s] for s in run.metadata["val_stems"]]]
+    size = run.settings["image_size"]
+    return bl_data.resize_images(images, (size, size))
+
+
+def tables_dir(results_dir: str | Path | None = None) -> Path:
+    """Where a notebook writes its tables: ``results_dir`` or :func:`bl_utils.train.default_results_dir`."""
+    folder = Path(results_dir) if results_dir else default_results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def run_experiment(name: str, data: str, out: str | Path | None = None, **changes: Any) -> list[RunResult]:
     """Train (or load) every run of experiment ``name``; resumable."""
     experiment = EXPERIMENTS[name]
@@ -112,12 +204,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="the BUSI folder (or 'synthetic')")
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--list", action="store_true", help="say which runs exist; train nothing")
+    from . import launch
+    launch.add_arguments(parser)   # --launcher local/slurm: one submitit job per missing run
     args = parser.parse_args(argv)
     names = args.experiments or list(EXPERIMENTS)
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown experiment(s) {unknown}; choose from {', '.join(EXPERIMENTS)}")
     data = args.data if args.data == "synthetic" else str(Path(args.data).expanduser().resolve())
+    if args.launcher != "none" and not args.list:   # every missing run of every experiment, one job array
+        try:
+            options, runs = launch.LaunchOptions.from_args(args), []
+            for name in names:
+                config = config_of(name, data)
+                runs += launch.plan_runs(config, EXPERIMENTS[name].strategies, EXPERIMENTS[name].seeds,
+                                         args.out, options.device_type(config))
+            return launch.launch(runs, options, args.out)
+        except (ValueError, launch.LaunchError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     for name in names:
         if args.list:
             found, missing = load_experiment(name, data, args.out)
