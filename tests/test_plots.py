@@ -1,7 +1,15 @@
-"""Tests of notebook 2's figures in bl_utils.plots: they draw what they claim (the arrows of eq. 1,
-the region ΔS of eq. 2, the explorer's per-pixel maps) and save as PNG."""
+"""Tests of notebook 2's figures in bl_utils.plots and of save_figure: the figures draw what they
+claim (the arrows of eq. 1, the region ΔS of eq. 2, the explorer's per-pixel maps) at a legible size,
+and figure files depend on their pixels only (no text chunks, the same bytes whatever the thread
+count, not rewritten when the pixels are unchanged)."""
 
 from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -11,11 +19,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.image import AxesImage
-from matplotlib.text import Annotation
+from matplotlib.text import Annotation, Text
+from PIL import Image, PngImagePlugin
 
 from bl_utils import plots, widgets
 from bl_utils.widgets import Disk
 from test_widgets import fake_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -49,12 +60,25 @@ def test_fig1_draws_the_normals_and_the_region(s):
     region = (dist <= 0) != (np.hypot(rr - s.center[0], cc - s.center[1]) <= s.radius)
     np.testing.assert_array_equal(~np.isnan(values), region)
     np.testing.assert_allclose(values[region], np.abs(dist[region]), atol=1e-9)
+    assert fig._suptitle is None
+
+
+def test_fig1_title_names_the_data():
+    fig = plots.plot_boundary_loss_views(Disk((60, 60), 32), Disk((54, 70), 36), resolution=50,
+                                         title="analytic disks")
+    assert fig._suptitle.get_text() == "analytic disks"
+
+
+def image_panels(fig):
+    """The explorer's image panels (colour bars hold no AxesImage), top to bottom, left to right."""
+    panels = [ax for ax in fig.axes if any(isinstance(im, AxesImage) for im in ax.get_images())]
+    return sorted(panels, key=lambda ax: (ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start))
 
 
 def test_loss_explorer_figure_shows_the_state_maps(tmp_path):
     state = widgets.explore(fake_dataset(), 1, alpha=0.3, shift=(1, 2), blur=1.0)
-    fig = plots.plot_loss_explorer(state)
-    panels = [ax for ax in fig.axes if ax.get_title()]
+    fig = plots.plot_loss_explorer(state, title="synthetic")
+    panels = image_panels(fig)
     assert len(panels) == 5
     shown = [next(im for im in ax.get_images() if isinstance(im, AxesImage)).get_array() for ax in panels]
     np.testing.assert_array_equal(shown[0], state.image)
@@ -62,12 +86,119 @@ def test_loss_explorer_figure_shows_the_state_maps(tmp_path):
     for array, key in zip(shown[2:], ("ce", "boundary", "total")):
         np.testing.assert_allclose(array, state.maps[key])
     assert f"{state.numbers['total']:.3g}" in panels[4].get_title()
-    assert state.title in fig._suptitle.get_text()
+    assert fig._suptitle.get_text() == f"synthetic — {state.title}"
+    # the numbers panel: every line of summary_lines, as text
+    text = "\n".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    for line in widgets.summary_lines(state):
+        assert line in text
+    assert f"L_B = {state.numbers['L_B']:.4g}" in text
     path = plots.save_figure(fig, "fig2_test", folder=tmp_path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_loss_explorer_figure_is_legible_at_notebook_width(tmp_path):
+    fig = plots.plot_loss_explorer(widgets.explore(fake_dataset(size=128), 1))
+    assert fig.get_size_inches()[0] <= 10
+    rows = {ax.get_subplotspec().rowspan.start for ax in image_panels(fig)}
+    assert len(rows) == 2                                  # two rows of panels
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert len(texts) > 30                                 # titles, tick labels, colour bars, numbers
+    small = sorted({(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 9})
+    assert not small
+    with Image.open(plots.save_figure(fig, "fig2_width", tmp_path, dpi=100)) as png:
+        assert png.width <= 1000                           # ~900 px column, a little margin
 
 
 def test_loss_explorer_figure_on_an_empty_mask():
     # no tumour and no prediction: nothing to outline, the figure still draws
     fig = plots.plot_loss_explorer(widgets.explore(fake_dataset(), 3, shift=(0, 0), blur=0.0, confidence=1.0))
-    assert len([ax for ax in fig.axes if ax.get_title()]) == 5
+    assert len(image_panels(fig)) == 5
+
+
+# ------------------------------------------------------------------ save_figure
+
+def png_chunks(data: bytes) -> list[str]:
+    """The chunk types of a PNG file, read by hand (the oracle of what save_figure writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunks.append(kind.decode("ascii"))
+        pos += 12 + length
+    return chunks
+
+
+def small_figure(colour: str = "C0"):
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([0, 1, 2], [0, 1, 0], color=colour)
+    ax.set_title("α")
+    return fig
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGBA"))
+
+
+def test_save_figure_writes_no_text_chunks(tmp_path):
+    path = plots.save_figure(small_figure(), "plain", tmp_path, dpi=80)
+    chunks = png_chunks(path.read_bytes())
+    assert chunks[0] == "IHDR" and chunks[-1] == "IEND" and "IDAT" in chunks
+    assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(chunks)
+    with Image.open(path) as image:
+        assert image.text == {} and "Software" not in image.info
+
+
+def test_save_figure_keeps_the_old_bytes_when_the_pixels_are_equal(tmp_path):
+    path = plots.save_figure(small_figure(), "kept", tmp_path, dpi=80)
+    first = pixels(path)
+    # the same pixels in other bytes: re-encoded by PIL, with a text chunk save_figure never writes
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "written by the test")
+    Image.fromarray(first).save(path, format="png", pnginfo=info, compress_level=1)
+    other_bytes = path.read_bytes()
+    assert "tEXt" in png_chunks(other_bytes)
+    assert plots.save_figure(small_figure(), "kept", tmp_path, dpi=80) == path
+    assert path.read_bytes() == other_bytes                      # untouched
+    plots.save_figure(small_figure("C3"), "kept", tmp_path, dpi=80)    # new pixels: rewritten
+    assert "tEXt" not in png_chunks(path.read_bytes())
+    assert not np.array_equal(pixels(path), first)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]  # no temporary file left
+
+
+def test_save_figure_replaces_a_file_that_is_not_an_image(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    path = plots.save_figure(small_figure(), "broken", tmp_path, dpi=80)
+    assert png_chunks(path.read_bytes())[0] == "IHDR"
+
+
+@pytest.mark.parametrize("name", ["", "../up", "sub/fig"])
+def test_save_figure_rejects_paths_as_names(tmp_path, name):
+    with pytest.raises(ValueError, match="bare file name"):
+        plots.save_figure(small_figure(), name, tmp_path)
+
+
+RENDER = """
+import sys
+from types import SimpleNamespace
+import numpy as np
+from bl_utils import explorer, plots
+masks = np.stack([explorer.Disk((20, 22), 7).mask((48, 48)), np.zeros((48, 48), bool)])
+images = np.stack([(np.indices((48, 48)).sum(0) * 5 % 256).astype(np.uint8)] * 2)
+state = explorer.explore(SimpleNamespace(images=images, masks=masks, phis=None), 0)
+plots.save_figure(plots.plot_loss_explorer(state, title="threads"), "fig2", sys.argv[1], dpi=60)
+"""
+
+
+def test_figure_bytes_do_not_depend_on_the_thread_count(tmp_path):
+    files = []
+    for threads, hash_seed in (("1", "1"), ("2", "2")):
+        folder = tmp_path / f"threads{threads}"
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": threads,
+               "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        subprocess.run([sys.executable, "-c", RENDER, str(folder)], cwd=ROOT, env=env, check=True,
+                       timeout=300, capture_output=True)
+        files.append((folder / "fig2.png").read_bytes())
+    assert png_chunks(files[0])[0] == "IHDR"
+    assert files[0] == files[1]

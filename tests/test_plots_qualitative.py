@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.colors import to_hex
 from matplotlib.contour import ContourSet
 
 from bl_utils import plots
@@ -55,9 +56,51 @@ def test_fig4_titles_are_the_dice_and_components_of_the_masks_shown():
     for i in range(2):
         for ax in axes[i]:
             np.testing.assert_array_equal(ax.get_images()[0].get_array(), images[i])
-    # contours: the truth (1), then in a prediction panel its fill, the truth and its outline (3)
-    assert [len(contour_sets(ax)) for ax in axes[0]] == [1, 3, 1]
+    # contours: in the image panel ∂G (halo, line); in a prediction panel the prediction's fill and
+    # outline, then ∂G (halo, line) drawn last, on top
+    assert [len(contour_sets(ax)) for ax in axes[0]] == [2, 4, 2]
     assert [len(contour_sets(ax)) for ax in axes[1]] == [0, 2, 0]    # no truth to outline
+    fill, outline, halo, truth = contour_sets(axes[0, 1])
+    assert fill.get_alpha() <= 0.5 and to_hex(fill.get_facecolor()[0]) == to_hex(outline.get_edgecolor()[0])
+    assert to_hex(truth.get_edgecolor()[0]) == "#00e5ff" and to_hex(halo.get_edgecolor()[0]) == "#000000"
+    assert truth.get_linewidth()[0] >= 2 * outline.get_linewidth()[0]
+    assert truth.get_zorder() > halo.get_zorder() > max(fill.get_zorder(), outline.get_zorder())
+    assert fig._suptitle is None and [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "ground truth ∂G", "prediction"]
+
+
+def test_fig4_ground_truth_is_visible_over_the_prediction_at_256_pixels():
+    """Render a 256² case and read the pixels: along the whole true contour, the truth's cyan is
+    there even where the prediction's outline and fill lie; inside the prediction, the image shows
+    through its fill (alpha-blended, by hand: 0.35 orange over black)."""
+    rows, cols = np.mgrid[:256, :256]
+    truth = np.hypot(rows - 128, cols - 128) < 60
+    prediction = np.hypot(rows - 128, cols - 148) < 60         # crosses ∂G twice, covers most of it
+    image = np.zeros((256, 256), np.uint8)
+    image[0, 0] = 255                                          # black everywhere in the panels' middle
+    fig = plots.plot_qualitative_cases(image[None], truth[None], {"ce": prediction[None]}, title="BUSI")
+    assert fig._suptitle.get_text() == "BUSI"
+    fig.set_dpi(100)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    height = rgb.shape[0]
+    ax = fig.axes[1]
+    box = ax.get_window_extent()
+    assert min(box.width, box.height) >= 256                   # a screen pixel per image pixel at 100 dpi
+
+    def pixel(row, col):
+        x, y = ax.transData.transform((col, row))
+        return int(round(height - y)), int(round(x))
+
+    theta = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    cyan = np.array([0x00, 0xE5, 0xFF])
+    for t in theta:
+        r, c = pixel(127.5 + 59.5 * np.sin(t), 127.5 + 59.5 * np.cos(t))
+        window = rgb[r - 2:r + 3, c - 2:c + 3].reshape(-1, 3)
+        assert np.min(np.abs(window - cyan).sum(axis=1)) <= 30, f"∂G hidden at θ = {np.degrees(t):.0f}°"
+    r, c = pixel(128, 198)                                     # in the prediction only, far from both contours
+    expected = 0.35 * np.array([0xFF, 0x7F, 0x00])             # orange at alpha 0.35 over black
+    np.testing.assert_allclose(rgb[r, c], expected, atol=3)
 
 
 def test_fig4_rejects_inconsistent_shapes():
@@ -86,7 +129,8 @@ def components_tables():
 def test_fig5_draws_the_hand_counted_distribution_and_the_given_intervals(tmp_path):
     counts, comparison, hd95, hd95_comparison = components_tables()
     fig = plots.plot_components_comparison(counts, comparison, hd95=hd95, hd95_comparison=hd95_comparison,
-                                           max_count=3)
+                                           max_count=3, title="synthetic")
+    assert fig._suptitle.get_text() == "synthetic"
     ax_a, ax_b, ax_c = fig.axes
     bars = [c for c in ax_a.containers if isinstance(c, BarContainer)]
     heights = {c.get_label(): [p.get_height() for p in c] for c in bars}

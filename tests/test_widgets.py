@@ -1,6 +1,7 @@
-"""Tests of bl_utils.widgets: the geometry of eqs. 1–2, candidate predictions, per-pixel loss terms
-and the explorer widget, each against an independent oracle (closed forms worked out by hand,
-scipy, torch) with a stated tolerance."""
+"""Tests of bl_utils.explorer (through bl_utils.widgets, where the notebooks import it) and of the
+explorer widget: the geometry of eqs. 1–2, candidate predictions, per-pixel loss terms, the widget
+and what it shows when saved without a kernel, each against an independent oracle (closed forms
+worked out by hand, scipy, torch) with a stated tolerance."""
 
 from __future__ import annotations
 
@@ -454,3 +455,28 @@ def test_explorer_sliders_update_the_loss():
 def test_explorer_rejects_unknown_settings():
     with pytest.raises(TypeError, match="unknown explorer setting"):
         widgets.boundary_loss_explorer(fake_dataset(), colour="red")
+
+
+def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do():
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.lib.pretty import pretty
+
+    explorer = widgets.boundary_loss_explorer(fake_dataset())
+    note = widgets.EXPLORER_NOTE
+    assert "live kernel" in note and "static view" in note and len(note) <= 110
+    assert repr(explorer) == note and pretty(explorer) == note
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["text/plain"] == note                      # what a static viewer shows
+    assert note in bundle["text/html"]
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+    # what IPython puts in the saved output of the cell
+    data, _ = DisplayFormatter().format(explorer)
+    assert data["text/plain"] == note and "Dropdown" not in data["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_summary_lines_are_the_summary_text():
+    state = widgets.explore(fake_dataset(), 1)
+    lines = widgets.summary_lines(state)
+    assert widgets.summary_text(state) == "  ·  ".join(lines)
+    assert lines[2] == f"L_B = {state.numbers['L_B']:.4g}" and lines[-1].startswith("Dice(S_θ, G) = ")

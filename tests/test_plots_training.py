@@ -1,0 +1,122 @@
+"""Tests of notebook 3's training curves (bl_utils.plots.plot_training_curves): one panel per
+quantity, each strategy's line the mean of its seeds with their min–max as a band (worked out here
+with numpy), and a legend that covers no panel."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_hex
+
+from bl_utils import plots
+
+COLUMNS = ("val_dice", "train_regional", "train_boundary", "w_regional", "w_boundary")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def history(seed: int, epochs: int = 6) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    epoch = np.arange(1, epochs + 1)
+    alpha = epoch / epochs
+    return pd.DataFrame({"epoch": epoch, "alpha": alpha, "w_regional": 1 - alpha / 2, "w_boundary": alpha / 2,
+                         "train_loss": rng.random(epochs), "train_regional": rng.random(epochs),
+                         "train_boundary": -rng.random(epochs), "val_dice": rng.random(epochs),
+                         "val_dice_tumour": rng.random(epochs)})
+
+
+def runs():
+    """Three seeds of ce (with ``.seed``), one rebalance run known only by its settings, one older
+    ce+bl run with no seed at all (seed 0)."""
+    ce = [SimpleNamespace(strategy="ce", seed=s, settings={"seed": s}, history=history(s)) for s in (0, 1, 2)]
+    rebalance = SimpleNamespace(strategy="rebalance", settings={"seed": 4}, history=history(4))
+    old = SimpleNamespace(strategy="ce+bl", settings={}, history=history(7))
+    return ce, rebalance, old
+
+
+def lines_of(ax, colour: str):
+    return [line for line in ax.lines if to_hex(line.get_color()) == colour]
+
+
+def band_of(ax, colour: str):
+    return [c for c in ax.collections if isinstance(c, PolyCollection)
+            and to_hex(c.get_facecolor()[0], keep_alpha=False) == colour]
+
+
+def test_one_panel_per_quantity_with_labels():
+    ce, rebalance, old = runs()
+    fig = plots.plot_training_curves([*ce, rebalance, old], title="BUSI")
+    assert len(fig.axes) == 4
+    titles = [ax.get_title() for ax in fig.axes]
+    assert ["Dice" in titles[0], "L_R" in titles[1], "L_B" in titles[2], "weights" in titles[3]] == [True] * 4
+    assert all(ax.get_xlabel() == "epoch" and ax.get_ylabel() for ax in fig.axes)
+    assert fig._suptitle.get_text() == "BUSI"
+
+
+def test_several_seeds_are_a_mean_line_and_a_min_max_band():
+    ce, rebalance, old = runs()
+    fig = plots.plot_training_curves([*ce, rebalance, old])
+    colour = plots.STRATEGY_COLOURS["ce"]
+    panels = dict(zip(("val_dice", "train_regional", "train_boundary", "weights"), fig.axes))
+    for column in COLUMNS:
+        ax = panels.get(column, panels["weights"])
+        stacked = np.stack([r.history[column].to_numpy() for r in ce])
+        line = [ln for ln in lines_of(ax, colour) if np.allclose(ln.get_ydata(), stacked.mean(axis=0))]
+        assert len(line) == 1, column
+        np.testing.assert_array_equal(line[0].get_xdata(), np.arange(1, 7))
+        if column in ("w_regional", "w_boundary"):           # two bands in one panel (of zero width)
+            continue
+        (band,) = band_of(ax, colour)
+        vertices = np.concatenate([p.vertices for p in band.get_paths()])
+        for e, low, high in zip(range(1, 7), stacked.min(axis=0), stacked.max(axis=0)):
+            at = vertices[np.isclose(vertices[:, 0], e), 1]
+            assert (at.min(), at.max()) == pytest.approx((low, high)), (column, e)
+    # one run: its own values, no band
+    for name, run in (("rebalance", rebalance), ("ce+bl", old)):
+        c = plots.STRATEGY_COLOURS[name]
+        np.testing.assert_allclose(lines_of(fig.axes[0], c)[0].get_ydata(), run.history.val_dice)
+        assert not band_of(fig.axes[0], c)
+    weights = [ln.get_linestyle() for ln in lines_of(fig.axes[3], plots.STRATEGY_COLOURS["rebalance"])]
+    assert weights == ["-", "--"]                            # w_R solid, w_B dashed
+
+
+def test_seeds_of_different_lengths_average_what_exists():
+    short = SimpleNamespace(strategy="ce", seed=0, history=history(0, epochs=4))
+    long = SimpleNamespace(strategy="ce", seed=1, history=history(1, epochs=6))
+    fig = plots.plot_training_curves([short, long])
+    line = lines_of(fig.axes[0], plots.STRATEGY_COLOURS["ce"])[0]
+    expected = np.r_[(short.history.val_dice + long.history.val_dice[:4]) / 2, long.history.val_dice[4:]]
+    np.testing.assert_allclose(line.get_ydata(), expected)
+
+
+def test_legend_names_the_seeds_and_covers_no_panel():
+    ce, rebalance, old = runs()
+    fig = plots.plot_training_curves([*ce, rebalance, old])
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:3] == ["ce: mean of 3 seeds [0, 1, 2], band min–max", "rebalance (seed 4)", "ce+bl (seed 0)"]
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(ax.get_window_extent()) for ax in fig.axes)
+
+
+def test_unknown_strategy_gets_a_colour_and_empty_input_raises():
+    run = SimpleNamespace(strategy="mine", seed=3, history=history(3))
+    fig = plots.plot_training_curves([run])
+    assert len(fig.axes[0].lines) == 1
+    with pytest.raises(ValueError, match="no runs"):
+        plots.plot_training_curves([])
