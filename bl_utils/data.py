@@ -1,10 +1,12 @@
-"""The BUSI dataset: loading, the paper's < 5 % rule, a cached Φ_G, duplicates and the 80/20 split.
+"""BUSI from disk: the Kaggle layout, the paper's < 5 % rule, a cache of the arrays and Φ_G.
 
 Data source (:func:`resolve_data`)
     ``"synthetic"`` (the built-in default, written once by :mod:`bl_utils.synthetic` to
-    ``<project root>/data/synthetic_busi``), a path to the real BUSI folder, or ``None`` (the
-    environment variable ``BUSI_DIR`` if set, else synthetic). The returned :class:`DataSource`
-    carries a ``description`` that every notebook prints, so no figure is ever mistaken for BUSI.
+    ``<project root>/data/synthetic_busi``), ``"kaggle"`` (BUSI downloaded with ``kagglehub``), a
+    path to the real BUSI folder (relative paths: from the working directory, else from the
+    project root), or ``None`` (the environment variable ``BUSI_DIR`` if set, else synthetic).
+    The returned :class:`DataSource` carries a ``description`` that every notebook prints, so no
+    figure is ever mistaken for BUSI.
 
 The real data
     Al-Dhabyani W, Gomaa M, Khaled H, Fahmy A. *Dataset of breast ultrasound images.* Data in
@@ -22,7 +24,7 @@ Loading (:func:`load_busi`)
     ...), each read as "any value > 0 is tumour" whatever its encoding (1-bit, 0/255, RGB, RGBA:
     the alpha channel is ignored), taken at the original size and resized with nearest-neighbour
     (source pixel ``floor(i / (out / in))``, OpenCV's ``INTER_NEAREST``: this reproduces the masks
-    of the preprocessed ``busi256`` copy pixel for pixel).
+    of the preprocessed ``busi256`` copy pixel for pixel), into a :class:`~bl_utils.dataset.BusiDataset`.
 
 The < 5 % rule (the paper's selection)
     ``tumour_fraction`` is the fraction of the *resized* mask's pixels that are tumour. With
@@ -31,20 +33,11 @@ The < 5 % rule (the paper's selection)
     data at 256×256 the rule keeps 425 of 780 images — 133 normal, 292 benign or malignant —
     which is the paper's 425 (340 train / 85 validation). ``max_tumour_fraction=None`` keeps all.
 
-Caching
-    The resized arrays and their signed distance maps Φ_G (:mod:`bl_utils.distance`, pixels,
-    empty masks -> +diagonal) are computed once and kept in ``<project root>/.cache/busi``,
-    keyed by the image size, the distance code and the file listing (names, sizes, mtimes):
-    touching or replacing a file, or changing a setting, rebuilds them. Cache files are written
-    under a temporary name and renamed, and only after everything has been read successfully.
+Caching (:mod:`bl_utils.cache`)
+    The resized arrays and their Φ_G are computed once and kept in ``<project root>/.cache/busi``;
+    changing a file or a setting rebuilds them, and nothing is cached from a failed load.
 
-Duplicates and the split
-    BUSI contains byte-identical files under two labels (benign (433) = malignant (145)) and many
-    near-duplicates (frames of the same lesion). :func:`find_duplicates` finds them with a
-    difference hash (dHash, numpy only); :func:`duplicate_groups` turns the pairs into groups that
-    :func:`split_train_val` keeps on one side of a seeded, class-stratified 80/20 split;
-    :func:`count_leaks` counts the pairs a split puts across train and validation.
-
+Duplicates and the split live in :mod:`bl_utils.duplicates` and :mod:`bl_utils.split`.
 Every bad input raises :class:`BusiDataError` (a ``ValueError``) naming the file and the fix.
 """
 
@@ -56,43 +49,40 @@ import os
 import re
 import sys
 import time
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image, UnidentifiedImageError
 
-from .runtime import atomic_write, display_path, project_root, write_json
+from .cache import cached_arrays, default_cache_dir
+from .dataset import BusiDataset
+from .runtime import display_path, project_root
 
 __all__ = [
-    "BusiDataError", "BusiDataset", "DataSource", "Split", "load_busi", "resolve_data", "find_layout",
-    "dhash", "hamming_distances", "find_duplicates", "duplicate_groups", "split_train_val",
-    "count_leaks", "save_split", "load_split", "rule_summary", "default_cache_dir",
-    "content_fingerprint", "resize_images", "resize_masks", "PAPER_SIZE",
-    "DOWNLOAD_HINT", "LAYOUT_FOLDER", "META_COLUMNS",
+    "BusiDataError", "DataSource", "load_busi", "resolve_data", "find_layout", "download_kaggle",
+    "rule_summary", "content_fingerprint", "resize_images", "resize_masks",
+    "PAPER_SIZE", "DOWNLOAD_HINT", "LAYOUT_FOLDER", "KAGGLE_DATASET",
 ]
 
 #: The folder level of the Kaggle download; ``load_busi`` accepts the folder itself or its parent.
 LAYOUT_FOLDER = "Dataset_BUSI_with_GT"
-#: The columns of :attr:`BusiDataset.meta`, in order.
-META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "n_masks", "tumour_fraction", "file")
 #: The size at which Odonnat & Pham preprocess BUSI and apply the < 5 % rule. Smaller training
 #: profiles downsample these arrays (:func:`resize_images`, :func:`resize_masks`), so every
 #: profile sees the same images.
 PAPER_SIZE = 256
-#: Bump when what the cache holds changes meaning.
-CACHE_VERSION = 2
+#: The Kaggle handle of BUSI that ``DATA="kaggle"`` downloads (:func:`download_kaggle`).
+KAGGLE_DATASET = "aryashah2k/breast-ultrasound-images-dataset"
 
 DOWNLOAD_HINT = (
     "Download the Kaggle dataset \"Breast Ultrasound Images Dataset\" (Al-Dhabyani et al., Data in "
     "Brief 28:104863, 2020), unpack it, and point the report at its folder Dataset_BUSI_with_GT "
     "(or at the folder holding it): set the environment variable BUSI_DIR, e.g. "
     "`export BUSI_DIR=/path/to/Dataset_BUSI_with_GT`, or pass that path as DATA / "
-    "resolve_data(path) / load_busi(path). Use DATA='synthetic' for the built-in stand-in data."
+    "resolve_data(path) / load_busi(path). DATA='kaggle' downloads it with kagglehub; "
+    "DATA='synthetic' uses the built-in stand-in data."
 )
 
 _MASK_RE = re.compile(r"^(?P<stem>.+?)_mask(?:_(?P<k>\d+))?$")
@@ -192,7 +182,7 @@ def _listing(folder: Path, items: Sequence[_Item]) -> list[tuple[str, int, int]]
     return rows
 
 
-def content_fingerprint(dataset: "BusiDataset") -> str:
+def content_fingerprint(dataset: BusiDataset) -> str:
     """A 16-hex digest of what a dataset *holds*: stems, labels, image pixels and mask pixels.
 
     Two copies of BUSI that load to the same arrays have the same fingerprint whatever their
@@ -278,91 +268,7 @@ def _nearest_resize(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# The dataset
-
-
-class BusiDataset(torch.utils.data.Dataset):
-    """Preprocessed BUSI images, masks and Φ_G, ready to count, index, plot and batch.
-
-    Attributes
-    ----------
-    images : ``uint8 (N, H, W)``, greyscale 0–255.
-    masks : ``bool (N, H, W)``, tumour = True (union of all of an image's lesions).
-    phis : ``float32 (N, H, W)`` signed distance maps Φ_G in pixels of the resized image
-        (negative inside, 0 on the inner boundary, positive outside; empty masks -> +diagonal),
-        or ``None`` when loaded with ``distance_maps=False``.
-    meta : ``pandas.DataFrame`` with one row per image and the columns ``stem`` (file name without
-        ``.png``, e.g. ``"benign (12)"``), ``label`` (class folder), ``orig_height``,
-        ``orig_width``, ``n_masks`` (mask files), ``tumour_fraction`` (on the resized mask),
-        ``file`` (image path relative to the layout folder); index ``0..N-1``.
-    settings : the settings it was loaded with; ``root``: the layout folder;
-    from_cache : whether the arrays came from the on-disk cache.
-
-    ``dataset[i]`` is a dict of float32 tensors ``image`` ``(1, H, W)`` in [0, 1], ``mask``
-    ``(1, H, W)`` in {0, 1} and (when available) ``phi`` ``(1, H, W)``; a ``DataLoader`` batches
-    them to ``(B, 1, H, W)``. ``dataset.subset(indices)`` (ints or a boolean mask) returns a new
-    dataset with those rows.
-    """
-
-    def __init__(self, images: np.ndarray, masks: np.ndarray, phis: np.ndarray | None,
-                 meta: pd.DataFrame, settings: dict[str, Any] | None = None, root: Path | None = None,
-                 from_cache: bool = False):
-        n = len(meta)
-        if images.shape[0] != n or masks.shape != images.shape or (phis is not None and phis.shape != images.shape):
-            raise ValueError(f"inconsistent shapes: images {images.shape}, masks {masks.shape}, "
-                             f"phis {None if phis is None else phis.shape}, meta {n} rows")
-        self.images = images
-        self.masks = masks
-        self.phis = phis
-        self.meta = meta.reset_index(drop=True)
-        self.settings = dict(settings or {})
-        self.root = root
-        self.from_cache = from_cache
-
-    def __len__(self) -> int:
-        return len(self.meta)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = {"image": torch.from_numpy(self.images[index][None].astype(np.float32) / 255.0),
-                "mask": torch.from_numpy(self.masks[index][None].astype(np.float32))}
-        if self.phis is not None:
-            item["phi"] = torch.from_numpy(np.ascontiguousarray(self.phis[index][None]))
-        return item
-
-    @property
-    def stems(self) -> list[str]:
-        return list(self.meta.stem)
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.meta.label)
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return tuple(self.images.shape[1:])
-
-    def subset(self, indices) -> "BusiDataset":
-        """A new dataset holding the rows ``indices`` (an int array/list or a boolean mask)."""
-        index = np.asarray(indices)
-        if index.dtype == bool:
-            if index.shape != (len(self),):
-                raise ValueError(f"boolean subset mask must have shape ({len(self)},), got {index.shape}")
-            index = np.flatnonzero(index)
-        index = index.astype(np.int64).reshape(-1)
-        return BusiDataset(self.images[index], self.masks[index],
-                           None if self.phis is None else self.phis[index],
-                           self.meta.iloc[index].reset_index(drop=True), self.settings, self.root,
-                           self.from_cache)
-
-    def class_counts(self) -> pd.Series:
-        """Number of images per class label."""
-        return self.meta.label.value_counts().sort_index().rename("images")
-
-    def __repr__(self) -> str:
-        counts = " · ".join(f"{k} {v}" for k, v in self.class_counts().items())
-        h, w = self.image_size if len(self) else (0, 0)
-        return (f"BusiDataset({len(self)} images {h}×{w}: {counts}; "
-                f"Φ_G {'yes' if self.phis is not None else 'no'})")
+# Resizing and loading
 
 
 def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -384,86 +290,33 @@ def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def default_cache_dir() -> Path:
-    """``<project root>/.cache/busi`` (``BL_CACHE_DIR`` overrides)."""
-    if os.environ.get("BL_CACHE_DIR"):
-        return Path(os.environ["BL_CACHE_DIR"]).expanduser()
-    return project_root() / ".cache" / "busi"
-
-
-def _digest(obj: Any, n: int = 16) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
-
-
-def _distance_code_digest() -> str:
-    from . import distance
-
-    return hashlib.sha256(Path(distance.__file__).read_bytes()).hexdigest()[:12]
-
-
-def _save_npz(path: Path, compressed: bool, **arrays: np.ndarray) -> None:
-    with atomic_write(path, "wb") as handle:
-        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
-
-
-def _load_npz(path: Path, names: Iterable[str]) -> dict[str, np.ndarray] | None:
-    """The arrays ``names`` of ``path``, or None when the file is absent or damaged (rebuilt then)."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in names}
-    except Exception:   # damaged or foreign file: ignore it, it will be rewritten
-        return None
-
-
-def _compute_phis(masks: np.ndarray, empty: str = "diagonal") -> np.ndarray:
-    from .distance import batch_signed_distance_maps
-
-    if len(masks) == 0:
-        return np.zeros(masks.shape, np.float32)
-    return batch_signed_distance_maps(masks[:, None], empty=empty)[:, 0]
-
-
 def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction: float | None = 0.05,
               include_normal: bool = True, cache_dir: str | os.PathLike | bool | None = None,
               distance_maps: bool = True, progress: bool = True) -> BusiDataset:
     """Load BUSI (or the synthetic stand-in) from ``root``, resized, filtered and with Φ_G.
 
-    Parameters
-    ----------
-    root:
-        The ``Dataset_BUSI_with_GT`` folder, the folder holding it, a folder with the class
-        folders directly (e.g. ``busi256/``), or a :class:`DataSource`.
-    image_size:
-        Output size, an int (square) or ``(height, width)``; images are resized with PIL bilinear
-        (smooth), masks with nearest-neighbour.
-    max_tumour_fraction:
-        Keep the images whose tumour covers *strictly less* than this fraction of the resized
-        image (the paper: 0.05, which keeps 425 of BUSI's 780 images at 256×256 — every normal
-        image, whose mask is empty, plus 292 benign/malignant ones). ``None`` keeps every image.
-    include_normal:
-        ``False`` drops the normal class (images without tumour).
-    cache_dir:
-        Where preprocessed arrays and Φ_G are cached: ``None`` = :func:`default_cache_dir`,
-        a folder, or ``False`` for no cache. Reusing a cache takes a fraction of a second.
-    distance_maps:
-        Compute (or load) Φ_G into ``dataset.phis``; ``False`` leaves ``phis`` None (faster).
-    progress:
-        Show a progress bar (stderr) while reading files and print one line saying whether the
-        arrays came from the cache and how long it took (this line varies between runs: pass
-        ``progress=False`` in notebook cells whose output is compared, or mark them
-        ``# NBVAL_IGNORE_OUTPUT``).
+    * ``root``: the ``Dataset_BUSI_with_GT`` folder, the folder holding it, a folder with the
+      class folders directly (e.g. ``busi256/``), or a :class:`DataSource`.
+    * ``image_size``: an int (square) or ``(height, width)``; images are resized with PIL
+      bilinear (smooth), masks with nearest-neighbour.
+    * ``max_tumour_fraction``: keep the images whose tumour covers *strictly less* than this
+      fraction of the resized image (the paper: 0.05, which keeps 425 of BUSI's 780 images at
+      256×256 — every normal image, whose mask is empty, plus 292 benign/malignant ones);
+      ``None`` keeps every image. ``include_normal=False`` drops the normal class.
+    * ``cache_dir``: where arrays and Φ_G are cached (:mod:`bl_utils.cache`): ``None`` =
+      ``<project root>/.cache/busi``, a folder, or ``False`` for no cache. Reusing a cache takes a
+      fraction of a second.
+    * ``distance_maps``: compute (or load) Φ_G into ``dataset.phis``; ``False`` leaves it None.
+    * ``progress``: a progress bar (stderr) while reading files and one line saying whether the
+      arrays came from the cache and how long it took (it varies between runs: pass
+      ``progress=False`` in notebook cells whose output is compared, or mark them
+      ``# NBVAL_IGNORE_OUTPUT``).
 
-    Returns
-    -------
-    :class:`BusiDataset`, ordered by class folder then by the number in ``"(n)"``.
-
-    Raises
-    ------
-    BusiDataError: missing root (with the download / ``BUSI_DIR`` hint), no BUSI layout, an image
-    without a mask (or a mask without an image), a mask of another size than its image, an
-    unreadable file. Nothing is written to the cache unless everything was read successfully.
+    Returns a :class:`~bl_utils.dataset.BusiDataset`, ordered by class folder then by the number
+    in ``"(n)"``. Raises :class:`BusiDataError` for a missing root (with the download /
+    ``BUSI_DIR`` hint), no BUSI layout, an image without a mask (or a mask without an image), a
+    mask of another size than its image or an unreadable file, and ``ValueError`` for bad
+    settings. Nothing is written to the cache unless everything was read successfully.
     """
     if isinstance(root, DataSource):
         root = root.root
@@ -475,46 +328,19 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
     start = time.perf_counter()
     settings = {"image_size": list(size), "max_tumour_fraction": max_tumour_fraction,
                 "include_normal": include_normal, "distance_maps": distance_maps}
+    cache = None if cache_dir is False else (Path(cache_dir) if cache_dir not in (None, True) else default_cache_dir())
+    arrays, phis, from_cache = cached_arrays(cache, folder, _listing(folder, items), size,
+                                             lambda: _read_all(folder, items, size, progress), distance_maps)
+    dataset = _select(arrays, phis, max_tumour_fraction, include_normal, settings, folder, from_cache)
+    if progress:   # varies between runs (cache hit or not, timing): not for compared notebook output
+        how = "from the cache" if from_cache else "from the image files"
+        print(f"{len(items)} images read {how} in {time.perf_counter() - start:.1f} s; {len(dataset)} kept")
+    return dataset
 
-    use_cache = cache_dir is not False
-    cache = Path(cache_dir) if use_cache and cache_dir not in (None, True) else default_cache_dir()
-    listing = _listing(folder, items)
-    key = _digest({"version": CACHE_VERSION, "size": size, "files": listing})
-    prefix = f"busi-{_digest(str(folder.resolve()), 8)}-{size[0]}x{size[1]}-"
-    data_path = cache / f"{prefix}{key}.npz"
-    phi_path = cache / f"{prefix}{key}-phi-{_digest([_distance_code_digest(), 'diagonal'], 8)}.npz"
-    names = ("images", "masks", "stems", "labels", "orig_height", "orig_width", "n_masks", "files")
 
-    arrays = _load_npz(data_path, names) if use_cache else None
-    if arrays is not None:    # masks are stored bit-packed along the last axis
-        try:
-            arrays["masks"] = np.unpackbits(arrays["masks"], axis=-1, count=size[1]).astype(bool)
-            if arrays["masks"].shape != arrays["images"].shape:
-                raise ValueError("cached masks and images disagree")
-        except (ValueError, TypeError):
-            arrays = None
-    phis = _load_npz(phi_path, ("phis",)) if use_cache and distance_maps and arrays is not None else None
-    arrays_cached, phis_cached = arrays is not None, phis is not None
-    from_cache = arrays_cached and (phis_cached or not distance_maps)
-    if arrays is None:
-        arrays = _read_all(folder, items, size, progress)
-    if distance_maps and phis is None:
-        phis = {"phis": _compute_phis(arrays["masks"])}
-    if use_cache:     # written only now, after everything above succeeded
-        try:
-            if not arrays_cached:
-                if cache.is_dir():   # older versions of this folder's cache at this size
-                    for stale in cache.glob(f"{prefix}*.npz"):
-                        if not stale.name.startswith(f"{prefix}{key}"):
-                            stale.unlink(missing_ok=True)
-                packed = {**arrays, "masks": np.packbits(arrays["masks"], axis=-1)}
-                _save_npz(data_path, False, **packed)
-            if distance_maps and not phis_cached:
-                _save_npz(phi_path, False, **phis)
-        except OSError as error:     # a read-only or full disk costs speed, not the result
-            warnings.warn(f"could not write the BUSI cache in {cache}: {error}; continuing without it "
-                          f"(pass cache_dir=False to silence this, or another cache_dir)", stacklevel=2)
-
+def _select(arrays: dict[str, np.ndarray], phis: np.ndarray | None, max_tumour_fraction: float | None,
+            include_normal: bool, settings: dict[str, Any], folder: Path, from_cache: bool) -> BusiDataset:
+    """The dataset of the images that pass the < 5 % rule (and ``include_normal``)."""
     masks = arrays["masks"]
     fraction = masks.reshape(len(masks), -1).mean(axis=1) if len(masks) else np.zeros(0)
     meta = pd.DataFrame({"stem": arrays["stems"].astype(str), "label": arrays["labels"].astype(str),
@@ -528,13 +354,8 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
     if not include_normal:
         keep &= meta.label.to_numpy() != "normal"
     index = np.flatnonzero(keep)
-    dataset = BusiDataset(arrays["images"][index], masks[index],
-                          None if not distance_maps else phis["phis"][index],
-                          meta.iloc[index], settings, folder, from_cache)
-    if progress:   # varies between runs (cache hit or not, timing): not for compared notebook output
-        how = "from the cache" if from_cache else "from the image files"
-        print(f"{len(items)} images read {how} in {time.perf_counter() - start:.1f} s; {len(dataset)} kept")
-    return dataset
+    return BusiDataset(arrays["images"][index], masks[index], None if phis is None else phis[index],
+                       meta.iloc[index], settings, folder, from_cache)
 
 
 def _read_all(folder: Path, items: Sequence[_Item], size: tuple[int, int], progress: bool) -> dict[str, np.ndarray]:
@@ -602,11 +423,19 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
     * ``"synthetic"``: the built-in synthetic stand-in (:func:`bl_utils.synthetic.write_synthetic_busi`,
       seed 0), written once to ``<project root>/data/synthetic_busi`` (into a temporary folder,
       renamed when complete; reused afterwards). Its description starts with "SYNTHETIC".
-    * a path: the real BUSI folder (``Dataset_BUSI_with_GT`` or its parent), validated now.
-    * ``None`` or ``""``: the environment variable ``BUSI_DIR`` if set, else ``"synthetic"``.
+    * ``"kaggle"``: BUSI downloaded from Kaggle with ``kagglehub`` (:func:`download_kaggle`; kept
+      in kagglehub's cache and reused afterwards).
+    * a path: the real BUSI folder (``Dataset_BUSI_with_GT`` or its parent), validated now. A
+      relative path is looked up from the working directory first and, if it does not exist
+      there, from the project root (:func:`bl_utils.runtime.project_root`): a notebook, whose
+      working directory is ``notebooks/``, can say ``DATA = "../shared/data/busi256"`` as it
+      would from the repository root.
+    * ``None`` or ``""``: the environment variable ``BUSI_DIR`` if set (resolved the same way),
+      else ``"synthetic"``.
 
-    Raises :class:`BusiDataError` for a path that does not exist or holds no BUSI layout (the
-    message says where to download BUSI and how to set ``BUSI_DIR``).
+    Raises :class:`BusiDataError` for a path that exists in neither place or holds no BUSI
+    layout, and for a failed Kaggle download (the message says where to download BUSI, how to set
+    ``BUSI_DIR``, and for Kaggle what to install or set up).
     """
     if isinstance(source, DataSource):
         return source
@@ -614,10 +443,13 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
         source = os.environ.get("BUSI_DIR") or "synthetic"
     from . import synthetic
 
-    if str(source).strip().lower() == "synthetic":
+    keyword = str(source).strip().lower()
+    if keyword == "synthetic":
         folder = synthetic.ensure_synthetic_busi(project_root() / "data" / "synthetic_busi", verbose=False)
+    elif keyword == "kaggle":
+        folder = find_layout(download_kaggle())
     else:
-        folder = find_layout(source)
+        folder = find_layout(_locate(source))
     counts = _count_by_class(folder)
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     if (folder.parent / synthetic._MARKER).is_file():   # the generator's folder, however it is named
@@ -630,210 +462,38 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
     return DataSource(folder, "busi", description)
 
 
-# --------------------------------------------------------------------------------------------
-# Duplicates: a difference hash in numpy
+def _locate(path: str | os.PathLike) -> Path:
+    """``path`` itself when absolute or found from the working directory, else from the project root."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    from_root = project_root() / path
+    if from_root.exists():
+        return from_root
+    raise BusiDataError(f"BUSI folder not found: {path} (looked for it from the working directory "
+                        f"{Path.cwd()} and from the project root {project_root()}). {DOWNLOAD_HINT}")
 
 
-def _box_resize(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Area-average ``(N, H, W)`` down to ``(N, rows, cols)`` over near-equal pixel blocks."""
-    n, h, w = images.shape
-    if h < rows or w < cols:
-        raise ValueError(f"images of {h}x{w} are smaller than the {rows}x{cols} hash grid")
-    r = np.linspace(0, h, rows + 1).round().astype(int)
-    c = np.linspace(0, w, cols + 1).round().astype(int)
-    summed = np.add.reduceat(np.add.reduceat(images.astype(np.float64), r[:-1], axis=1), c[:-1], axis=2)
-    return summed / np.outer(np.diff(r), np.diff(c))[None]
+def download_kaggle(dataset: str = KAGGLE_DATASET) -> Path:
+    """Download BUSI from Kaggle with ``kagglehub`` and return the downloaded folder.
 
-
-def dhash(images, hash_size: int = 8) -> np.ndarray:
-    """Difference hash of greyscale images: ``bool (N, hash_size**2)`` (or ``(hash_size**2,)``).
-
-    Each image is area-averaged to ``hash_size`` rows × ``hash_size + 1`` columns, and each bit
-    says whether a cell is brighter than its left neighbour. Similar images (re-encoded, slightly
-    resized or re-contrasted) have hashes a few bits apart (Hamming distance); identical images
-    have distance 0.
+    ``kagglehub.dataset_download(dataset)`` keeps the files in its cache (``~/.cache/kagglehub``;
+    ``KAGGLEHUB_CACHE`` moves it) and returns at once when they are there. Raises
+    :class:`BusiDataError` naming the fix when ``kagglehub`` (imported only here) is missing or the
+    download fails (no internet, Kaggle asking for credentials).
     """
-    arr = np.asarray(images)
-    single = arr.ndim == 2
-    if single:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise ValueError(f"images must be (H, W) or (N, H, W), got shape {arr.shape}")
-    small = _box_resize(arr, hash_size, hash_size + 1)
-    bits = (small[:, :, 1:] > small[:, :, :-1]).reshape(len(arr), -1)
-    return bits[0] if single else bits
-
-
-def hamming_distances(bits: np.ndarray) -> np.ndarray:
-    """``int (N, N)`` pairwise Hamming distances between the rows of a boolean ``(N, B)`` array."""
-    b = np.asarray(bits, dtype=np.float32)
-    return np.rint(b @ (1 - b).T + (1 - b) @ b.T).astype(np.int64)
-
-
-def find_duplicates(data, max_distance: int = 64, hash_size: int = 16) -> pd.DataFrame:
-    """Pairs of (near-)duplicate images: dHash Hamming distance ``<= max_distance``.
-
-    ``data``: a :class:`BusiDataset` (its preprocessed images) or a ``(N, H, W)`` array. Returns a
-    DataFrame, one row per pair ``i < j`` sorted by distance then index, with the columns ``i, j,
-    distance, identical`` (the preprocessed pixels are equal) and, for a dataset, ``stem_i,
-    label_i, stem_j, label_j, same_label``. On the real BUSI data the byte-identical benign (433)
-    / malignant (145) pair has distance 0.
-
-    Threshold. The default, a 16×16 hash (256 bits) and ``max_distance=64`` (a quarter of the
-    bits), was read off BUSI at 256×256: unrelated images differ in ~128 bits and almost no pair
-    of different scenes comes below ~72, while pairs up to ~64 are, on inspection, the same
-    scene (re-saved, re-cropped or another frame of the same lesion). Scale the threshold with
-    the number of bits (``hash_size**2``) when changing ``hash_size``.
-    """
-    images = data.images if isinstance(data, BusiDataset) else np.asarray(data)
-    if max_distance < 0:
-        raise ValueError(f"max_distance must be >= 0, got {max_distance}")
-    bits = dhash(images, hash_size)
-    dist = hamming_distances(bits)
-    i, j = np.nonzero(np.triu(dist <= max_distance, k=1))
-    table = pd.DataFrame({"i": i.astype(int), "j": j.astype(int), "distance": dist[i, j].astype(int)})
-    table["identical"] = [bool(np.array_equal(images[a], images[b])) for a, b in zip(i, j)]
-    if isinstance(data, BusiDataset):
-        stems, labels = data.meta.stem.to_numpy(), data.meta.label.to_numpy()
-        table["stem_i"], table["label_i"] = stems[i], labels[i]
-        table["stem_j"], table["label_j"] = stems[j], labels[j]
-        table["same_label"] = table.label_i == table.label_j
-    return table.sort_values(["distance", "i", "j"], kind="stable").reset_index(drop=True)
-
-
-def duplicate_groups(data, max_distance: int = 64, hash_size: int = 16, pairs: pd.DataFrame | None = None) -> np.ndarray:
-    """``int (N,)`` group ids: images linked by a chain of duplicate pairs share an id.
-
-    ``pairs`` defaults to :func:`find_duplicates` ``(data, max_distance, hash_size)``; ids are
-    ``0..G-1`` numbered by each group's first image. Pass the result as ``groups=`` to
-    :func:`split_train_val` so that duplicates never straddle train and validation.
-    """
-    n = len(data)
-    if pairs is None:
-        pairs = find_duplicates(data, max_distance, hash_size)
-    parent = np.arange(n)
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for a, b in zip(pairs.i, pairs.j):
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(a) for a in range(n)], dtype=np.int64)
-    _, ids = np.unique(roots, return_inverse=True)
-    return ids.astype(np.int64)
-
-
-# --------------------------------------------------------------------------------------------
-# The split
-
-
-@dataclass
-class Split:
-    """A train/validation split: sorted index arrays into the dataset, and how it was made."""
-
-    train: np.ndarray
-    val: np.ndarray
-    seed: int
-    val_fraction: float
-    train_stems: list[str] = field(default_factory=list)
-    val_stems: list[str] = field(default_factory=list)
-    stratified: bool = True
-    grouped: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seed": int(self.seed), "val_fraction": float(self.val_fraction),
-                "stratified": bool(self.stratified), "grouped": bool(self.grouped),
-                "n_train": int(len(self.train)), "n_val": int(len(self.val)),
-                "train": [int(i) for i in self.train], "val": [int(i) for i in self.val],
-                "train_stems": list(self.train_stems), "val_stems": list(self.val_stems)}
-
-    def counts(self, meta: pd.DataFrame) -> pd.DataFrame:
-        """Images per class in train and validation (``meta``: the dataset's meta)."""
-        labels = meta.label.to_numpy()
-        table = pd.DataFrame({"train": pd.Series(labels[self.train]).value_counts(),
-                              "val": pd.Series(labels[self.val]).value_counts()}).fillna(0).astype(int)
-        table = table.sort_index()
-        table.loc["total"] = table.sum()
-        table.index.name = "class"
-        return table
-
-
-def _largest_remainder(sizes: dict[str, int], total: int, fraction: float) -> dict[str, int]:
-    quota = {k: fraction * v for k, v in sizes.items()}
-    counts = {k: int(np.floor(q)) for k, q in quota.items()}
-    rest = total - sum(counts.values())
-    for k in sorted(quota, key=lambda k: (-(quota[k] - counts[k]), k))[:max(rest, 0)]:
-        counts[k] += 1
-    return counts
-
-
-def split_train_val(data, val_fraction: float = 0.2, seed: int = 0, groups=None,
-                    stratify: bool = True) -> Split:
-    """A seeded train/validation split, stratified by class, optionally keeping groups together.
-
-    ``data``: a :class:`BusiDataset` or its ``meta`` DataFrame (``label`` and ``stem`` columns).
-    The validation set gets ``round(val_fraction * N)`` images (85 of BUSI's 425), shared among the
-    classes in proportion to their sizes (largest remainders). With ``groups`` (``(N,)`` ids, e.g.
-    :func:`duplicate_groups`) whole groups are drawn — a group counts for the class of its first
-    image — until each class's quota is reached without overshooting, so the counts can differ
-    from the ungrouped ones by a few images. The same ``(data, val_fraction, seed, groups)`` always
-    gives the same split.
-    """
-    meta = data.meta if isinstance(data, BusiDataset) else data
-    if not isinstance(meta, pd.DataFrame) or "label" not in meta:
-        raise TypeError("split_train_val needs a BusiDataset or its meta DataFrame (with a 'label' column)")
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    n = len(meta)
-    labels = meta.label.to_numpy().astype(str) if stratify else np.array(["all"] * n)
-    group_ids = np.arange(n) if groups is None else np.asarray(groups)
-    if group_ids.shape != (n,):
-        raise ValueError(f"groups must have one id per image, shape ({n},), got {group_ids.shape}")
-    rng = np.random.default_rng(seed)
-    # units: groups, each with its members and the class of its first member
-    _, first, inverse = np.unique(group_ids, return_index=True, return_inverse=True)
-    members = [np.flatnonzero(inverse == u) for u in range(len(first))]
-    unit_class = labels[first]
-    sizes = {c: int(sum(len(members[u]) for u in np.flatnonzero(unit_class == c))) for c in np.unique(unit_class)}
-    quota = _largest_remainder(sizes, int(round(val_fraction * n)), val_fraction)
-    val: list[int] = []
-    for c in sorted(sizes):
-        units = np.flatnonzero(unit_class == c)
-        units = units[rng.permutation(len(units))]
-        taken = 0
-        for u in units:
-            if taken >= quota[c]:
-                break
-            if taken + len(members[u]) <= quota[c]:
-                val.extend(members[u].tolist())
-                taken += len(members[u])
-    val_idx = np.array(sorted(val), dtype=np.int64)
-    train_idx = np.setdiff1d(np.arange(n), val_idx).astype(np.int64)
-    stems = meta.stem.to_numpy().astype(str) if "stem" in meta else np.arange(n).astype(str)
-    return Split(train_idx, val_idx, int(seed), float(val_fraction), stems[train_idx].tolist(),
-                 stems[val_idx].tolist(), stratified=stratify, grouped=groups is not None)
-
-
-def count_leaks(pairs: pd.DataFrame, split: Split) -> int:
-    """How many duplicate ``pairs`` (:func:`find_duplicates`) have one image in train, one in val."""
-    in_val = np.zeros(int(max(split.train.max(initial=-1), split.val.max(initial=-1))) + 1, dtype=bool)
-    in_val[split.val] = True
-    return int(np.sum(in_val[pairs.i.to_numpy()] != in_val[pairs.j.to_numpy()]))
-
-
-def save_split(split: Split, path: str | os.PathLike, **extra: Any) -> Path:
-    """Write ``split`` (seed, fraction, indices, stems; plus ``extra`` keys) as JSON, atomically."""
-    return write_json(path, {**split.to_dict(), **extra})
-
-
-def load_split(path: str | os.PathLike) -> Split:
-    """Read a split written by :func:`save_split`."""
-    raw = json.loads(Path(path).read_text())
-    return Split(np.array(raw["train"], dtype=np.int64), np.array(raw["val"], dtype=np.int64),
-                 int(raw["seed"]), float(raw["val_fraction"]), list(raw["train_stems"]),
-                 list(raw["val_stems"]), bool(raw.get("stratified", True)), bool(raw.get("grouped", False)))
+    try:
+        import kagglehub
+    except ImportError as error:
+        raise BusiDataError(
+            f"DATA='kaggle' needs the kagglehub package: install it (`pip install kagglehub`) and run "
+            f"again, or download BUSI by hand. {DOWNLOAD_HINT}") from error
+    try:
+        path = kagglehub.dataset_download(dataset)
+    except Exception as error:   # kagglehub raises network, HTTP and credential errors of its own
+        raise BusiDataError(
+            f"Could not download {dataset} from Kaggle with kagglehub ({type(error).__name__}: {error}). "
+            f"Check the internet connection; if Kaggle asks for credentials, set them up "
+            f"(kagglehub.login(), or KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json); or "
+            f"download BUSI by hand and set BUSI_DIR. {DOWNLOAD_HINT}") from error
+    return Path(path)

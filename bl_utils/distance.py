@@ -79,17 +79,25 @@ __all__ = ["signed_distance_map", "batch_signed_distance_maps", "empty_value"]
 EmptyPolicy = Union[str, float]
 
 
-def _check_mask(mask, name: str = "mask") -> np.ndarray:
+def check_mask(mask, name: str = "mask") -> np.ndarray:
+    """``mask`` as a bool array: bool, or numbers that are all 0 or 1 (any shape).
+
+    The one binary-mask check of the package (:mod:`bl_utils.metrics` uses it too). Raises
+    ``TypeError`` for a non-numeric dtype and ``ValueError`` for other values (0/255 masks and
+    probabilities must be thresholded first), naming ``name`` and the fix.
+    """
     arr = np.asarray(mask)
     if arr.dtype == bool:
         return arr
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a boolean or numeric array of 0/1 values, got dtype "
                         f"{arr.dtype}; pass e.g. `np.asarray(mask) > 0`.")
-    if arr.size and not np.isin(arr, (0, 1)).all():
-        bad = np.unique(arr[~np.isin(arr, (0, 1))])[:5]
+    binary = (arr == 0) | (arr == 1)
+    if not binary.all():
+        bad = np.unique(arr[~binary])[:5]
         raise ValueError(f"{name} must be binary (0/1 or bool), found values such as {bad.tolist()}; "
-                         "threshold it first, e.g. `mask > 0`.")
+                         "threshold it first: `mask > 0` for a 0/255 mask, `probs >= 0.5` for "
+                         "probabilities.")
     return arr.astype(bool)
 
 
@@ -130,12 +138,13 @@ def empty_value(shape: Sequence[int], spacing=None, empty: EmptyPolicy = "diagon
     return float(empty)
 
 
-def _window(mask: np.ndarray) -> tuple[slice, ...]:
-    """Bounding box of the object grown by one pixel, clipped to the array.
+def bounding_slices(mask: np.ndarray) -> tuple[slice, ...]:
+    """The bounding box of a non-empty bool ``mask`` grown by one pixel, clipped to the array.
 
     Every object pixel's nearest background pixel lies in this window (clamping a farther
     background pixel onto the window's outer ring gives a closer one, which is background), so the
-    inside distance can be computed on the crop — much cheaper for small tumours.
+    inside distance can be computed on the crop — much cheaper for small tumours. (Surface
+    distances in :mod:`bl_utils.metrics` are cropped the same way.)
     """
     window = []
     for axis in range(mask.ndim):
@@ -161,7 +170,7 @@ def _sdm(mask: np.ndarray, spacing: tuple[float, ...], fill: float) -> np.ndarra
     outside = ndimage.distance_transform_edt(~mask, sampling=sampling)
     out[...] = outside
     # Inside, on the cropped window around the object.
-    win = _window(mask)
+    win = bounding_slices(mask)
     sub = mask[win]
     d_bg = ndimage.distance_transform_edt(sub, sampling=sampling)
     if isotropic:
@@ -202,7 +211,7 @@ def signed_distance_map(mask, spacing=None, empty: EmptyPolicy = "diagonal") -> 
     TypeError / ValueError: non-numeric or non-binary mask, 0-d or size-0 mask, wrong spacing
     length or non-positive spacing, unknown ``empty`` policy.
     """
-    arr = _check_mask(mask)
+    arr = check_mask(mask)
     if arr.ndim == 0 or arr.size == 0:
         raise ValueError(f"mask must be a non-empty array with at least one axis, got shape {arr.shape}.")
     h = check_spacing(spacing, arr.ndim)
@@ -222,7 +231,7 @@ def batch_signed_distance_maps(masks, spacing=None, empty: EmptyPolicy = "diagon
     3 axes (add the channel axis with ``masks[:, None]``), plus the errors of
     :func:`signed_distance_map`.
     """
-    arr = _check_mask(masks, "masks")
+    arr = check_mask(masks, "masks")
     if arr.ndim < 3:
         raise ValueError(f"masks must have shape (B, C, *spatial) with at least one spatial axis, "
                          f"got shape {arr.shape}; for (N, H, W) masks pass `masks[:, None]`.")

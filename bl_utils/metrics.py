@@ -34,8 +34,9 @@ Conventions (BUSI has 133 *normal* images whose true mask is empty, so they matt
   3-D 1, 2, 3 are 6-, 18- and 26-connectivity.
 
 Bad input raises ``ValueError``: masks of different shapes (both shapes named), values other than 0/1 in
-a non-bool array (threshold probabilities first, and divide 0/255 masks by 255), a dimension other than
-2 or 3, or a size-1 axis (which is almost always a channel axis left in: pass ``mask[0]``).
+a non-bool array (threshold probabilities first, and 0/255 masks with ``> 0``), a dimension other than
+2 or 3, or a size-1 axis (which is almost always a channel axis left in: pass ``mask[0]``); a
+non-numeric dtype raises ``TypeError`` (:func:`bl_utils.distance.check_mask`, shared with Φ_G).
 
 Example::
 
@@ -54,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .distance import check_spacing, empty_value as empty_value_for
+from .distance import bounding_slices, check_mask, check_spacing, empty_value as empty_value_for
 
 __all__ = [
     "dice", "iou", "hd95", "assd", "surface", "surface_distances", "count_components",
@@ -85,25 +86,11 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}") from error
 
 
-def _to_bool(a: np.ndarray, name: str) -> np.ndarray:
-    """``a`` as a bool array; raises unless it is bool or holds only 0 and 1."""
-    if a.dtype == bool:
-        return a
-    if not (np.issubdtype(a.dtype, np.number)):
-        raise ValueError(f"{name} must be a binary mask (bool or 0/1 numbers), got dtype {a.dtype}.")
-    binary = (a == 0) | (a == 1)
-    if not binary.all():
-        bad = np.unique(a[~binary])[:3].tolist()
-        raise ValueError(
-            f"{name} must be a binary mask (bool or values 0/1), but it holds other values such as "
-            f"{bad}. Threshold probabilities first (e.g. probs >= 0.5) and divide 0/255 masks by 255.")
-    return a.astype(bool)
-
-
-def _check_mask(x: Any, name: str) -> np.ndarray:
+def _one_mask(x: Any, name: str) -> np.ndarray:
+    """One mask ``(H, W)`` or ``(H, W, D)`` as a bool numpy array."""
     a = _to_numpy(x, name)
     _check_spatial_shape(a.shape, name)
-    return _to_bool(a, name)
+    return check_mask(a, name)
 
 
 def _check_spatial_shape(shape: tuple[int, ...], name: str) -> None:
@@ -122,7 +109,7 @@ def _check_pair(pred: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"pred and target must have the same shape, got pred {tuple(p.shape)} and "
                          f"target {tuple(t.shape)}.")
     _check_spatial_shape(p.shape, "pred")
-    return _to_bool(p, "pred"), _to_bool(t, "target")
+    return check_mask(p, "pred"), check_mask(t, "target")
 
 
 def _check_empty_value(empty_value: Any) -> None:
@@ -172,16 +159,6 @@ def iou(pred, target, empty_score: float = 1.0) -> float:
 
 
 # ------------------------------------------------------------------------------ surface distances
-def _bounding_slices(mask: np.ndarray) -> tuple[slice, ...]:
-    """The bounding box of ``mask`` (not empty) widened by one pixel, clipped to the array."""
-    slices = []
-    for axis, size in enumerate(mask.shape):
-        others = tuple(a for a in range(mask.ndim) if a != axis)
-        hits = np.flatnonzero(mask.any(axis=others))
-        slices.append(slice(max(hits[0] - 1, 0), min(hits[-1] + 2, size)))
-    return tuple(slices)
-
-
 def _surface(mask: np.ndarray) -> np.ndarray:
     # Default structure: the cross; border_value=0: outside the array is background.
     return mask & ~ndimage.binary_erosion(mask)
@@ -191,7 +168,7 @@ def _distances(p: np.ndarray, t: np.ndarray, spacing: tuple[float, ...]) -> tupl
     """Directed surface distances (∂P -> ∂T, ∂T -> ∂P) for two non-empty masks."""
     # Every surface pixel lies in the union's bounding box, so computing in that box (plus a
     # one-pixel background margin, for the erosion) gives the same distances faster.
-    box = _bounding_slices(p | t)
+    box = bounding_slices(p | t)
     p, t = p[box], t[box]
     sp, st = _surface(p), _surface(t)
     to_t = ndimage.distance_transform_edt(~st, sampling=spacing)
@@ -205,7 +182,7 @@ def surface(mask) -> np.ndarray:
     Pixels on the array border count as surface (outside the array is background). Returns a bool
     array of the mask's shape ``(H, W)`` or ``(H, W, D)``.
     """
-    return _surface(_check_mask(mask, "mask"))
+    return _surface(_one_mask(mask, "mask"))
 
 
 def surface_distances(pred, target, spacing=None) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +266,7 @@ def count_components(mask, connectivity: int = 2) -> int:
     8-connectivity (diagonal neighbours join) and 1 is 4-connectivity; in 3-D, 1/2/3 are 6/18/26.
     An empty mask has 0 components.
     """
-    m = _check_mask(mask, "mask")
+    m = _one_mask(mask, "mask")
     return int(ndimage.label(m, structure=_structure(m.ndim, connectivity))[1])
 
 
@@ -319,7 +296,7 @@ def evaluate_masks(preds, targets, stems: Sequence | None = None, labels: Sequen
     if p_all.ndim not in (3, 4):
         raise ValueError(f"preds must be a stack (N, H, W) or (N, H, W, D), got shape {tuple(p_all.shape)}.")
     _check_spatial_shape(p_all.shape[1:], "each mask")
-    p_all, t_all = _to_bool(p_all, "preds"), _to_bool(t_all, "targets")
+    p_all, t_all = check_mask(p_all, "preds"), check_mask(t_all, "targets")
     n = len(p_all)
     stems = list(range(n)) if stems is None else list(stems)
     labels = [None] * n if labels is None else list(labels)

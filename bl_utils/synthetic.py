@@ -27,7 +27,7 @@ How an image is made (B-mode-like, greyscale, sizes of about 300–650 pixels, l
   image, as in BUSI (the 5 % rule then keeps about 70 % of lesion images plus every normal one);
 * duplicates like BUSI's: malignant (7) is a byte-identical copy of benign (13) (another label),
   and every 10th benign image is a second frame of the scene before it (same anatomy and
-  lesion, new speckle): :func:`bl_utils.data.find_duplicates` should find these pairs;
+  lesion, new speckle): :func:`bl_utils.duplicates.find_duplicates` should find these pairs;
 * stored like BUSI: images as 8-bit grey, some as RGB with yellow calliper marks (a colour
   overlay); masks 1-bit, second masks RGBA 0/255, normal masks RGB all zero.
 
@@ -151,7 +151,7 @@ def synthetic_case(label: str, number: int, seed: int = DEFAULT_SEED) -> tuple[n
 
     Returns ``(image uint8 (H, W), masks [bool (H, W), ...], colour)``: ``masks`` is empty for a
     normal image, has one entry per lesion otherwise; ``colour`` says whether the image is stored
-    with a colour overlay.
+    with a colour overlay. Raises ``ValueError`` for a label other than benign/malignant/normal.
     """
     if label not in _CLASS_CODE:
         raise ValueError(f"label must be one of {sorted(_CLASS_CODE)}, got {label!r}")
@@ -162,14 +162,24 @@ def synthetic_case(label: str, number: int, seed: int = DEFAULT_SEED) -> tuple[n
     frame = np.random.default_rng([int(seed), _CLASS_CODE[label], int(number), 1])        # the frame
     h = int(rng.integers(300, 541))
     w = int(np.clip(h * rng.uniform(1.0, 1.4), 320, 660))
-    shape = (h, w)
+    echo = _tissue(rng, (h, w))
+    _add_fat_lobules(rng, echo)
+    masks = _add_lesions(rng, echo, label)
+    image = _scan(rng, frame, echo, another_frame=scene != (label, number))
+    colour = bool(frame.random() < 0.1) and label != "normal"
+    return image, masks, colour
+
+
+def _tissue(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """``float32 (H, W)`` echogenicity of the tissue layers, with wavy boundaries: bright skin line,
+    subcutaneous fat, striated glandular tissue, chest wall with ribs."""
+    h, w = shape
     f32 = np.float32
     depth = np.linspace(0, 1, h, dtype=f32)[:, None]
 
     def step(boundary, width=0.012):      # 0 above a wavy boundary, 1 below, a linear ramp between
         return np.clip((depth - boundary.astype(f32)[None, :]) / f32(4 * width) + f32(0.5), 0, 1)
 
-    # tissue layers with wavy boundaries: skin, subcutaneous fat, glandular tissue, chest wall
     skin = 0.03 + _curve(rng, w, 0.005, 120)
     fat_end = rng.uniform(0.16, 0.3) + _curve(rng, w, 0.03, 160)
     gland_end = rng.uniform(0.68, 0.85) + _curve(rng, w, 0.04, 200)
@@ -182,8 +192,15 @@ def synthetic_case(label: str, number: int, seed: int = DEFAULT_SEED) -> tuple[n
     echo *= np.exp(texture.astype(f32))
     ribs = np.clip(np.sin(2 * np.pi * (depth - gland_end[None, :]) * rng.uniform(8, 14)), 0, 1)
     echo *= 1 + f32(0.8) * below_gland * ribs.astype(f32)
-    # hypoechoic fat lobules in the subcutaneous layer: dark, but less than a lesion
-    lobules = np.zeros(shape, f32)
+    return echo
+
+
+def _add_fat_lobules(rng: np.random.Generator, echo: np.ndarray) -> None:
+    """Darken ``echo`` in place with hypoechoic fat lobules in the subcutaneous layer: dark, but
+    less than a lesion (distractors for the segmentation)."""
+    h, w = echo.shape
+    f32 = np.float32
+    lobules = np.zeros((h, w), f32)
     for _ in range(int(rng.integers(3, 9))):
         ly, lx = rng.uniform(0.07, 0.3) * h, rng.uniform(0, w)
         ry, rx = rng.uniform(6, 16), rng.uniform(18, 55)
@@ -194,44 +211,65 @@ def synthetic_case(label: str, number: int, seed: int = DEFAULT_SEED) -> tuple[n
     top_rows = int(0.4 * h)
     echo[:top_rows] *= 1 - ndimage.gaussian_filter(lobules[:top_rows], 3.0)
 
-    masks: list[np.ndarray] = []
-    if label != "normal":
-        malignant = label == "malignant"
-        first = _lesion_mask(rng, shape, _target_fraction(rng, malignant) * h * w, malignant)
-        masks.append(first)
-        if rng.random() < 1 / 15:      # a second, smaller lesion, not overlapping the first
-            grown = ndimage.binary_dilation(first, iterations=8)
-            for _ in range(10):
-                second = _lesion_mask(rng, shape, rng.uniform(0.1, 0.35) * first.sum(), malignant)
-                if not (grown & second).any():
-                    masks.append(second)
-                    break
-        for mask in masks:
-            rows_in, cols_in = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-            bottom = rows_in[-1]
-            blur = rng.uniform(2.0, 4.0) if malignant else rng.uniform(1.0, 2.2)
-            pad = int(4 * blur) + 2
-            r0, r1 = max(0, rows_in[0] - pad), min(h, bottom + pad + 1)
-            c0, c1 = max(0, cols_in[0] - pad), min(w, cols_in[-1] + pad + 1)
-            soft = ndimage.gaussian_filter(mask[r0:r1, c0:c1].astype(f32), blur)
-            level = rng.uniform(0.08, 0.22)                            # lesion echogenicity (tissue ~0.8)
-            inner = level * np.exp(0.35 * _field(rng, soft.shape, (8, 8))).astype(f32)   # internal echoes
-            window = echo[r0:r1, c0:c1]
-            echo[r0:r1, c0:c1] = window * (1 - soft) + soft * inner
-            # posterior shadowing (mostly malignant) or enhancement (some benign), under the lesion
-            profile = ndimage.gaussian_filter1d(mask.any(axis=0).astype(f32), 6.0)[None, :]
-            after = np.arange(h - bottom, dtype=f32)[:, None]
-            below = np.clip(after / f32(0.03 * h), 0, 1) * np.exp(-after / f32(rng.uniform(0.3, 0.8) * h))
-            if malignant and rng.random() < 0.6:
-                echo[bottom:] *= 1 - f32(rng.uniform(0.3, 0.6)) * profile * below
-            elif not malignant and rng.random() < 0.3:
-                echo[bottom:] *= 1 + f32(rng.uniform(0.3, 0.6)) * profile * below
 
-    # depth attenuation, then speckle: the magnitude of a correlated complex Gaussian field
-    # (Rayleigh-distributed amplitude, grain of a few pixels), then log compression to 8 bits
+def _add_lesions(rng: np.random.Generator, echo: np.ndarray, label: str) -> list[np.ndarray]:
+    """Draw the lesion(s) of a benign or malignant image into ``echo`` (in place) and return their
+    masks: one, and about 1 time in 15 a second, smaller one that does not touch the first."""
+    if label == "normal":
+        return []
+    h, w = shape = echo.shape
+    malignant = label == "malignant"
+    first = _lesion_mask(rng, shape, _target_fraction(rng, malignant) * h * w, malignant)
+    masks = [first]
+    if rng.random() < 1 / 15:      # a second, smaller lesion, not overlapping the first
+        grown = ndimage.binary_dilation(first, iterations=8)
+        for _ in range(10):
+            second = _lesion_mask(rng, shape, rng.uniform(0.1, 0.35) * first.sum(), malignant)
+            if not (grown & second).any():
+                masks.append(second)
+                break
+    for mask in masks:
+        _darken_lesion(rng, echo, mask, malignant)
+    return masks
+
+
+def _darken_lesion(rng: np.random.Generator, echo: np.ndarray, mask: np.ndarray, malignant: bool) -> None:
+    """Replace ``echo`` (in place) inside ``mask`` by a dark lesion with a blurred border, and shade
+    the tissue below it: acoustic shadowing (mostly malignant) or enhancement (some benign)."""
+    h, w = echo.shape
+    f32 = np.float32
+    rows_in, cols_in = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    bottom = rows_in[-1]
+    blur = rng.uniform(2.0, 4.0) if malignant else rng.uniform(1.0, 2.2)
+    pad = int(4 * blur) + 2
+    r0, r1 = max(0, rows_in[0] - pad), min(h, bottom + pad + 1)
+    c0, c1 = max(0, cols_in[0] - pad), min(w, cols_in[-1] + pad + 1)
+    soft = ndimage.gaussian_filter(mask[r0:r1, c0:c1].astype(f32), blur)
+    level = rng.uniform(0.08, 0.22)                            # lesion echogenicity (tissue ~0.8)
+    inner = level * np.exp(0.35 * _field(rng, soft.shape, (8, 8))).astype(f32)   # internal echoes
+    window = echo[r0:r1, c0:c1]
+    echo[r0:r1, c0:c1] = window * (1 - soft) + soft * inner
+    # posterior shadowing (mostly malignant) or enhancement (some benign), under the lesion
+    profile = ndimage.gaussian_filter1d(mask.any(axis=0).astype(f32), 6.0)[None, :]
+    after = np.arange(h - bottom, dtype=f32)[:, None]
+    below = np.clip(after / f32(0.03 * h), 0, 1) * np.exp(-after / f32(rng.uniform(0.3, 0.8) * h))
+    if malignant and rng.random() < 0.6:
+        echo[bottom:] *= 1 - f32(rng.uniform(0.3, 0.6)) * profile * below
+    elif not malignant and rng.random() < 0.3:
+        echo[bottom:] *= 1 + f32(rng.uniform(0.3, 0.6)) * profile * below
+
+
+def _scan(rng: np.random.Generator, frame: np.random.Generator, echo: np.ndarray,
+          another_frame: bool) -> np.ndarray:
+    """The B-mode image ``uint8 (H, W)`` of ``echo``: depth attenuation, then speckle (the magnitude
+    of a correlated complex Gaussian field: Rayleigh amplitude, grain of a few pixels; partly
+    decorrelated for ``another_frame`` of the same scene), then log compression to 8 bits."""
+    h, w = shape = echo.shape
+    f32 = np.float32
+    depth = np.linspace(0, 1, h, dtype=f32)[:, None]
     echo = np.clip(echo, 1e-3, None) * np.exp(-rng.uniform(1.6, 2.6) * depth).astype(f32)
     noise = rng.standard_normal((2, *shape), dtype=f32)
-    if scene != (label, number):    # another frame of the same scene: speckle partly decorrelated
+    if another_frame:    # another frame of the same scene: speckle partly decorrelated
         noise = f32(0.8) * noise + f32(0.6) * frame.standard_normal((2, *shape), dtype=f32)
     re = ndimage.gaussian_filter(noise[0], (1.0, 2.2))
     im = ndimage.gaussian_filter(noise[1], (1.0, 2.2))
@@ -242,8 +280,7 @@ def synthetic_case(label: str, number: int, seed: int = DEFAULT_SEED) -> tuple[n
     dynamic_range = frame.uniform(38, 48)
     image = np.clip(255 * (1 + decibels / f32(dynamic_range)), 0, 255).astype(np.uint8)
     image[:, :3] = image[:, -3:] = 0            # thin black margins, as in cropped scanner frames
-    colour = bool(frame.random() < 0.1) and label != "normal"
-    return image, masks, colour
+    return image
 
 
 def _save(image: Image.Image, path: Path) -> None:

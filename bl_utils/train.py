@@ -75,6 +75,7 @@ from .model import build_model, encoder_weights_available
 from .runs import RunResult, load_run, results_table
 from .runtime import atomic_write, display_path, get_device, project_root, run_metadata, seed_everything, select_amp, write_json
 from .schedules import STRATEGIES, make_strategy
+from .split import split_train_val
 
 #: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -255,9 +256,8 @@ def _load_split(config: TrainConfig, verbose: bool):
     if config.max_images is not None and config.max_images < len(dataset):
         chosen = np.random.default_rng(config.split_seed).permutation(len(dataset))[:config.max_images]
         dataset = dataset.subset(np.sort(chosen))
-    groups = bl_data.duplicate_groups(dataset) if config.group_duplicates else None
-    split = bl_data.split_train_val(dataset, val_fraction=config.val_fraction, seed=config.split_seed,
-                                    groups=groups)
+    split = split_train_val(dataset, val_fraction=config.val_fraction, seed=config.split_seed,
+                            groups=None if config.group_duplicates else False)
     return dataset, source, fingerprint, split
 
 

@@ -1,15 +1,17 @@
-"""Tests of bl_utils.data: the BUSI loader, the < 5 % rule, the cache, duplicates and the split.
+"""Tests of bl_utils.data (the BUSI loader, the < 5 % rule, the data source) and bl_utils.cache.
 
 Oracles: the preprocessed copy ``../shared/data/busi256`` (made independently from the same
 Kaggle files: PIL bilinear greyscale images, nearest-neighbour mask unions), PIL itself, brute
-force, ``scipy.sparse.csgraph.connected_components`` and :func:`bl_utils.distance.signed_distance_map`.
+force and :func:`bl_utils.distance.signed_distance_map`. Duplicates and the split: test_duplicates.py,
+test_split.py.
 Real-data tests skip when ``../shared/data`` is absent (as on a user's machine).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,10 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from bl_utils import data, synthetic
+from bl_utils import cache as bl_cache
+from bl_utils import data, duplicates, synthetic
+from bl_utils.dataset import META_COLUMNS
 from bl_utils.distance import signed_distance_map
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -67,7 +69,7 @@ def tiny(tmp_path) -> Path:
 
 def test_tiny_folder_exact_fractions_order_and_items(tiny, tmp_path):
     ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, cache_dir=False, progress=False)
-    assert list(ds.meta.columns) == list(data.META_COLUMNS)
+    assert list(ds.meta.columns) == list(META_COLUMNS)
     assert ds.stems == ["benign (1)", "benign (2)", "benign (10)", "malignant (1)", "malignant (2)", "normal (1)"]
     # the images are 40 wide, 30 high: resizing to (30, 40) keeps every pixel
     np.testing.assert_allclose(ds.meta.tumour_fraction, np.array([6, 200, 20, 600, 1, 0]) / 1200)
@@ -234,6 +236,67 @@ def test_resolve_data_none_uses_busi_dir(monkeypatch, tiny):
     assert data.resolve_data("").root == tiny
 
 
+def test_resolve_data_relative_path_from_cwd_then_project_root(monkeypatch, tmp_path, tiny):
+    """A notebook's working directory is notebooks/: a path relative to the repository root works there."""
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "data").mkdir()
+    tiny.parent.rename(project / "data" / "busi")
+    monkeypatch.setenv("BL_PROJECT_ROOT", str(project))
+    monkeypatch.chdir(project / "notebooks")
+    source = data.resolve_data("data/busi")                     # not in notebooks/: from the root
+    assert source.kind == "busi" and source.root.resolve() == project / "data" / "busi" / data.LAYOUT_FOLDER
+    assert data.resolve_data("../data/busi").root.resolve() == source.root.resolve()   # from the cwd
+    (project / "notebooks" / "data" / "busi").mkdir(parents=True)     # the cwd wins when it exists...
+    with pytest.raises(data.BusiDataError, match="No BUSI layout"):   # ...even when it is not BUSI
+        data.resolve_data("data/busi")
+    monkeypatch.setenv("BUSI_DIR", "../data/busi")               # BUSI_DIR is resolved the same way
+    assert data.resolve_data(None).root.resolve() == source.root.resolve()
+    with pytest.raises(data.BusiDataError) as info:
+        data.resolve_data("nowhere/busi")
+    message = str(info.value)
+    assert "nowhere" in message and str(project) in message and "BUSI_DIR" in message
+
+
+def _fake_kagglehub(monkeypatch, download):
+    module = types.ModuleType("kagglehub")
+    module.dataset_download = download
+    monkeypatch.setitem(sys.modules, "kagglehub", module)
+
+
+def test_resolve_data_kaggle_downloads_with_kagglehub(monkeypatch, tiny):
+    asked = []
+
+    def download(handle):
+        asked.append(handle)
+        return str(tiny.parent)          # kagglehub returns the folder holding Dataset_BUSI_with_GT
+
+    _fake_kagglehub(monkeypatch, download)
+    source = data.resolve_data("kaggle")
+    assert asked == ["aryashah2k/breast-ultrasound-images-dataset"] == [data.KAGGLE_DATASET]
+    assert source.kind == "busi" and source.root == tiny and "6 images" in source.description
+
+
+def test_resolve_data_kaggle_offline_names_the_fixes(monkeypatch):
+    def offline(handle):
+        raise ConnectionError("Failed to resolve 'www.kaggle.com'")
+
+    _fake_kagglehub(monkeypatch, offline)
+    with pytest.raises(data.BusiDataError) as info:
+        data.resolve_data("kaggle")
+    message = str(info.value)
+    for phrase in ("ConnectionError", "www.kaggle.com", "credentials", "KAGGLE_KEY", "BUSI_DIR"):
+        assert phrase in message
+    assert isinstance(info.value.__cause__, ConnectionError)
+
+
+def test_resolve_data_kaggle_without_kagglehub(monkeypatch):
+    monkeypatch.setitem(sys.modules, "kagglehub", None)          # `import kagglehub` fails
+    with pytest.raises(data.BusiDataError, match="pip install kagglehub") as info:
+        data.resolve_data("Kaggle")
+    assert "BUSI_DIR" in str(info.value)
+
+
 def test_resolve_data_synthetic_written_once(monkeypatch, tmp_path):
     monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
     monkeypatch.delenv("BUSI_DIR", raising=False)
@@ -297,7 +360,7 @@ def test_failure_while_building_leaves_no_cache(tiny, tmp_path, monkeypatch):
     def broken(masks):
         raise RuntimeError("disk full while computing Φ_G")
 
-    monkeypatch.setattr(data, "_compute_phis", broken)
+    monkeypatch.setattr(bl_cache, "_compute_phis", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         data.load_busi(tiny, image_size=16, cache_dir=cache, progress=False)
     assert _npz_files(cache) == []
@@ -317,7 +380,7 @@ def test_damaged_cache_file_is_rebuilt(tiny, tmp_path):
 def test_default_cache_dir_under_project_root(monkeypatch, tmp_path):
     monkeypatch.delenv("BL_CACHE_DIR", raising=False)
     monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
-    assert data.default_cache_dir() == tmp_path / ".cache" / "busi"
+    assert bl_cache.default_cache_dir() == tmp_path / ".cache" / "busi"
 
 
 @pytest.mark.parametrize("bad", [dict(image_size=4), dict(image_size=(8, 8, 8)), dict(image_size="256"),
@@ -328,111 +391,7 @@ def test_bad_settings(tiny, bad):
 
 
 # --------------------------------------------------------------------------------------------
-# Duplicates
-
-
-def test_dhash_hand_worked():
-    ramp = np.tile(np.arange(90, dtype=np.uint8), (80, 1))            # brighter to the right
-    assert data.dhash(ramp).all() and data.dhash(ramp).shape == (64,)
-    assert not data.dhash(ramp[:, ::-1]).any()
-    # a 2x3 grid by hand: cells (row means) 1 5 2 / 4 4 9 -> bits [5>1, 2>5, 4>4, 9>4]
-    img = np.repeat(np.repeat(np.array([[1, 5, 2], [4, 4, 9]], float), 4, axis=0), 4, axis=1)
-    assert data.dhash(img, hash_size=2).tolist() == [True, False, False, True]
-
-
-def test_box_resize_matches_block_means_and_hamming_brute_force():
-    rng = np.random.default_rng(0)
-    imgs = rng.random((3, 32, 36))
-    expected = imgs.reshape(3, 8, 4, 9, 4).mean(axis=(2, 4))
-    np.testing.assert_allclose(data._box_resize(imgs, 8, 9), expected)
-    bits = rng.random((7, 64)) < 0.5
-    brute = np.array([[np.sum(a != b) for b in bits] for a in bits])
-    np.testing.assert_array_equal(data.hamming_distances(bits), brute)
-
-
-def test_find_duplicates_on_arrays():
-    rng = np.random.default_rng(1)
-    base = rng.integers(0, 255, (5, 64, 64)).astype(np.uint8)
-    imgs = np.concatenate([base, base[1:2], np.clip(base[3:4].astype(int) + 3, 0, 255).astype(np.uint8)])
-    pairs = data.find_duplicates(imgs, max_distance=3, hash_size=8)
-    assert list(zip(pairs.i, pairs.j)) == [(1, 5), (3, 6)]
-    assert pairs.identical.tolist() == [True, False]
-    assert pairs.distance.iloc[0] == 0
-
-
-def test_duplicate_groups_against_scipy_components():
-    rng = np.random.default_rng(2)
-    n = 40
-    edges = rng.integers(0, n, (25, 2))
-    edges = edges[edges[:, 0] != edges[:, 1]]
-    pairs = pd.DataFrame({"i": edges.min(1), "j": edges.max(1)})
-    groups = data.duplicate_groups(np.zeros((n, 8, 9)), pairs=pairs)
-    _, reference = connected_components(coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
-                                                   shape=(n, n)), directed=False)
-    same = groups[:, None] == groups[None, :]
-    np.testing.assert_array_equal(same, reference[:, None] == reference[None, :])
-    assert groups[0] == 0 and set(groups) == set(range(groups.max() + 1))
-    assert data.duplicate_groups(np.zeros((3, 8, 9)), pairs=pd.DataFrame({"i": [0], "j": [2]})).tolist() == [0, 1, 0]
-
-
-# --------------------------------------------------------------------------------------------
-# The split
-
-
-def _meta(counts: dict[str, int]) -> pd.DataFrame:
-    labels = [label for label, n in counts.items() for _ in range(n)]
-    return pd.DataFrame({"stem": [f"{label} ({k})" for k, label in enumerate(labels)], "label": labels})
-
-
-@pytest.mark.parametrize("counts, n_val", [
-    ({"benign": 256, "malignant": 36, "normal": 133}, 85),   # the paper's 425 -> 340 / 85
-    ({"benign": 68, "malignant": 29, "normal": 30}, 25),
-    ({"a": 3, "b": 2}, 1), ({"a": 1}, 0), ({"a": 10, "b": 10, "c": 10}, 6)])
-def test_split_sizes_stratified_and_disjoint(counts, n_val):
-    meta = _meta(counts)
-    split = data.split_train_val(meta, val_fraction=0.2, seed=0)
-    assert len(split.val) == n_val and len(split.train) + len(split.val) == len(meta)
-    assert set(split.train).isdisjoint(split.val) and list(split.val) == sorted(split.val)
-    for label, n in counts.items():               # each class within one image of its 20 %
-        share = np.sum(meta.label.to_numpy()[split.val] == label)
-        assert abs(share - 0.2 * n) < 1
-    assert split.val_stems == list(meta.stem.iloc[split.val])
-
-
-def test_split_seeded_and_reproducible():
-    meta = _meta({"benign": 60, "malignant": 30, "normal": 20})
-    a, b = data.split_train_val(meta, seed=3), data.split_train_val(meta, seed=3)
-    np.testing.assert_array_equal(a.val, b.val)
-    assert not np.array_equal(a.val, data.split_train_val(meta, seed=4).val)
-    counts = a.counts(meta)
-    assert counts.loc["total"].tolist() == [88, 22] and counts.loc["normal", "val"] == 4
-
-
-def test_grouped_split_keeps_groups_together_and_counts_leaks():
-    meta = _meta({"benign": 50, "malignant": 30})
-    groups = np.arange(80) // 2                          # pairs (0,1), (2,3), ... are duplicates
-    pairs = pd.DataFrame({"i": np.arange(0, 80, 2), "j": np.arange(1, 80, 2)})
-    for seed in range(5):
-        split = data.split_train_val(meta, seed=seed, groups=groups)
-        assert split.grouped and len(split.val) == 16
-        val = set(split.val.tolist())
-        assert all((i in val) == (j in val) for i, j in zip(pairs.i, pairs.j))
-        assert data.count_leaks(pairs, split) == 0
-    random = data.split_train_val(meta, seed=0)
-    in_val = np.isin(np.arange(80), random.val)
-    assert data.count_leaks(pairs, random) == int(np.sum(in_val[pairs.i] != in_val[pairs.j])) > 0
-
-
-def test_save_and_load_split(tmp_path):
-    meta = _meta({"benign": 8, "normal": 2})
-    split = data.split_train_val(meta, seed=7)
-    path = data.save_split(split, tmp_path / "results" / "split.json", data="tiny")
-    raw = json.loads(path.read_text())
-    assert raw["seed"] == 7 and raw["data"] == "tiny" and raw["val_stems"] == split.val_stems
-    assert [p.name for p in path.parent.iterdir()] == ["split.json"]      # no temporary file left
-    back = data.load_split(path)
-    np.testing.assert_array_equal(back.train, split.train)
-    assert back.val_stems == split.val_stems and back.seed == 7
+# The < 5 % rule
 
 
 def test_rule_summary():
@@ -503,16 +462,6 @@ def test_sample_quirks(sample):
     assert (sample.meta.tumour_fraction[~normal] > 0).all()
 
 
-@needs_sample
-def test_sample_byte_identical_pair_found_at_distance_zero(sample):
-    assert (SAMPLE / "benign" / "benign (433).png").read_bytes() == \
-        (SAMPLE / "malignant" / "malignant (145).png").read_bytes()
-    pairs = data.find_duplicates(sample)
-    hit = pairs[(pairs.stem_i == "benign (433)") & (pairs.stem_j == "malignant (145)")]
-    assert len(hit) == 1 and hit.distance.iloc[0] == 0 and bool(hit.identical.iloc[0])
-    assert not hit.same_label.iloc[0]
-
-
 @pytest.fixture(scope="module")
 def busi256(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
@@ -536,20 +485,6 @@ def test_busi256_counts_780_and_the_papers_425(busi256):
         label = stem.split()[0]
         mask = np.asarray(Image.open(BUSI256 / label / f"{stem}_mask.png")) > 0
         assert everything.meta.set_index("stem").loc[stem, "tumour_fraction"] == mask.mean()
-    split = data.split_train_val(kept, val_fraction=0.2, seed=0)
-    assert (len(split.train), len(split.val)) == (340, 85)
-
-
-@needs_busi256
-def test_busi256_duplicates_and_leaks(busi256):
-    everything, _ = busi256
-    pairs = data.find_duplicates(everything)
-    exact = pairs[pairs.identical]
-    assert [(a, b) for a, b in zip(exact.stem_i, exact.stem_j)] == [("benign (433)", "malignant (145)")]
-    groups = data.duplicate_groups(everything, pairs=pairs)
-    split = data.split_train_val(everything, seed=0, groups=groups)
-    assert data.count_leaks(pairs, split) == 0
-    assert data.count_leaks(pairs, data.split_train_val(everything, seed=0)) > 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,8 +514,8 @@ def test_data_figures(tiny):
     assert any(np.isclose(5.0, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
     plt.close(fig)
     for fig in (plots.plot_image_sizes(ds.meta),
-                plots.plot_duplicate_pairs(ds, data.find_duplicates(ds.images, max_distance=64, hash_size=4)),
-                plots.plot_duplicate_pairs(ds, data.find_duplicates(ds, max_distance=0).head(0))):
+                plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds.images, max_distance=64, hash_size=4)),
+                plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds, max_distance=0).head(0))):
         assert fig.get_axes() is not None
         plt.close(fig)
 

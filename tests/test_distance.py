@@ -270,6 +270,33 @@ def test_bad_input_raises_clear_errors(mask, kwargs, error, match):
         signed_distance_map(mask, **kwargs)
 
 
+def _pixel(shape, *index):
+    mask = np.zeros(shape, bool)
+    mask[index] = True
+    return mask
+
+
+@pytest.mark.parametrize("mask, expected", [
+    (_pixel((5, 5), 2, 2), (slice(1, 4), slice(1, 4))),                 # one pixel: grown by one
+    (_pixel((5, 5), 0, 0), (slice(0, 2), slice(0, 2))),                 # touching the border: clipped
+    (np.ones((3, 4), bool), (slice(0, 3), slice(0, 4))),                 # full mask: the whole array
+    (_pixel((4, 6, 5), 3, 1, 2) | _pixel((4, 6, 5), 1, 4, 2), (slice(0, 4), slice(0, 6), slice(1, 4))),  # 3-D, two objects
+    (_pixel((7,), 3), (slice(2, 5),)),                                   # 1-D
+])
+def test_bounding_slices_hand_worked(mask, expected):
+    assert distance.bounding_slices(mask) == expected
+
+
+@pytest.mark.parametrize("mask, expected", [
+    (np.array([[0, 1], [1, 0]], np.uint8), [[False, True], [True, False]]),
+    (np.array([[0.0, -0.0], [1.0, 1.0]]), [[False, False], [True, True]]),
+    (np.array([[True, False]]), [[True, False]]),
+])
+def test_check_mask_accepts_bool_and_zero_one(mask, expected):
+    out = distance.check_mask(mask)
+    assert out.dtype == bool and out.tolist() == expected
+
+
 def test_batch_needs_a_channel_axis():
     with pytest.raises(ValueError, match=r"masks\[:, None\]"):
         batch_signed_distance_maps(np.zeros((4, 8), bool))

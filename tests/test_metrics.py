@@ -281,6 +281,21 @@ def test_wrong_dimensions_are_refused(shape):
         hd95(np.zeros(shape, bool), np.zeros(shape, bool))
 
 
+def test_one_mask_check_shared_with_distance_maps():
+    """metrics and distance refuse a bad mask with the same check (bl_utils.distance.check_mask)."""
+    from bl_utils.distance import signed_distance_map
+
+    bad = np.array([[0, 255], [0, 0]], np.uint8)
+    with pytest.raises(ValueError) as from_metrics:
+        count_components(bad)
+    with pytest.raises(ValueError) as from_distance:
+        signed_distance_map(bad)
+    assert str(from_metrics.value) == str(from_distance.value)
+    assert "[255]" in str(from_metrics.value) and "mask > 0" in str(from_metrics.value)
+    with pytest.raises(TypeError, match="dtype"):
+        dice(np.array([["a", "b"], ["c", "d"]]), np.zeros((2, 2), bool))
+
+
 def test_bad_spacing_and_method_are_refused():
     with pytest.raises(ValueError, match="spacing"):
         hd95(SQUARE, SQUARE, spacing=(1.0, 1.0, 1.0))

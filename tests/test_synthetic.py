@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from bl_utils import data, synthetic
+from bl_utils import data, duplicates, synthetic
 
 SMALL = dict(n_benign=3, n_malignant=3, n_normal=2)
 
@@ -113,9 +113,9 @@ def test_duplicates_like_busi():
     exact = synthetic.synthetic_case("malignant", 7)
     copied = synthetic.synthetic_case("benign", 13)
     np.testing.assert_array_equal(exact[0], copied[0])           # same file under two labels
-    frames = np.stack([data._box_resize(synthetic.synthetic_case("benign", k)[0][None], 256, 256)[0]
+    frames = np.stack([duplicates._box_resize(synthetic.synthetic_case("benign", k)[0][None], 256, 256)[0]
                        for k in (8, 9, 10)])
-    dist = data.hamming_distances(data.dhash(frames, 16))
+    dist = duplicates.hamming_distances(duplicates.dhash(frames, 16))
     assert dist[1, 2] <= 64 < dist[0, 1]                          # (9, 10): two frames of one scene
 
 

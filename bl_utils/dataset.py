@@ -1,0 +1,103 @@
+"""The in-memory BUSI dataset: images, masks, Φ_G and a per-image table, ready to batch.
+
+:func:`bl_utils.data.load_busi` returns a :class:`BusiDataset`; :mod:`bl_utils.duplicates` and
+:mod:`bl_utils.split` take one. ``dataset[i]`` is what a ``torch.utils.data.DataLoader`` batches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+__all__ = ["BusiDataset", "META_COLUMNS"]
+
+#: The columns of :attr:`BusiDataset.meta`, in order.
+META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "n_masks", "tumour_fraction", "file")
+
+
+class BusiDataset(torch.utils.data.Dataset):
+    """Preprocessed BUSI images, masks and Φ_G, ready to count, index, plot and batch.
+
+    Attributes
+    ----------
+    images : ``uint8 (N, H, W)``, greyscale 0–255.
+    masks : ``bool (N, H, W)``, tumour = True (union of all of an image's lesions).
+    phis : ``float32 (N, H, W)`` signed distance maps Φ_G in pixels of the resized image
+        (negative inside, 0 on the inner boundary, positive outside; empty masks -> +diagonal),
+        or ``None`` when loaded with ``distance_maps=False``.
+    meta : ``pandas.DataFrame`` with one row per image and the columns ``stem`` (file name without
+        ``.png``, e.g. ``"benign (12)"``), ``label`` (class folder), ``orig_height``,
+        ``orig_width``, ``n_masks`` (mask files), ``tumour_fraction`` (on the resized mask),
+        ``file`` (image path relative to the layout folder); index ``0..N-1``.
+    settings : the settings it was loaded with; ``root``: the layout folder;
+    from_cache : whether the arrays came from the on-disk cache.
+
+    ``dataset[i]`` is a dict of float32 tensors ``image`` ``(1, H, W)`` in [0, 1], ``mask``
+    ``(1, H, W)`` in {0, 1} and (when available) ``phi`` ``(1, H, W)``; a ``DataLoader`` batches
+    them to ``(B, 1, H, W)``. ``dataset.subset(indices)`` (ints or a boolean mask) returns a new
+    dataset with those rows.
+    """
+
+    def __init__(self, images: np.ndarray, masks: np.ndarray, phis: np.ndarray | None,
+                 meta: pd.DataFrame, settings: dict[str, Any] | None = None, root: Path | None = None,
+                 from_cache: bool = False):
+        n = len(meta)
+        if images.shape[0] != n or masks.shape != images.shape or (phis is not None and phis.shape != images.shape):
+            raise ValueError(f"inconsistent shapes: images {images.shape}, masks {masks.shape}, "
+                             f"phis {None if phis is None else phis.shape}, meta {n} rows")
+        self.images = images
+        self.masks = masks
+        self.phis = phis
+        self.meta = meta.reset_index(drop=True)
+        self.settings = dict(settings or {})
+        self.root = root
+        self.from_cache = from_cache
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = {"image": torch.from_numpy(self.images[index][None].astype(np.float32) / 255.0),
+                "mask": torch.from_numpy(self.masks[index][None].astype(np.float32))}
+        if self.phis is not None:
+            item["phi"] = torch.from_numpy(np.ascontiguousarray(self.phis[index][None]))
+        return item
+
+    @property
+    def stems(self) -> list[str]:
+        return list(self.meta.stem)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.meta.label)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return tuple(self.images.shape[1:])
+
+    def subset(self, indices) -> "BusiDataset":
+        """A new dataset holding the rows ``indices`` (an int array/list or a boolean mask)."""
+        index = np.asarray(indices)
+        if index.dtype == bool:
+            if index.shape != (len(self),):
+                raise ValueError(f"boolean subset mask must have shape ({len(self)},), got {index.shape}")
+            index = np.flatnonzero(index)
+        index = index.astype(np.int64).reshape(-1)
+        return BusiDataset(self.images[index], self.masks[index],
+                           None if self.phis is None else self.phis[index],
+                           self.meta.iloc[index].reset_index(drop=True), self.settings, self.root,
+                           self.from_cache)
+
+    def class_counts(self) -> pd.Series:
+        """Number of images per class label."""
+        return self.meta.label.value_counts().sort_index().rename("images")
+
+    def __repr__(self) -> str:
+        counts = " · ".join(f"{k} {v}" for k, v in self.class_counts().items())
+        h, w = self.image_size if len(self) else (0, 0)
+        return (f"BusiDataset({len(self)} images {h}×{w}: {counts}; "
+                f"Φ_G {'yes' if self.phis is not None else 'no'})")

@@ -1,0 +1,164 @@
+"""The train/validation split: seeded, stratified by class, duplicates kept on one side.
+
+:func:`split_train_val` draws the paper's 80/20 split (BUSI's 425 images -> 340 / 85). By default
+it first groups (near-)duplicate images (:func:`bl_utils.duplicates.duplicate_groups`) and draws
+whole groups, so that no image is validated against a copy of itself seen in training;
+:func:`count_leaks` counts the duplicate pairs a split puts across train and validation.
+:func:`save_split` / :func:`load_split` write and read a split as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .dataset import BusiDataset
+from .duplicates import duplicate_groups
+from .runtime import write_json
+
+__all__ = ["Split", "split_train_val", "count_leaks", "save_split", "load_split"]
+
+
+@dataclass
+class Split:
+    """A train/validation split: sorted index arrays into the dataset, and how it was made."""
+
+    train: np.ndarray
+    val: np.ndarray
+    seed: int
+    val_fraction: float
+    train_stems: list[str] = field(default_factory=list)
+    val_stems: list[str] = field(default_factory=list)
+    stratified: bool = True
+    grouped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": int(self.seed), "val_fraction": float(self.val_fraction),
+                "stratified": bool(self.stratified), "grouped": bool(self.grouped),
+                "n_train": int(len(self.train)), "n_val": int(len(self.val)),
+                "train": [int(i) for i in self.train], "val": [int(i) for i in self.val],
+                "train_stems": list(self.train_stems), "val_stems": list(self.val_stems)}
+
+    def counts(self, meta: pd.DataFrame) -> pd.DataFrame:
+        """Images per class in train and validation (``meta``: the dataset's meta)."""
+        labels = meta.label.to_numpy()
+        table = pd.DataFrame({"train": pd.Series(labels[self.train]).value_counts(),
+                              "val": pd.Series(labels[self.val]).value_counts()}).fillna(0).astype(int)
+        table = table.sort_index()
+        table.loc["total"] = table.sum()
+        table.index.name = "class"
+        return table
+
+
+def _largest_remainder(sizes: dict[str, int], total: int, fraction: float) -> dict[str, int]:
+    quota = {k: fraction * v for k, v in sizes.items()}
+    counts = {k: int(np.floor(q)) for k, q in quota.items()}
+    rest = total - sum(counts.values())
+    for k in sorted(quota, key=lambda k: (-(quota[k] - counts[k]), k))[:max(rest, 0)]:
+        counts[k] += 1
+    return counts
+
+
+def _group_ids(data, meta: pd.DataFrame, groups) -> np.ndarray:
+    """``(N,)`` ids from the ``groups`` argument of :func:`split_train_val`."""
+    n = len(meta)
+    if groups is False:
+        return np.arange(n)
+    if groups is None or groups is True:
+        if not isinstance(data, BusiDataset):
+            raise TypeError("split_train_val finds duplicates in a BusiDataset's images, but got its meta "
+                            "table: pass the dataset, or groups=duplicate_groups(dataset), or "
+                            "groups=False for a split that ignores duplicates")
+        return duplicate_groups(data)
+    group_ids = np.asarray(groups)
+    if group_ids.shape != (n,):
+        raise ValueError(f"groups must have one id per image, shape ({n},), got {group_ids.shape}")
+    return group_ids
+
+
+def _draw_validation(labels: np.ndarray, group_ids: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+    """Sorted validation indices: per class, shuffled groups taken whole up to the class's quota."""
+    n = len(labels)
+    rng = np.random.default_rng(seed)
+    # units: groups, each with its members and the class of its first member
+    _, first, inverse = np.unique(group_ids, return_index=True, return_inverse=True)
+    members = [np.flatnonzero(inverse == u) for u in range(len(first))]
+    unit_class = labels[first]
+    sizes = {c: int(sum(len(members[u]) for u in np.flatnonzero(unit_class == c))) for c in np.unique(unit_class)}
+    quota = _largest_remainder(sizes, int(round(val_fraction * n)), val_fraction)
+    val: list[int] = []
+    for c in sorted(sizes):
+        units = np.flatnonzero(unit_class == c)
+        units = units[rng.permutation(len(units))]
+        taken = 0
+        for u in units:
+            if taken >= quota[c]:
+                break
+            if taken + len(members[u]) <= quota[c]:
+                val.extend(members[u].tolist())
+                taken += len(members[u])
+    return np.array(sorted(val), dtype=np.int64)
+
+
+def split_train_val(data, val_fraction: float = 0.2, seed: int = 0, groups=None,
+                    stratify: bool = True) -> Split:
+    """A seeded train/validation split, stratified by class, keeping duplicates on one side.
+
+    ``data``: a :class:`~bl_utils.dataset.BusiDataset`, or its ``meta`` DataFrame (``label`` and
+    ``stem`` columns) when ``groups`` is given. The validation set gets about
+    ``round(val_fraction * N)`` images (85 of BUSI's 425), shared among the classes in proportion
+    to their sizes (largest remainders). ``groups``:
+
+    * ``None`` (default): :func:`~bl_utils.duplicates.duplicate_groups` ``(data)``, so that
+      near-duplicate images never straddle train and validation;
+    * ``(N,)`` ids: these groups (e.g. duplicates found with other settings);
+    * ``False``: every image on its own. **Warning:** this split leaks duplicates — copies of a
+      validation image (BUSI has byte-identical ones under two labels) land in training and
+      inflate validation scores; use it only to measure that effect (:func:`count_leaks`).
+
+    Whole groups are drawn — a group counts for the class of its first image — until each
+    class's quota is reached without overshooting, so the counts can differ from the ungrouped
+    ones by a few images. The same ``(data, val_fraction, seed, groups, stratify)`` always gives
+    the same split. Raises ``TypeError`` for other ``data`` (or a meta table without ``groups``),
+    ``ValueError`` for ``val_fraction`` outside (0, 1) or ``groups`` of the wrong length.
+    """
+    meta = data.meta if isinstance(data, BusiDataset) else data
+    if not isinstance(meta, pd.DataFrame) or "label" not in meta:
+        raise TypeError("split_train_val needs a BusiDataset or its meta DataFrame (with a 'label' column)")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    n = len(meta)
+    group_ids = _group_ids(data, meta, groups)
+    labels = meta.label.to_numpy().astype(str) if stratify else np.array(["all"] * n)
+    val_idx = _draw_validation(labels, group_ids, val_fraction, seed)
+    train_idx = np.setdiff1d(np.arange(n), val_idx).astype(np.int64)
+    stems = meta.stem.to_numpy().astype(str) if "stem" in meta else np.arange(n).astype(str)
+    return Split(train_idx, val_idx, int(seed), float(val_fraction), stems[train_idx].tolist(),
+                 stems[val_idx].tolist(), stratified=stratify, grouped=groups is not False)
+
+
+def count_leaks(pairs: pd.DataFrame, split: Split) -> int:
+    """How many duplicate ``pairs`` (:func:`bl_utils.duplicates.find_duplicates`) have one image in
+    train and the other in validation."""
+    in_val = np.zeros(int(max(split.train.max(initial=-1), split.val.max(initial=-1))) + 1, dtype=bool)
+    in_val[split.val] = True
+    return int(np.sum(in_val[pairs.i.to_numpy()] != in_val[pairs.j.to_numpy()]))
+
+
+def save_split(split: Split, path: str | os.PathLike, **extra: Any) -> Path:
+    """Write ``split`` (seed, fraction, indices, stems; plus ``extra`` keys) as JSON, atomically."""
+    return write_json(path, {**split.to_dict(), **extra})
+
+
+def load_split(path: str | os.PathLike) -> Split:
+    """Read a split written by :func:`save_split`."""
+    raw = json.loads(Path(path).read_text())
+    return Split(np.array(raw["train"], dtype=np.int64), np.array(raw["val"], dtype=np.int64),
+                 int(raw["seed"]), float(raw["val_fraction"]), list(raw["train_stems"]),
+                 list(raw["val_stems"]), bool(raw.get("stratified", True)), bool(raw.get("grouped", False)))

@@ -1,0 +1,137 @@
+"""Tests of bl_utils.split: sizes, stratification, seeding, duplicate groups kept together, leaks.
+
+Oracles: hand-counted quotas (the paper's 425 images -> 340 / 85), brute-force leak counts, and
+the real ``busi256`` copy (skipped when ``../shared/data`` is absent).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bl_utils import data, duplicates
+from bl_utils.dataset import BusiDataset
+from bl_utils.split import count_leaks, load_split, save_split, split_train_val
+
+BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
+needs_busi256 = pytest.mark.skipif(not BUSI256.is_dir(), reason=f"preprocessed BUSI not found at {BUSI256}")
+
+
+def _meta(counts: dict[str, int]) -> pd.DataFrame:
+    labels = [label for label, n in counts.items() for _ in range(n)]
+    return pd.DataFrame({"stem": [f"{label} ({k})" for k, label in enumerate(labels)], "label": labels})
+
+
+@pytest.mark.parametrize("counts, n_val", [
+    ({"benign": 256, "malignant": 36, "normal": 133}, 85),   # the paper's 425 -> 340 / 85
+    ({"benign": 68, "malignant": 29, "normal": 30}, 25),
+    ({"a": 3, "b": 2}, 1), ({"a": 1}, 0), ({"a": 10, "b": 10, "c": 10}, 6)])
+def test_split_sizes_stratified_and_disjoint(counts, n_val):
+    meta = _meta(counts)
+    split = split_train_val(meta, val_fraction=0.2, seed=0, groups=False)
+    assert len(split.val) == n_val and len(split.train) + len(split.val) == len(meta)
+    assert set(split.train).isdisjoint(split.val) and list(split.val) == sorted(split.val)
+    for label, n in counts.items():               # each class within one image of its 20 %
+        share = np.sum(meta.label.to_numpy()[split.val] == label)
+        assert abs(share - 0.2 * n) < 1
+    assert split.val_stems == list(meta.stem.iloc[split.val]) and not split.grouped
+
+
+def test_split_seeded_and_reproducible():
+    meta = _meta({"benign": 60, "malignant": 30, "normal": 20})
+    a, b = split_train_val(meta, seed=3, groups=False), split_train_val(meta, seed=3, groups=False)
+    np.testing.assert_array_equal(a.val, b.val)
+    assert not np.array_equal(a.val, split_train_val(meta, seed=4, groups=False).val)
+    counts = a.counts(meta)
+    assert counts.loc["total"].tolist() == [88, 22] and counts.loc["normal", "val"] == 4
+
+
+def test_grouped_split_keeps_groups_together_and_counts_leaks():
+    meta = _meta({"benign": 50, "malignant": 30})
+    groups = np.arange(80) // 2                          # pairs (0,1), (2,3), ... are duplicates
+    pairs = pd.DataFrame({"i": np.arange(0, 80, 2), "j": np.arange(1, 80, 2)})
+    for seed in range(5):
+        split = split_train_val(meta, seed=seed, groups=groups)
+        assert split.grouped and len(split.val) == 16
+        val = set(split.val.tolist())
+        assert all((i in val) == (j in val) for i, j in zip(pairs.i, pairs.j))
+        assert count_leaks(pairs, split) == 0
+    random = split_train_val(meta, seed=0, groups=False)
+    in_val = np.isin(np.arange(80), random.val)
+    assert count_leaks(pairs, random) == int(np.sum(in_val[pairs.i] != in_val[pairs.j])) > 0
+
+
+def _dataset_with_copies(tmp_path) -> BusiDataset:
+    """Synthetic images (4 benign, 2 malignant, 4 normal) in which benign (1) is copied to benign (4)
+    and malignant (1) to normal (4) — the same file under two labels, as in BUSI."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "copies" / data.LAYOUT_FOLDER
+    for label, n in (("benign", 4), ("malignant", 2), ("normal", 4)):
+        (root / label).mkdir(parents=True)
+        for k in range(1, n + 1):
+            Image.fromarray(rng.integers(0, 255, (24, 32), dtype=np.uint8)).save(root / label / f"{label} ({k}).png")
+            mask = np.zeros((24, 32), np.uint8)
+            mask[2:4, 2:4] = 255 if label != "normal" else 0
+            Image.fromarray(mask).save(root / label / f"{label} ({k})_mask.png")
+    for (src, dst) in ((("benign", 1), ("benign", 4)), (("malignant", 1), ("normal", 4))):
+        (root / dst[0] / f"{dst[0]} ({dst[1]}).png").write_bytes((root / src[0] / f"{src[0]} ({src[1]}).png").read_bytes())
+    return data.load_busi(root, image_size=(24, 32), max_tumour_fraction=None, cache_dir=False,
+                          distance_maps=False, progress=False)
+
+
+def test_default_split_groups_duplicates_itself(tmp_path):
+    ds = _dataset_with_copies(tmp_path)
+    pairs = duplicates.find_duplicates(ds, max_distance=0)
+    assert sorted(zip(pairs.stem_i, pairs.stem_j)) == [("benign (1)", "benign (4)"), ("malignant (1)", "normal (4)")]
+    groups = duplicates.duplicate_groups(ds)
+    for seed in range(20):
+        default = split_train_val(ds, val_fraction=0.5, seed=seed)
+        explicit = split_train_val(ds, val_fraction=0.5, seed=seed, groups=groups)
+        np.testing.assert_array_equal(default.val, explicit.val)
+        assert default.grouped and count_leaks(pairs, default) == 0
+    leaky = [count_leaks(pairs, split_train_val(ds, val_fraction=0.5, seed=s, groups=False)) for s in range(20)]
+    assert max(leaky) > 0                             # the ungrouped split does leak copies
+
+
+def test_bad_arguments():
+    meta = _meta({"a": 5, "b": 5})
+    with pytest.raises(TypeError, match="groups=False"):       # a meta table has no images to hash
+        split_train_val(meta)
+    with pytest.raises(TypeError, match="BusiDataset"):
+        split_train_val(np.zeros((10, 8, 8)), groups=False)
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_train_val(meta, val_fraction=1.0, groups=False)
+    with pytest.raises(ValueError, match=r"\(10,\)"):
+        split_train_val(meta, groups=np.arange(9))
+
+
+def test_save_and_load_split(tmp_path):
+    meta = _meta({"benign": 8, "normal": 2})
+    split = split_train_val(meta, seed=7, groups=np.arange(10) // 2)
+    path = save_split(split, tmp_path / "results" / "split.json", data="tiny")
+    raw = json.loads(path.read_text())
+    assert raw["seed"] == 7 and raw["data"] == "tiny" and raw["val_stems"] == split.val_stems
+    assert raw["grouped"] is True
+    assert [p.name for p in path.parent.iterdir()] == ["split.json"]      # no temporary file left
+    back = load_split(path)
+    np.testing.assert_array_equal(back.train, split.train)
+    assert back.val_stems == split.val_stems and back.seed == 7 and back.grouped
+
+
+@needs_busi256
+def test_busi256_papers_split_and_leaks(tmp_path):
+    everything = data.load_busi(BUSI256, image_size=256, max_tumour_fraction=None, cache_dir=tmp_path,
+                                distance_maps=False, progress=False)
+    pairs = duplicates.find_duplicates(everything)
+    exact = pairs[pairs.identical]
+    assert [(a, b) for a, b in zip(exact.stem_i, exact.stem_j)] == [("benign (433)", "malignant (145)")]
+    assert count_leaks(pairs, split_train_val(everything, seed=0)) == 0           # grouped: the default
+    assert count_leaks(pairs, split_train_val(everything, seed=0, groups=False)) > 0
+    kept = data.load_busi(BUSI256, image_size=256, cache_dir=tmp_path, distance_maps=False, progress=False)
+    split = split_train_val(kept, val_fraction=0.2, seed=0)
+    assert (len(split.train), len(split.val)) == (340, 85) and split.grouped
