@@ -1,52 +1,296 @@
-"""Tests of the report runner: parameter injection and executing a notebook in a real kernel."""
+"""Tests of the report runner: -p values, parameters checked against the notebooks, output folders,
+the Colab header (setup cell and badge), metadata, and whole runs of tiny notebooks in real kernels."""
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from bl_utils import report
 
+REPO = "https://github.com/someone/some-repo"
 
-def _notebook(*sources, tag_first=True):
-    cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    if tag_first:
-        cells[0].metadata["tags"] = ["parameters"]
+
+# --- -p values and parameters ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, value", [
+    ("5", 5), ("0.1", 0.1), ("1e-3", 0.001), ("True", True), ("False", False), ("None", None),
+    ("quick", "quick"), ("'a b'", "a b"), ("~/BUSI", "~/BUSI"), ("[0, 1, 2]", [0, 1, 2]),
+    ("{'epochs': 5}", {"epochs": 5}), ("{epochs: 5}", {"epochs": 5}),
+    ("yes", "yes"), ("2024-01-01", "2024-01-01"), ("a: b", "a: b"),   # YAML scalars stay strings
+])
+def test_parameter_value(text, value):
+    assert report.parameter_value(text) == value
+
+
+def test_unknown_parameters_are_rejected_with_the_known_ones():
+    declared = {"01_a.ipynb": {"DATA": {}, "PROFILE": {}, "SEED": {}},
+                "03_c.ipynb": {"DATA": {}, "PROFILE": {}, "SMOKE": {}}}
+    report.check_parameters(declared, {"SEED": 1, "SMOKE": True})     # known to one notebook is enough
+    with pytest.raises(report.ReportError) as error:
+        report.check_parameters(declared, {"EPOCHS": 5, "SEED": 1})
+    message = str(error.value)
+    assert "EPOCHS" in message and "SEED" not in message.splitlines()[0]
+    assert "01_a.ipynb: DATA, PROFILE, SEED" in message and "03_c.ipynb: DATA, PROFILE, SMOKE" in message
+
+
+def test_a_notebook_without_data_or_profile_is_rejected():
+    with pytest.raises(report.ReportError, match="02_b.ipynb has no PROFILE"):
+        report.check_parameters({"02_b.ipynb": {"DATA": {}}}, {})
+
+
+# --- data and output folders ---------------------------------------------------------------------
+
+def test_relative_data_is_resolved_from_the_working_directory(tmp_path):
+    (tmp_path / "busi").mkdir()
+    assert report.resolve_data("busi", cwd=tmp_path) == str(tmp_path / "busi")
+    assert report.resolve_data("./busi/../busi", cwd=tmp_path) == str(tmp_path / "busi")
+    assert report.resolve_data("synthetic") == "synthetic" and report.resolve_data("kaggle") == "kaggle"
+    with pytest.raises(report.ReportError, match="no such folder"):
+        report.resolve_data("nowhere", cwd=tmp_path)
+    assert [report.data_tag(d) for d in ("synthetic", "kaggle", str(tmp_path))] == ["synthetic", "kaggle", "busi"]
+
+
+def test_output_folders_published_relative_to_the_notebooks_else_absolute_in_reports(tmp_path):
+    assert report.output_parameters(True, tmp_path / "unused", tmp_path) == {
+        "FIGURES_DIR": "../figures", "RESULTS_DIR": "../results", "TABLES_DIR": "../results"}
+    out = tmp_path / "reports" / "synthetic-auto"
+    assert report.output_parameters(False, out, tmp_path) == {
+        "FIGURES_DIR": str(out / "figures"), "RESULTS_DIR": str(out), "TABLES_DIR": str(out)}
+
+
+# --- the Colab header ----------------------------------------------------------------------------
+
+def test_repository_url_comes_from_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{REPO}/"\n')
+    assert report.repository_url(tmp_path / "pyproject.toml") == REPO
+    assert report.github_slug(REPO + ".git") == ("someone", "some-repo")
+    with pytest.raises(ValueError, match="GitHub"):
+        report.github_slug("https://gitlab.com/a/b")
+    assert report.colab_url(REPO, "01_a.ipynb") == (
+        "https://colab.research.google.com/github/someone/some-repo/blob/main/notebooks/01_a.ipynb")
+
+
+class FakeRun:
+    """Stands in for ``subprocess.run``: records commands; ``git`` and ``pip`` behave as told."""
+
+    def __init__(self, clone_parent: Path, git="ok", pip="ok"):
+        self.calls, self.parent, self.git, self.pip = [], clone_parent, git, pip
+
+    def __call__(self, command, check=False, **kwargs):
+        self.calls.append(list(command))
+        outcome = self.git if command[0] == "git" else self.pip
+        if outcome == "missing":
+            raise FileNotFoundError(2, "No such file or directory", command[0])
+        if outcome == "boom":
+            raise RuntimeError("something unexpected")
+        if outcome == "ok" and command[0] == "git":
+            clone = Path(command[-1])
+            (clone / ".git").mkdir(parents=True)
+            (clone / "notebooks").mkdir()
+        result = subprocess.CompletedProcess(command, 0 if outcome == "ok" else 1, "", "ERROR: it failed")
+        if check and result.returncode:
+            raise subprocess.CalledProcessError(result.returncode, command, result.stdout, result.stderr)
+        return result
+
+
+@pytest.fixture
+def colab(monkeypatch, tmp_path):
+    """A fake Colab: ``google.colab`` importable (with a widget-manager switch), cwd and sys.path restored."""
+    calls = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
+    monkeypatch.setitem(sys.modules, "google.colab", types.SimpleNamespace(output=output))
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    return calls
+
+
+def run_setup_cell(source: str, monkeypatch, fake: FakeRun) -> None:
+    monkeypatch.setattr(subprocess, "run", fake)
+    exec(compile(source, "<setup cell>", "exec"), {"__name__": "__main__"})
+
+
+@pytest.mark.parametrize("git, pip, expected", [
+    ("missing", "ok", "could not clone"),    # git is not installed
+    ("fail", "ok", "could not clone"),       # git clone exits with an error
+    ("ok", "fail", "could not install"),     # pip install -e exits with an error
+    ("ok", "missing", "could not install"),  # python/pip cannot start
+    ("boom", "ok", "Setup failed"),          # anything else
+])
+def test_setup_cell_never_raises_and_says_what_to_do(colab, monkeypatch, tmp_path, capsys, git, pip, expected):
+    fake = FakeRun(tmp_path, git=git, pip=pip)
+    run_setup_cell(report.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
+    printed = capsys.readouterr().out
+    assert expected in printed and "Instead" in printed
+    assert fake.calls[0][:2] == ["git", "clone"] and fake.calls[0][-2:] == [REPO, str(tmp_path / "some-repo")]
+
+
+def test_setup_cell_installs_keeping_colabs_torch_and_moves_into_notebooks(colab, monkeypatch, tmp_path, capsys):
+    import importlib.metadata
+
+    fake = FakeRun(tmp_path)
+    run_setup_cell(report.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
+    clone = tmp_path / "some-repo"
+    pip = fake.calls[1]
+    assert pip[:6] == [sys.executable, "-m", "pip", "install", "-q", "-e"] and pip[6] == str(clone)
+    assert f"torch=={importlib.metadata.version('torch')}" in pip            # pinned: pip never swaps it
+    assert not any(arg in ("torch", "torchvision") or arg.startswith("torch>") for arg in pip)
+    assert Path.cwd() == clone / "notebooks" and str(clone) in sys.path
+    assert colab == (["widgets"] if int(importlib.metadata.version("ipywidgets").split(".")[0]) >= 8 else [])
+    assert "Instead" not in capsys.readouterr().out
+    fake.calls.clear()                                                      # a second run does not clone again
+    run_setup_cell(report.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
+    assert [c[0] for c in fake.calls] == [sys.executable]
+
+
+def test_setup_cell_does_nothing_off_colab(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a command off Colab"))
+    exec(compile(report.setup_cell_source(REPO), "<setup cell>", "exec"), {})
+    assert capsys.readouterr().out == ""
+
+
+def _header_notebook(setup: str | None = "# Setup: old\nimport sys\n", badge: bool = True):
+    link = "https://colab.research.google.com/github/old/old-repo/blob/master/notebooks/01_a.ipynb"
+    title = "# A\n\nWhat it shows." + (f"\n\n[![Open In Colab]({report.COLAB_BADGE_IMAGE})]({link})" if badge else "")
+    cells = [nbformat.v4.new_markdown_cell(title)]
+    if setup is not None:
+        cells.append(nbformat.v4.new_code_cell(setup))
+    cells.append(nbformat.v4.new_code_cell("import numpy"))
     return nbformat.v4.new_notebook(cells=cells)
 
 
-def test_injected_parameters_follow_the_parameters_cell_and_replace_earlier_ones():
-    nb = _notebook("EPOCHS = 20", "print(EPOCHS)")
-    report.inject_parameters(nb, {"EPOCHS": 5, "DATA": "x"})
-    report.inject_parameters(nb, {"EPOCHS": 3})
-    assert [c.source.splitlines()[-1] for c in nb.cells] == ["EPOCHS = 20", "EPOCHS = 3", "print(EPOCHS)"]
-    assert nb.cells[1].metadata["tags"] == ["injected-parameters"]
+def test_sync_headers_replaces_the_setup_cell_and_the_badge():
+    nb = report.sync_headers(_header_notebook(), REPO)
+    url = report.colab_url(REPO, "01_a.ipynb")
+    assert f"]({url})" in nb.cells[0].source and "old-repo" not in nb.cells[0].source
+    assert nb.cells[1].source == report.setup_cell_source(REPO).rstrip("\n")
+    assert [c.source for c in nb.cells[2:]] == ["import numpy"]
+    assert report.sync_headers(nb, REPO).cells == nb.cells                  # idempotent
 
 
-def test_injection_without_a_parameters_cell_says_how_to_tag_one():
-    with pytest.raises(ValueError, match="tagged 'parameters'"):
-        report.inject_parameters(_notebook("x = 1", tag_first=False), {"x": 2})
+def test_sync_headers_inserts_what_is_missing_and_never_overwrites_other_code():
+    nb = report.sync_headers(_header_notebook(setup=None, badge=False), REPO, filename="05_e.ipynb")
+    assert nb.cells[0].source.endswith(f"]({report.colab_url(REPO, '05_e.ipynb')})")
+    assert "google.colab" in nb.cells[1].source and nb.cells[2].source == "import numpy"
+    with pytest.raises(ValueError, match="filename"):
+        report.sync_headers(_header_notebook(badge=False), REPO)
 
 
-@pytest.mark.parametrize("text, value", [("5", 5), ("0.1", 0.1), ("True", True), ("quick", "quick"),
-                                         ("'a b'", "a b")])
-def test_parse_value(text, value):
-    assert report.parse_value(text) == value
+def test_normalise_metadata_sets_the_kernelspec_and_drops_run_times():
+    nb = _header_notebook()
+    nb.metadata.update(kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
+                       language_info={"name": "python", "version": "3.11.7"},
+                       papermill={"duration": 1.5, "input_path": "/home/me/x.ipynb"})
+    nb.cells[1].metadata.update(papermill={"duration": 0.1}, execution={"iopub.status.idle": "2024"}, tags=["x"])
+    report.normalise_metadata(nb)
+    assert nb.metadata.kernelspec == report.KERNELSPEC == {
+        "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    assert nb.metadata.language_info == {"name": "python", "version": "3.11.7"} and "papermill" not in nb.metadata
+    assert nb.cells[1].metadata == {"tags": ["x"]}
 
 
-def test_execute_notebook_saves_outputs_and_leaves_a_failing_one_untouched(tmp_path):
-    good = tmp_path / "01_good.ipynb"
-    nbformat.write(_notebook("N = 2", "print(N * 21)"), good)
-    report.execute_notebook(good, good, {"N": 1})
-    executed = nbformat.read(good, 4)
-    assert executed.cells[-1].outputs[0]["text"] == "21\n"
+# --- whole runs in real kernels ------------------------------------------------------------------
 
-    bad = tmp_path / "02_bad.ipynb"
-    nbformat.write(_notebook("N = 1", "raise RuntimeError('boom')"), bad)
-    before = bad.read_text()
-    with pytest.raises(Exception, match="boom"):
-        report.execute_notebook(bad, bad)
-    assert bad.read_text() == before
-    assert report.notebook_paths(tmp_path) == [good, bad]
-    assert report.notebook_paths(tmp_path, ["02"]) == [bad]
+def _write_notebook(path: Path, parameters: str, *body: str) -> None:
+    link = f"https://colab.research.google.com/github/old/old/blob/main/notebooks/{path.name}"
+    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}\n\n[![Open In Colab]({report.COLAB_BADGE_IMAGE})]({link})"),
+             nbformat.v4.new_code_cell("# Setup: old\nimport sys"),
+             nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(src) for src in body]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                        "language": "python"}})
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A checkout with two tiny notebooks: 01 writes a figure file, 02 writes Table 1."""
+    root = tmp_path / "checkout"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{REPO}"\n')
+    (root / "README.md").write_text(f"intro\n{report.TABLE_START}\nold\n{report.TABLE_END}\n")
+    _write_notebook(root / "notebooks" / "01_a.ipynb",
+                    'DATA = "synthetic"\nPROFILE = "auto"\nFIGURES_DIR = "../figures"\nSEED = 0',
+                    "from pathlib import Path\nPath(FIGURES_DIR).mkdir(parents=True, exist_ok=True)\n"
+                    "(Path(FIGURES_DIR) / 'fig.txt').write_text(f'{DATA} {PROFILE} {SEED}')",
+                    "print(DATA, PROFILE, SEED)")
+    _write_notebook(root / "notebooks" / "02_b.ipynb",
+                    'DATA = "synthetic"\nPROFILE = "auto"  # Table 1\'s profile\nRESULTS_DIR = "../results"\nOVERRIDES = {}',
+                    "from pathlib import Path\nPath(RESULTS_DIR).mkdir(parents=True, exist_ok=True)\n"
+                    "(Path(RESULTS_DIR) / 'table1.md').write_text(f'| data |\\n|---|\\n| {DATA} {OVERRIDES} |\\n')")
+    return root
+
+
+def _snapshot(root: Path) -> dict:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_parameters_papermill_cannot_parse_are_still_declared(project):
+    # papermill's parser reads the quote of "Table 1's" as an unterminated string and skips the line
+    assert list(report.declared_parameters(project / "notebooks" / "02_b.ipynb")) == [
+        "DATA", "PROFILE", "RESULTS_DIR", "OVERRIDES"]
+
+
+def test_unknown_parameter_exits_2_and_writes_nothing(project, capsys):
+    before = _snapshot(project)
+    assert report.main(["-p", "EPOCHS", "5"], root=project) == 2
+    error = capsys.readouterr().err
+    assert "EPOCHS" in error and "01_a.ipynb: DATA, PROFILE, FIGURES_DIR, SEED" in error
+    assert report.main(["--data", "no/such/folder"], root=project) == 2
+    assert _snapshot(project) == before
+
+
+def test_default_run_writes_to_reports_and_leaves_the_published_files(project, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "elsewhere" / "busi"
+    data.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    before = _snapshot(project)
+    assert report.main(["--data", "busi", "--profile", "quick", "-p", "SEED", "7",
+                        "-p", "OVERRIDES", "{'epochs': 5}"], root=project) == 0
+    out = project / "reports" / "busi-quick"
+    printed = capsys.readouterr().out
+    assert "reports/busi-quick/notebooks/" in printed and "Table 1 in reports/busi-quick/table1.md" in printed
+    assert (out / "figures" / "fig.txt").read_text() == f"{data} quick 7"     # absolute data path
+    assert (out / "table1.md").read_text() == f"| data |\n|---|\n| {data} {{'epochs': 5}} |\n"
+    executed = nbformat.read(out / "notebooks" / "01_a.ipynb", 4)
+    assert executed.cells[-1].outputs[0]["text"] == f"{data} quick 7\n"
+    assert executed.metadata.kernelspec == report.KERNELSPEC and executed.metadata.language_info["name"] == "python"
+    assert "papermill" not in executed.metadata and "google.colab" in executed.cells[1].source
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "RESULTS_DIR" not in injected[0].source   # only what 01 declares
+    assert _snapshot(project) == {**before, **{k: v for k, v in _snapshot(project).items() if k.startswith("reports/")}}
+    assert not (project / "reports" / ".partial" / "01_a.ipynb").exists()
+
+
+def test_publish_executes_in_place_and_updates_the_readme(project, capsys):
+    assert report.main(["--publish"], root=project) == 0
+    assert (project / "figures" / "fig.txt").read_text() == "synthetic auto 0"
+    assert "| synthetic {} |" in (project / "README.md").read_text()
+    published = nbformat.read(project / "notebooks" / "02_b.ipynb", 4)
+    assert published.metadata.kernelspec == report.KERNELSPEC
+    assert report.colab_url(REPO, "02_b.ipynb") in published.cells[0].source
+    injected = next(c for c in published.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'RESULTS_DIR = "../results"' in injected.source                  # no machine paths published
+    assert not (project / "reports" / "synthetic-auto").exists()
+
+
+def test_a_failing_notebook_is_left_untouched_and_its_run_kept(project, capsys):
+    bad = project / "notebooks" / "03_c.ipynb"
+    _write_notebook(bad, 'DATA = "synthetic"\nPROFILE = "auto"', "raise RuntimeError('boom')")
+    before = bad.read_bytes()
+    assert report.main(["--publish", "--only", "03"], root=project) == 1
+    assert bad.read_bytes() == before and "boom" in capsys.readouterr().err
+    partial = json.loads((project / "reports" / ".partial" / "03_c.ipynb").read_text())
+    assert any(o.get("ename") == "RuntimeError" for c in partial["cells"] for o in c.get("outputs", []))
+    assert report.notebook_paths(project / "notebooks", ["03"]) == [bad]
+    with pytest.raises(report.ReportError, match="starts with"):
+        report.notebook_paths(project / "notebooks", ["09"])
 
 
 def test_readme_table_is_replaced_between_the_markers_only(tmp_path):
