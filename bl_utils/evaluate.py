@@ -55,9 +55,9 @@ def evaluate_corruptions(model: torch.nn.Module, data, amp: str = "off",
     """
     truth = data.val_masks[:, 0].cpu().numpy() > 0.5
     tables = []
-    for k, (kind, levels) in enumerate((corruptions or noise.TEST_CORRUPTIONS).items()):
+    for kind, levels in (corruptions or noise.TEST_CORRUPTIONS).items():
         for j, level in enumerate(levels):
-            degraded = noise.corrupt(data.val_uint8, kind, level, seed=1000 * (k + 1) + j)
+            degraded = noise.corrupt(data.val_uint8, kind, level, seed=noise.corruption_seed(kind, j))
             images = (torch.from_numpy(degraded).float().div_(255.0).unsqueeze(1) - data.mean) / data.std
             table = evaluate_masks(predict_masks(model, images.to(data.val_images.device), amp), truth,
                                    stems=data.val_stems, labels=data.val_labels)

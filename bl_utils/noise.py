@@ -24,13 +24,19 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["speckle", "gain", "corrupt", "jitter_contours", "TEST_CORRUPTIONS"]
+__all__ = ["speckle", "gain", "corrupt", "jitter_contours", "corruption_seed", "TEST_CORRUPTIONS"]
 
 #: Levels of each test-time corruption, from clean to severe (the first level is the clean image).
 TEST_CORRUPTIONS: dict[str, tuple[float, ...]] = {
     "speckle": (0.0, 0.1, 0.2, 0.35, 0.5, 0.75),    # σ of the multiplicative Gamma noise
     "gain": (1.0, 0.75, 0.5, 0.35, 0.25),           # receive gain g (I' = g · I)
 }
+
+
+def corruption_seed(kind: str, index: int) -> int:
+    """The seed of level number ``index`` of corruption ``kind`` in :data:`TEST_CORRUPTIONS`: fixed,
+    so every model is evaluated on the same degraded images."""
+    return 1000 * (list(TEST_CORRUPTIONS).index(kind) + 1) + index
 
 
 def _rng(seed) -> np.random.Generator:

@@ -24,11 +24,15 @@ from PIL import Image
 from .explorer import Disk, ExplorerState, normal_correspondences, summary_lines, zoom_window
 from .plots_results import (STRATEGY_COLOURS, clear_ticks, name_figure, plot_components_comparison,
                             plot_qualitative_cases, plot_training_curves)
+from .plots_study import (plot_ablations, plot_annotation_noise, plot_corruption_examples,
+                          plot_robustness_curves, plot_table1_seeds)
 from .runtime import atomic_write, project_root
 
 __all__ = ["PNG_METADATA", "STRATEGY_COLOURS", "plot_boundary_loss_views", "plot_components_comparison",
            "plot_duplicate_pairs", "plot_examples", "plot_image_sizes", "plot_loss_explorer",
-           "plot_qualitative_cases", "plot_tumour_fraction_hist", "plot_training_curves", "save_figure"]
+           "plot_qualitative_cases", "plot_tumour_fraction_hist", "plot_training_curves", "save_figure",
+           "plot_table1_seeds", "plot_ablations", "plot_robustness_curves", "plot_annotation_noise",
+           "plot_corruption_examples"]
 
 #: PNG text chunks of every figure file: none (matplotlib would write its version as ``Software``).
 PNG_METADATA = {"Software": None}

@@ -83,9 +83,15 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
 
 
 def display_path(path: str | os.PathLike) -> str:
-    """``path`` relative to :func:`project_root` when inside it (the same on every machine), else absolute."""
+    """``path`` relative to :func:`project_root` when inside it or beside it (``../shared/...``), so
+    that messages read the same on every machine; else absolute."""
+    resolved, root = Path(path).resolve(), project_root().resolve()
     try:
-        return Path(path).resolve().relative_to(project_root().resolve()).as_posix()
+        return resolved.relative_to(root).as_posix()
+    except ValueError:
+        pass
+    try:
+        return "../" + resolved.relative_to(root.parent).as_posix()
     except ValueError:
         return str(path)
 

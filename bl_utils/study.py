@@ -93,7 +93,7 @@ def config_of(name: str, data: str, **changes: Any) -> TrainConfig:
     """The :class:`~bl_utils.train.TrainConfig` of experiment ``name`` on ``data`` (strategy and
     seed are set per run); ``changes`` override anything (e.g. ``device``)."""
     experiment = EXPERIMENTS[name]
-    return TrainConfig(data=str(data), profile=experiment.profile, **{**experiment.settings, **changes})
+    return TrainConfig(**{"data": str(data), "profile": experiment.profile, **experiment.settings, **changes})
 
 
 def load_experiment(name: str, data: str, out: str | Path | None = None, **changes: Any
@@ -148,7 +148,7 @@ def data_statement(data: str, profile: str | None = "quick", smoke: bool = False
     dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False, progress=False)
     meta = dataset.meta
     copy = ((meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)).all()
-    line = (f"Data: {source.description}" + (" — a copy already resized to 256² with one merged mask per image"
+    line = (f"Data: {source.description.rstrip('.')}" + (" — a copy already resized to 256² with one merged mask per image"
                                              if copy and source.kind == "busi" else "")
             + f". {len(dataset)} images kept by the < 5 % rule; content fingerprint "
             f"{bl_data.content_fingerprint(dataset)}.")

@@ -81,6 +81,8 @@ from .split import split_train_val
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(image_size=256, encoder="resnet34", epochs=20, batch_size=16, lr=1e-3),
     "quick": dict(image_size=128, encoder="resnet18", epochs=8, batch_size=16, lr=1e-3),
+    # the notebooks' smoke test (tests, the built-in synthetic data): seconds per run, numbers meaningless
+    "tiny": dict(image_size=64, encoder="resnet18", epochs=2, batch_size=8, lr=1e-3, max_images=48),
 }
 
 #: Settings that change what a run computes, besides its strategy, seed and data; a run folder's
@@ -103,7 +105,7 @@ RUN_FILES = {
 }
 
 #: The modules whose code decides a run's numbers; their digest is :data:`CODE_VERSION`.
-CODE_MODULES = ("train", "losses", "schedules", "distance", "data", "noise", "metrics")
+CODE_MODULES = ("train", "model", "evaluate", "losses", "schedules", "distance", "data", "noise", "metrics")
 
 
 def _code_version() -> str:
@@ -166,7 +168,7 @@ class TrainConfig:
         if profile == "auto":
             profile = "paper" if device.type == "cuda" else "quick"
         if profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; choose 'auto', 'quick' or 'paper'")
+            raise ValueError(f"unknown profile {self.profile!r}; choose 'auto', {', '.join(map(repr, PROFILES))}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         for name, allowed in (("phi_scale", ("image", "pixel")), ("phi_empty", ("zero", "diagonal"))):
@@ -595,7 +597,7 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
     parser = argparse.ArgumentParser(prog="python -m bl_utils.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strategy", default="all", help=f"one of {', '.join(STRATEGIES)}, or 'all'")
-    parser.add_argument("--profile", default="auto", choices=["auto", "quick", "paper"])
+    parser.add_argument("--profile", default="auto", choices=["auto", *PROFILES])
     parser.add_argument("--data", default=os.environ.get("BUSI_DIR", "synthetic"),
                         help="'synthetic' or the BUSI folder (default: $BUSI_DIR, else synthetic)")
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
@@ -610,7 +612,11 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
     for name in ("encoder", "schedule", "phi_scale", "phi_empty", "regional", "amp", "device"):
         parser.add_argument("--" + name.replace("_", "-"))
     parser.add_argument("--no-imagenet", action="store_true", help="random encoder initialisation")
+    from .launch import add_arguments
+    add_arguments(parser)   # --launcher {none,local,slurm}, --wait, Slurm resources
     args = parser.parse_args(argv)
+    if args.fresh and args.launcher != "none":
+        parser.error("--fresh trains here only; to start jobs over, delete their run folders first")
     overrides = {k: v for k, v in vars(args).items()
                  if v is not None and k in {f.name for f in dataclasses.fields(TrainConfig)}
                  and k not in ("strategy", "seeds")}
@@ -622,12 +628,18 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import launch   # --launcher local/slurm: one submitit job per missing run
+
     config, args = _parse_args(argv)
     strategies = STRATEGIES if args.strategy == "all" else (args.strategy,)
     try:
+        if args.launcher != "none":
+            options = launch.LaunchOptions.from_args(args)
+            runs = launch.plan_runs(config, strategies, args.seeds, args.out, options.device_type(config))
+            return launch.launch(runs, options, args.out, evaluate_noise=not args.no_noise_eval)
         results = train_all(config, strategies=strategies, seeds=tuple(args.seeds), out=args.out,
                             resume=not args.fresh, evaluate_noise=not args.no_noise_eval)
-    except (TrainingError, bl_data.BusiDataError, ValueError) as error:
+    except (TrainingError, bl_data.BusiDataError, ValueError, launch.LaunchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(results_table(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
