@@ -51,7 +51,7 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 #: Data sources that are not folders; any other --data is a folder (BUSI).
 DATA_KEYWORDS = ("synthetic", "kaggle")
 PROFILES = ("auto", "quick", "paper")
-REQUIRED_PARAMETERS = ("DATA", "PROFILE")
+REQUIRED_PARAMETERS = ("DATA",)
 
 TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     total = time.perf_counter()
     for number, path in enumerate(paths, 1):
         params = declared[path.name]
-        values = {"DATA": data, "PROFILE": profile}
+        values = {"DATA": data, **({"PROFILE": profile} if "PROFILE" in params else {})}
         values.update({name: value for name, value in folders.items() if name in params})
         values.update({name: value for name, value in given.items() if name in params})
         left = sorted(n for n in params if n.endswith("_DIR") and n not in values)
