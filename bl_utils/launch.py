@@ -6,7 +6,7 @@ requeues and logs them. Nothing here is a scheduler of its own:
 
 1. every (strategy, seed) run of the grid is resolved as the job will resolve it (the profile
    ``auto`` becomes ``paper`` on a GPU job, ``quick`` on a CPU one) and located with
-   :func:`bl_utils.train.run_folder`; a run whose folder holds ``run.json`` is complete and skipped;
+   :func:`bl_utils.config.run_folder`; a run whose folder holds ``run.json`` is complete and skipped;
 2. each missing run becomes one job, ``TrainJob()(config)`` = ``train(config, out, resume=True)``,
    submitted as one job array (``executor.map_array``); submitit's logs go to
    ``<out>/submitit_logs/<job id>_0_log.{out,err}``;
@@ -41,6 +41,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
+
+import torch
+
+from . import train as bl_train
+from .config import default_results_dir, run_folder
+from .runs import load_run, results_table
+from .runtime import display_path, get_device
 
 try:
     from submitit.helpers import Checkpointable
@@ -103,10 +110,6 @@ class LaunchOptions:
         """The device type a job will train ``config`` on: ``config.device`` or ``BL_DEVICE`` when
         set; on Slurm ``"cuda"`` when jobs have GPUs, else ``"cpu"``; locally what
         :func:`bl_utils.runtime.get_device` finds here (``"cpu"`` instead of CUDA without GPUs)."""
-        import torch
-
-        from .runtime import get_device
-
         chosen = config.device or os.environ.get("BL_DEVICE")
         if chosen:
             return torch.device(chosen).type
@@ -155,9 +158,7 @@ class TrainJob(Checkpointable):
         self.evaluate_noise = evaluate_noise
 
     def __call__(self, config):
-        from .train import train
-
-        return train(config, out=self.out, resume=True, verbose=True, evaluate_noise=self.evaluate_noise)
+        return bl_train.train(config, out=self.out, resume=True, verbose=True, evaluate_noise=self.evaluate_noise)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,8 +185,6 @@ class PlannedRun:
 def _data_id(config) -> str:
     """:attr:`bl_utils.train.TrainingData.data_id` of a resolved ``config``'s data, without
     resizing images or computing distance maps (the fingerprint is that of the data at 256²)."""
-    from . import train as bl_train
-
     _, source, fingerprint, _ = bl_train._load_split(config, verbose=False)
     return f"{source.kind}-{fingerprint[:8]}"
 
@@ -194,11 +193,7 @@ def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str 
               device_type: str = "cpu") -> list[PlannedRun]:
     """Every ``strategies`` × ``seeds`` run of ``config`` (a :class:`~bl_utils.train.TrainConfig`),
     resolved for a job training on ``device_type``, with its folder under ``out`` (default
-    :func:`bl_utils.train.default_results_dir`). Reads the data once per data setting."""
-    import torch
-
-    from .train import default_results_dir, run_folder
-
+    :func:`bl_utils.config.default_results_dir`). Reads the data once per data setting."""
     profile = config.profile
     if profile == "auto":   # as TrainConfig.resolve does on the job's device
         profile = "paper" if device_type == "cuda" else "quick"
@@ -252,8 +247,6 @@ def submit(runs: Sequence[PlannedRun], options: LaunchOptions, out: str | os.Pat
 
 
 def _summary_line(label: str, result, note: str = "") -> str:
-    from .runtime import display_path
-
     best, final = result.best, result.final
     return (f"{label:<16} best val Dice {best['val_dice']:.3f} (epoch {best['epoch']}), final "
             f"{final.get('val_dice', float('nan')):.3f}  {display_path(result.folder)}{note}")
@@ -264,10 +257,6 @@ def launch(runs: Sequence[PlannedRun], options: LaunchOptions, out: str | os.Pat
     """Submit the missing ``runs``, say which jobs run where and where their logs are; with
     ``options.wait``, wait for them and print one line per run, then Table 1's summary of the grid.
     Returns 0, or 1 when a job failed (its log is named)."""
-    from .runs import load_run, results_table
-    from .runtime import display_path
-    from .train import default_results_dir
-
     out = Path(out or default_results_dir())
     runs = list({run.folder: run for run in runs}.values())   # a run asked twice is trained once
     jobs = submit(runs, options, out, evaluate_noise)

@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .runtime import atomic_write, display_path, project_root
+from .runtime import atomic_write, project_root
 
 #: The package's own checkout (not the caller's working directory).
 ROOT = project_root(Path(__file__).resolve().parent)
@@ -155,10 +155,11 @@ def check_parameters(declared: dict[str, dict[str, dict]], given: dict) -> None:
 
 # --- where a run writes -----------------------------------------------------------------------
 
-def resolve_data(data: str, cwd: Path | None = None) -> str:
-    """``synthetic``, ``kaggle``, or the absolute form of the folder ``data`` (relative to ``cwd``,
-    default the working directory: the kernels run in ``notebooks/``). Raises :class:`ReportError`
-    for a folder that does not exist."""
+def resolve_data(data: str, cwd: Path | None = None, root: Path = ROOT) -> str:
+    """``synthetic``, ``kaggle``, or the folder ``data`` (relative to ``cwd``, default the working
+    directory) made independent of the working directory: relative to the checkout ``root`` when it
+    lies in or beside it (``../shared/data/busi256``; :func:`bl_utils.data.resolve_data` reads such a
+    path from the project root), else absolute. Raises :class:`ReportError` for a missing folder."""
     if data in DATA_KEYWORDS:
         return data
     folder = Path(data).expanduser()
@@ -166,8 +167,10 @@ def resolve_data(data: str, cwd: Path | None = None) -> str:
     if not folder.is_dir():
         raise ReportError(f"--data {data}: no such folder ({folder}); give the BUSI folder "
                           f"Dataset_BUSI_with_GT (or its parent), 'synthetic' or 'kaggle'")
-    shown = display_path(folder)   # in or beside the checkout: relative to its root (no machine path)
-    return shown if not Path(shown).is_absolute() else str(folder)
+    root = Path(root).resolve()
+    if folder.is_relative_to(root.parent):   # in or beside the checkout: relative to its root, which the
+        return os.path.relpath(folder, root)  # notebooks resolve it from (no machine path is published)
+    return str(folder)
 
 
 def data_tag(data: str) -> str:
@@ -239,74 +242,29 @@ def colab_url(repo_url: str, filename: str) -> str:
 
 
 _SETUP_TEMPLATE = '''\
-# Setup (the same in every notebook; written by bl_utils.report): on Colab, fetch the repository with
-# its published results/, install it keeping Colab's own torch, and work in its notebooks/ folder.
-# Anywhere else this cell does nothing. It never stops the notebook: what fails is printed with what to do.
+# Setup, on Colab only: clone the repository (with its results/); bl_utils.colab installs it. Never raises.
 import sys
 if "google.colab" in sys.modules:
-    import os
-    import subprocess
+    import os, subprocess
     REPO, CLONE = "{repo_url}", "{clone}"
-
-    def _run(*command):
-        try:
-            return subprocess.run(command, check=False, capture_output=True, text=True)
-        except OSError as error:  # e.g. git missing
-            print(f"Setup: could not run {{command[0]}}: {{error}}")
-            return None
-
-    def _failed(result):
-        if result is not None and result.returncode == 0:
-            return False
-        if result is not None:
-            print((result.stderr or result.stdout or "").strip()[-2000:])
-        return True
-
     try:
-        if not os.path.isdir(os.path.join(CLONE, ".git")) and _failed(
-                _run("git", "clone", "--depth", "1", "-q", REPO, CLONE)):
-            print(f"Setup: could not clone {{REPO}}. Instead: check the runtime's internet access and run "
-                  f"this cell again, or download {{REPO}}/archive/refs/heads/main.zip, upload it and "
-                  f"unzip it to {{CLONE}}.")
-        if os.path.isdir(CLONE):
-            from importlib.metadata import PackageNotFoundError, version
-            keep = []  # Colab's CUDA builds: pinned to what is installed, so pip never replaces them
-            for name in ("torch", "torchvision"):
-                try:
-                    keep.append(f"{{name}}=={{version(name)}}")
-                except PackageNotFoundError:
-                    pass
-            if _failed(_run(sys.executable, "-m", "pip", "install", "-q", "-e", CLONE, *keep)):
-                print(f"Setup: could not install {{CLONE}} (error above). Instead: run "
-                      f"`!pip install -e {{CLONE}}` in a new cell and read its error; do not install "
-                      f"torch (keep Colab's), then restart the session and run this notebook again.")
-            if CLONE not in sys.path:
-                sys.path.insert(0, CLONE)  # import bl_utils now, without restarting the session
-            try:
-                if int(version("ipywidgets").split(".")[0]) >= 8:
-                    from google.colab import output
-                    output.enable_custom_widget_manager()  # Colab renders ipywidgets 8 only this way
-            except Exception as error:
-                print(f"Setup: the interactive widgets may not show ({{error!r}}); the static figures "
-                      f"below them do.")
-            if os.path.isdir(os.path.join(CLONE, "notebooks")):
-                os.chdir(os.path.join(CLONE, "notebooks"))
-                print(f"Setup: working in {{os.getcwd()}}")
-            else:
-                print(f"Setup: {{CLONE}}/notebooks is missing; figures and results go to {{os.getcwd()}}.")
+        if not os.path.isdir(CLONE) and subprocess.run(["git", "clone", "-q", REPO, CLONE]).returncode:
+            raise RuntimeError(f"could not clone {{REPO}}")
+        sys.path.insert(0, CLONE)
+        from bl_utils.colab import setup
+        setup(CLONE)
     except Exception as error:
-        print(f"Setup failed ({{error!r}}). Instead: run `!git clone {{REPO}} {{CLONE}}` and "
-              f"`!pip install -e {{CLONE}}` in a new cell, then `%cd {{CLONE}}/notebooks`.")
+        print(f"Setup failed: could not clone or install ({{error!r}}). Instead: run `!git clone {{REPO}} "
+              f"{{CLONE}}` and `!pip install -e {{CLONE}}` in a new cell, then `%cd {{CLONE}}/notebooks`.")
 '''
 
 
 def setup_cell_source(repo_url: str, parent: str = "/content") -> str:
     """The first code cell of every notebook: on Colab only, ``git clone`` ``repo_url`` into
-    ``<parent>/<repo>`` (so that the published ``results/`` come along), ``pip install -e`` it with
-    torch and torchvision pinned to the installed versions (Colab's CUDA builds stay), make
-    ``bl_utils`` importable without a restart, enable Colab's widget manager for ipywidgets 8, and
-    ``os.chdir`` into the clone's ``notebooks/``. Every step that fails prints what to do instead;
-    the cell never raises. Elsewhere it does nothing. ``ValueError`` for a non-GitHub URL.
+    ``<parent>/<repo>`` (so that the published ``results/`` come along), then
+    :func:`bl_utils.colab.setup` from the clone (editable install keeping Colab's torch, widgets,
+    ``notebooks/`` as working directory). What fails prints what to do instead; the cell never
+    raises. Elsewhere it does nothing. ``ValueError`` for a non-GitHub URL.
     """
     _, repo = github_slug(repo_url)
     return _SETUP_TEMPLATE.format(repo_url=repo_url.rstrip("/"), clone=f"{parent.rstrip('/')}/{repo}")
@@ -448,6 +406,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _request(args, root: Path) -> dict:
+    """What the command line asks for, checked: data, profile, notebooks, their declared and the
+    given parameters, the repository URL. Raises :class:`ReportError` (exit code 2)."""
+    given = {name: parameter_value(value) for name, value in args.parameter}
+    data = resolve_data(str(given.pop("DATA", args.data)), root=root)     # -p DATA is --data
+    profile = str(given.pop("PROFILE", args.profile))
+    if profile not in PROFILES:
+        raise ReportError(f"PROFILE {profile!r}: choose one of {', '.join(PROFILES)}")
+    paths = notebook_paths(root / "notebooks", args.only)
+    declared = {p.name: declared_parameters(p) for p in paths}
+    check_parameters(declared, given)
+    return {"given": given, "data": data, "profile": profile, "paths": paths, "declared": declared,
+            "repo_url": repository_url(root / "pyproject.toml")}
+
+
+def _destinations(args, root: Path, request: dict, table: Path | None) -> dict:
+    """Where the notebooks, figures and Table 1 go: in place with ``--publish``, else ``reports/<tag>/``."""
+    tag = f"{data_tag(request['data'])}-{request['profile']}" + ("-smoke" if request["given"].get("SMOKE") is True else "")
+    out = root / "reports" / tag
+    if args.publish:
+        places = {"notebooks": root / "notebooks", "figures": root / "figures",
+                  "table": args.table or table or root / "results" / "table1.md"}
+    else:
+        places = {"notebooks": out / "notebooks", "figures": out / "figures", "table": args.table or table or out / "table1.md"}
+    return dict(places, folders=output_parameters(args.publish, out, root))
+
+
+def _run_one(path: Path, number: int, request: dict, places: dict, root: Path, timeout) -> bool:
+    """Execute one notebook with its parameters; False (after saying where the partial run is) on error."""
+    params = request["declared"][path.name]
+    values = {"DATA": request["data"], **({"PROFILE": request["profile"]} if "PROFILE" in params else {})}
+    values.update({name: value for name, value in places["folders"].items() if name in params})
+    values.update({name: value for name, value in request["given"].items() if name in params})
+    left = sorted(n for n in params if n.endswith("_DIR") and n not in values)
+    if left:
+        print(f"  note: {path.name} keeps its own {', '.join(left)}", flush=True)
+    output, partial = places["notebooks"] / path.name, root / "reports" / ".partial" / path.name
+    print(f"[{number}/{len(request['paths'])}] {path.name} ...", end=" ", flush=True)
+    try:
+        seconds = execute_notebook(path, output, values, repo_url=request["repo_url"], cwd=root / "notebooks",
+                                   partial=partial, timeout=timeout)
+    except Exception as error:  # papermill's PapermillExecutionError carries the cell and traceback
+        print("FAILED")
+        print(f"\n{path.name} stopped with an error; {_shown(output, root)} was left as it was and the "
+              f"run up to the error is in {_shown(partial, root)}.\n{error}", file=sys.stderr)
+        return False
+    print(f"done in {seconds:.0f} s -> {_shown(output, root)}", flush=True)
+    return True
+
+
 def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path | None = None) -> int:
     """The command line; returns the exit code (0 done, 1 a notebook failed, 2 bad arguments).
 
@@ -456,60 +464,25 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     """
     args = build_parser().parse_args(argv)
     root = Path(root or ROOT).resolve()
-    folder = root / "notebooks"
     try:
-        given = {name: parameter_value(value) for name, value in args.parameter}
-        data = resolve_data(str(given.pop("DATA", args.data)))     # -p DATA is --data
-        profile = str(given.pop("PROFILE", args.profile))
-        if profile not in PROFILES:
-            raise ReportError(f"PROFILE {profile!r}: choose one of {', '.join(PROFILES)}")
-        paths = notebook_paths(folder, args.only)
-        declared = {p.name: declared_parameters(p) for p in paths}
-        check_parameters(declared, given)
-        repo_url = repository_url(root / "pyproject.toml")
+        request = _request(args, root)
     except (ReportError, ValueError) as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
-
-    tag = f"{data_tag(data)}-{profile}" + ("-smoke" if given.get("SMOKE") is True else "")
-    out = root / "reports" / tag
-    if args.publish:
-        notebooks_out, figures = folder, root / "figures"
-        table = args.table or table or root / "results" / "table1.md"
-    else:
-        notebooks_out, figures = out / "notebooks", out / "figures"
-        table = args.table or table or out / "table1.md"
-    folders = output_parameters(args.publish, out, root)
+    places = _destinations(args, root, request, table)
+    data = request["data"]
     source = data if data in DATA_KEYWORDS else f"BUSI at {data}"
-    print(f"Report on {source}, profile {profile}: notebooks -> {_shown(notebooks_out, root)}/, "
-          f"figures -> {_shown(figures, root)}/, Table 1 -> {_shown(table, root)}", flush=True)
-
+    print(f"Report on {source}, profile {request['profile']}: notebooks -> {_shown(places['notebooks'], root)}/, "
+          f"figures -> {_shown(places['figures'], root)}/, Table 1 -> {_shown(places['table'], root)}", flush=True)
     total = time.perf_counter()
-    for number, path in enumerate(paths, 1):
-        params = declared[path.name]
-        values = {"DATA": data, **({"PROFILE": profile} if "PROFILE" in params else {})}
-        values.update({name: value for name, value in folders.items() if name in params})
-        values.update({name: value for name, value in given.items() if name in params})
-        left = sorted(n for n in params if n.endswith("_DIR") and n not in values)
-        if left:
-            print(f"  note: {path.name} keeps its own {', '.join(left)}", flush=True)
-        output = notebooks_out / path.name
-        partial = root / "reports" / ".partial" / path.name
-        print(f"[{number}/{len(paths)}] {path.name} ...", end=" ", flush=True)
-        try:
-            seconds = execute_notebook(path, output, values, repo_url=repo_url, cwd=folder,
-                                       partial=partial, timeout=args.timeout)
-        except Exception as error:  # papermill's PapermillExecutionError carries the cell and traceback
-            print("FAILED")
-            print(f"\n{path.name} stopped with an error; {_shown(output, root)} was left as it was and the "
-                  f"run up to the error is in {_shown(partial, root)}.\n{error}", file=sys.stderr)
+    for number, path in enumerate(request["paths"], 1):
+        if not _run_one(path, number, request, places, root, args.timeout):
             return 1
-        print(f"done in {seconds:.0f} s -> {_shown(output, root)}", flush=True)
-
+    table = places["table"]
     if args.publish and not args.only and update_readme_table(root / "README.md", table):
         print(f"README.md: results table updated from {_shown(table, root)}")
-    print(f"Report complete in {time.perf_counter() - total:.0f} s: notebooks in {_shown(notebooks_out, root)}/, "
-          f"figures in {_shown(figures, root)}/" + (f", Table 1 in {_shown(table, root)}" if table.is_file() else ""))
+    print(f"Report complete in {time.perf_counter() - total:.0f} s: notebooks in {_shown(places['notebooks'], root)}/, "
+          f"figures in {_shown(places['figures'], root)}/" + (f", Table 1 in {_shown(table, root)}" if table.is_file() else ""))
     return 0
 
 

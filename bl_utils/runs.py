@@ -2,7 +2,7 @@
 
 A run folder written by :func:`bl_utils.train.train` holds ``run.json`` (settings, versions, code
 version, device, the summaries of the best and the final epoch), ``metrics.csv`` (one row per epoch),
-``val_per_image.csv``, ``predictions.npz`` and ``robustness.csv`` (see ``bl_utils.train.RUN_FILES``).
+``val_per_image.csv``, ``predictions.npz`` and ``robustness.csv`` (see ``bl_utils.config.RUN_FILES``).
 This module reads them without torch and turns a list of runs into Table 1, beside Odonnat & Pham's.
 """
 

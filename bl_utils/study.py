@@ -3,7 +3,7 @@
 Odonnat & Pham ran each of their four strategies once. The study here repeats them over seeds on
 one fixed split (Table 1), runs the paper's profile, and adds the ablations that explain the
 boundary loss and the annotation-noise runs of notebook 5. Each :class:`Experiment` is a profile,
-strategies, seeds and the settings it changes; its runs live where :func:`bl_utils.train.run_folder`
+strategies, seeds and the settings it changes; its runs live where :func:`bl_utils.config.run_folder`
 puts them, so a notebook finds them from the same definition that made them::
 
     python -m bl_utils.study --data ../shared/data/busi256 table1 paper phi_pixel   # train (resumable)
@@ -25,10 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from .schedules import STRATEGIES
+from . import data as bl_data
+from . import launch
+from .config import TrainConfig, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import display_path, get_device
-from .train import TrainConfig, TrainingData, default_results_dir, prepare_data, run_folder, train_all
+from .schedules import STRATEGIES
+from .train import TrainingData, prepare_data, train_all
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
            "smoke_version", "find_runs", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
@@ -142,8 +145,6 @@ def obtain(name: str, data: str, out: str | Path | None = None, smoke: bool = Fa
 def data_statement(data: str, profile: str | None = "quick", smoke: bool = False) -> str:
     """Two lines for the top of a notebook: which data (name, images kept by the < 5 % rule, content
     fingerprint) and which training profile, with the encoder's initialisation."""
-    from . import data as bl_data
-
     source = bl_data.resolve_data(data)
     dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False, progress=False)
     meta = dataset.meta
@@ -162,8 +163,6 @@ def data_statement(data: str, profile: str | None = "quick", smoke: bool = False
 
 def pixel_phis(data: str) -> np.ndarray:
     """Φ_G in pixels at 256² of the images with a tumour that pass the < 5 % rule, ``(N, 256, 256)``."""
-    from . import data as bl_data
-
     dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE, progress=False)
     return dataset.phis[dataset.masks.reshape(len(dataset), -1).any(axis=1)]
 
@@ -171,8 +170,6 @@ def pixel_phis(data: str) -> np.ndarray:
 def validation_images(data: str, run: RunResult) -> np.ndarray:
     """uint8 ``(N, H, W)`` validation images of ``run`` (its order, its image size), read from ``data``.
     Raises ``ValueError`` when ``data`` is not the data the run was trained on (other fingerprint)."""
-    from . import data as bl_data
-
     dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
                                 max_tumour_fraction=run.settings["max_tumour_fraction"],
                                 distance_maps=False, progress=False)
@@ -185,7 +182,7 @@ def validation_images(data: str, run: RunResult) -> np.ndarray:
 
 
 def tables_dir(results_dir: str | Path | None = None) -> Path:
-    """Where a notebook writes its tables: ``results_dir`` or :func:`bl_utils.train.default_results_dir`."""
+    """Where a notebook writes its tables: ``results_dir`` or :func:`bl_utils.config.default_results_dir`."""
     folder = Path(results_dir) if results_dir else default_results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -204,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="the BUSI folder (or 'synthetic')")
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--list", action="store_true", help="say which runs exist; train nothing")
-    from . import launch
+
     launch.add_arguments(parser)   # --launcher local/slurm: one submitit job per missing run
     args = parser.parse_args(argv)
     names = args.experiments or list(EXPERIMENTS)

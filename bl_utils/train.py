@@ -7,34 +7,12 @@ input channel, **one output channel with a sigmoid** (a binary problem: one logi
 same model as a two-channel softmax), Adam (lr 1e-3), batch 16, 20 epochs, 256×256 images, an 80/20
 split of the 425 images that pass the < 5 % rule, scored by the best validation Dice.
 
-Profiles (every setting can still be overridden):
-
-* ``paper``: the settings above;
-* ``quick``: the same code path, smaller (128², ResNet-18, 8 epochs), so that the four strategies
-  train in minutes on two CPU cores. Images are always read at 256² (where the < 5 % rule is
-  applied) and downsampled, so both profiles see the same images;
-* ``auto``: ``paper`` on CUDA, ``quick`` elsewhere.
-
-Method defaults (deviations are ablations, see notebook 3):
-
-* Φ_G on images without a tumour is 0 (``phi_empty="zero"``), as in Kervadec et al.'s code, which
-  Odonnat & Pham used: L_B ignores normal images. ``"diagonal"`` puts +D (the image diagonal)
-  everywhere instead, a large penalty on any prediction in a normal image.
-* Φ_G is divided by the image side (``phi_scale="image"``): an α here is α/256 in the papers'
-  pixel units at 256² (:func:`alpha_in_pixel_units`). ``"pixel"`` keeps the papers' units; with
-  them the boundary term is tens of times the BCE at initialisation (:func:`phi_scale_table`).
-* α(t) of ``ce+ramp`` and ``rebalance`` rises linearly 0 → 1 (Odonnat & Pham); ``schedule=
-  "kervadec"`` is Kervadec et al.'s (0.01, +0.01 per epoch; see :mod:`bl_utils.schedules`).
-* One split for every run (``split_seed``), so all strategies and seeds are scored on the same
-  validation images; ``seed`` varies the initialisation and the batch order.
+Profiles, method defaults and the naming of runs are in :mod:`bl_utils.config`.
 
 A run (:func:`train`) = prepare the data → build the model → for each epoch: train, validate,
 checkpoint → finish: score the best and the final epoch image by image, evaluate the final model on
-degraded images (:mod:`bl_utils.noise`), write the run's files. Its folder is a function of every
-setting that changes the result (:func:`run_folder`): ``<out>/<data>-<fingerprint>/<profile>-
-<weights>[+changed settings]/<strategy>/seed<k>``; the machine (device, threads, AMP mode) is
-recorded but does not name the run. Files are written under a temporary name and renamed;
-``run.json`` is written last, so a folder with a ``run.json`` is complete (see ``RUN_FILES``).
+degraded images (:mod:`bl_utils.noise`), write the run's files (``config.RUN_FILES``) under temporary
+names renamed when complete; ``run.json`` last, so a folder with a ``run.json`` is complete.
 
 Resumption: batch order comes from ``(seed, epoch)``, the model from ``seed``, U-Net has no dropout,
 so a run killed at any moment continues from its last completed epoch (``last.pt``) and ends with
@@ -49,7 +27,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import math
@@ -65,47 +42,22 @@ import pandas as pd
 import torch
 
 from . import data as bl_data
+from . import model as bl_model
 from . import noise
+from .config import TrainConfig, default_results_dir, run_folder
 from .distance import batch_signed_distance_maps
+from .evaluate import autocast, evaluate_corruptions, predict, predict_masks
 from .losses import StrategyLoss
 from .metrics import batch_dice, evaluate_masks, summarize
-from .evaluate import autocast, evaluate_corruptions, predict, predict_masks
-from . import model as bl_model
-from .model import build_model, encoder_weights_available
-from .runs import RunResult, load_run, results_table
-from .runtime import atomic_write, display_path, get_device, project_root, run_metadata, seed_everything, select_amp, write_json
+from .model import build_model
+from .runs import RunResult, load_run
+from .runtime import atomic_write, display_path, get_device, run_metadata, seed_everything, write_json
 from .schedules import STRATEGIES, make_strategy
 from .split import split_train_val
 
-#: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
-PROFILES: dict[str, dict[str, Any]] = {
-    "paper": dict(image_size=256, encoder="resnet34", epochs=20, batch_size=16, lr=1e-3),
-    "quick": dict(image_size=128, encoder="resnet18", epochs=8, batch_size=16, lr=1e-3),
-    # the notebooks' smoke test (tests, the built-in synthetic data): seconds per run, numbers meaningless
-    "tiny": dict(image_size=64, encoder="resnet18", epochs=2, batch_size=8, lr=1e-3, max_images=48),
-}
-
-#: Settings that change what a run computes, besides its strategy, seed and data; a run folder's
-#: name lists those that differ from the profile's defaults (:func:`run_folder`).
-RESULT_KEYS = ("image_size", "encoder", "encoder_weights", "epochs", "batch_size", "lr", "val_fraction",
-               "split_seed", "max_tumour_fraction", "group_duplicates", "max_images", "alpha", "schedule",
-               "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise")
-
-#: The files of a complete run folder (checkpoints ``best.pt``/``last.pt`` are never published).
-RUN_FILES = {
-    "run.json": "settings, versions, git commit, code version, device, wall time, summaries at the "
-                "best and the final epoch, the split (written last: marks the run complete)",
-    "metrics.csv": "one row per epoch: α, loss weights, train losses, validation Dice",
-    "val_per_image.csv": "per validation image and checkpoint (best, final): Dice, IoU, HD95, ASSD, "
-                         "components, empty target / prediction",
-    "predictions.npz": "thresholded validation predictions of both checkpoints, bit-packed "
-                       "(np.unpackbits(..., axis=-1, count=W)), with stems and labels",
-    "robustness.csv": "per corruption, level and validation image: the final model's metrics on "
-                      "degraded images (bl_utils.noise.TEST_CORRUPTIONS)",
-}
-
 #: The modules whose code decides a run's numbers; their digest is :data:`CODE_VERSION`.
-CODE_MODULES = ("train", "model", "evaluate", "losses", "schedules", "distance", "data", "noise", "metrics")
+CODE_MODULES = ("train", "config", "model", "evaluate", "losses", "schedules", "distance", "data", "dataset",
+                "cache", "split", "duplicates", "noise", "metrics")
 
 
 def _code_version() -> str:
@@ -122,69 +74,6 @@ CODE_VERSION = _code_version()
 
 class TrainingError(RuntimeError):
     """A run that cannot go on: a non-finite loss, or a run folder made with other settings."""
-
-
-def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float:
-    """α expressed for Φ_G in pixels (the papers' units): ``alpha / image_size`` when Φ_G is divided
-    by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"``."""
-    return alpha / image_size if phi_scale == "image" else alpha
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of one training run. ``resolve()`` fills in the profile's values."""
-
-    strategy: str = "ce"
-    profile: str = "auto"
-    data: str = "synthetic"             # "synthetic" or the BUSI folder
-    image_size: int | None = None       # None: from the profile
-    encoder: str | None = None
-    encoder_weights: str | None = "imagenet"   # resolve(): None where they cannot be fetched
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int = 0                       # initialisation, batch order (and annotation noise)
-    split_seed: int = 0                 # the train/validation split, the same for every run
-    val_fraction: float = 0.2
-    max_tumour_fraction: float | None = 0.05
-    group_duplicates: bool = True       # keep (near-)duplicate images on one side of the split
-    max_images: int | None = None       # use only this many images (chosen with split_seed), for tests
-    alpha: float = 1.0                  # the fixed α of "ce+bl" (for Φ_G scaled by the image side)
-    schedule: str = "linear"            # α(t) of "ce+ramp"/"rebalance": "linear" or "kervadec"
-    ramp_end: float = 1.0               # α at the end of a linear ramp (the cap of "kervadec")
-    phi_scale: str = "image"            # "image": Φ_G / image side; "pixel": the papers' units
-    phi_empty: str = "zero"             # Φ_G on images without tumour: "zero" (authors) or "diagonal"
-    regional: str = "bce"               # the regional loss: "bce", "dice" or "bce+dice"
-    mask_noise: float = 0.0             # contour jitter of the training masks, pixels at 256²
-    amp: str = "auto"                   # "auto", "bf16", "fp16", "off" (see select_amp)
-    device: str | None = None           # None: get_device()
-    cache_dir: str | None = None        # data cache (default .cache/busi in the checkout)
-
-    def resolve(self, device: torch.device | None = None) -> "TrainConfig":
-        """A copy with the profile applied (explicit settings win), ``amp`` made concrete and
-        ``encoder_weights`` set to what can actually be loaded here (``None`` offline)."""
-        device = device or get_device(self.device)
-        profile = self.profile
-        if profile == "auto":
-            profile = "paper" if device.type == "cuda" else "quick"
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; choose 'auto', {', '.join(map(repr, PROFILES))}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        for name, allowed in (("phi_scale", ("image", "pixel")), ("phi_empty", ("zero", "diagonal"))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        values = {key: (getattr(self, key) if getattr(self, key) is not None else default)
-                  for key, default in PROFILES[profile].items()}
-        weights = self.encoder_weights
-        if weights and not encoder_weights_available(values["encoder"], weights):
-            weights = None
-        return dataclasses.replace(self, profile=profile, amp=select_amp(device, self.amp),
-                                   encoder_weights=weights, **values)
-
-    def result_settings(self) -> dict[str, Any]:
-        """Strategy, seed and the settings of ``RESULT_KEYS`` (of a resolved config)."""
-        return {"strategy": self.strategy, "seed": self.seed, **{key: getattr(self, key) for key in RESULT_KEYS}}
 
 
 def build_training(config: TrainConfig, device: torch.device, verbose: bool = True):
@@ -303,33 +192,6 @@ def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:
         rows.append({"phi_scale": scale, "max_abs_phi": float(np.abs(phis).max()) / divisor,
                      "L_B_at_s_half": lb, "ratio_to_bce": lb / math.log(2)})
     return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------------------------
-# Where a run lives
-
-
-def variant_name(config: TrainConfig) -> str:
-    """``<profile>-<imagenet|random>`` plus ``+key=value`` for every ``RESULT_KEYS`` setting of a
-    resolved ``config`` that differs from the profile's and :class:`TrainConfig`'s defaults, e.g.
-    ``quick-random+phi_scale=pixel``."""
-    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile]}
-    name = f"{config.profile}-{config.encoder_weights or 'random'}"
-    for key in RESULT_KEYS:
-        value = getattr(config, key)
-        if key != "encoder_weights" and value != defaults[key]:
-            name += f"+{key}={value:g}" if isinstance(value, float) else f"+{key}={value}"
-    return name
-
-
-def run_folder(config: TrainConfig, out: str | os.PathLike, data_id: str) -> Path:
-    """``<out>/<data_id>/<variant_name>/<strategy>/seed<k>`` for a resolved ``config``."""
-    return Path(out) / data_id / variant_name(config) / config.strategy.replace("+", "_") / f"seed{config.seed}"
-
-
-def default_results_dir() -> Path:
-    """``results/`` of the checkout (``BL_RESULTS_DIR`` overrides)."""
-    return Path(os.environ.get("BL_RESULTS_DIR") or project_root() / "results")
 
 
 # --------------------------------------------------------------------------------------------
@@ -593,58 +455,7 @@ def train_all(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
     return results
 
 
-def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m bl_utils.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--strategy", default="all", help=f"one of {', '.join(STRATEGIES)}, or 'all'")
-    parser.add_argument("--profile", default="auto", choices=["auto", *PROFILES])
-    parser.add_argument("--data", default=os.environ.get("BUSI_DIR", "synthetic"),
-                        help="'synthetic' or the BUSI folder (default: $BUSI_DIR, else synthetic)")
-    parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--fresh", action="store_true", help="start over instead of resuming")
-    parser.add_argument("--resume", action="store_true", help="resume (the default; kept for clarity)")
-    parser.add_argument("--no-noise-eval", action="store_true", help="skip the degraded-image evaluation")
-    for name in ("image_size", "epochs", "batch_size", "max_images", "split_seed"):
-        parser.add_argument("--" + name.replace("_", "-"), type=int)
-    for name in ("lr", "alpha", "ramp_end", "mask_noise"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float)
-    for name in ("encoder", "schedule", "phi_scale", "phi_empty", "regional", "amp", "device"):
-        parser.add_argument("--" + name.replace("_", "-"))
-    parser.add_argument("--no-imagenet", action="store_true", help="random encoder initialisation")
-    from .launch import add_arguments
-    add_arguments(parser)   # --launcher {none,local,slurm}, --wait, Slurm resources
-    args = parser.parse_args(argv)
-    if args.fresh and args.launcher != "none":
-        parser.error("--fresh trains here only; to start jobs over, delete their run folders first")
-    overrides = {k: v for k, v in vars(args).items()
-                 if v is not None and k in {f.name for f in dataclasses.fields(TrainConfig)}
-                 and k not in ("strategy", "seeds")}
-    if args.data != "synthetic" and overrides.get("data"):
-        overrides["data"] = str(Path(args.data).expanduser().resolve())   # from where the user typed it
-    if args.no_imagenet:
-        overrides["encoder_weights"] = None
-    return TrainConfig(strategy="ce", **overrides), args
+if __name__ == "__main__":   # the command line lives in bl_utils.cli (it also submits jobs, bl_utils.launch)
+    from bl_utils.cli import main
 
-
-def main(argv: list[str] | None = None) -> int:
-    from . import launch   # --launcher local/slurm: one submitit job per missing run
-
-    config, args = _parse_args(argv)
-    strategies = STRATEGIES if args.strategy == "all" else (args.strategy,)
-    try:
-        if args.launcher != "none":
-            options = launch.LaunchOptions.from_args(args)
-            runs = launch.plan_runs(config, strategies, args.seeds, args.out, options.device_type(config))
-            return launch.launch(runs, options, args.out, evaluate_noise=not args.no_noise_eval)
-        results = train_all(config, strategies=strategies, seeds=tuple(args.seeds), out=args.out,
-                            resume=not args.fresh, evaluate_noise=not args.no_noise_eval)
-    except (TrainingError, bl_data.BusiDataError, ValueError, launch.LaunchError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(results_table(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

@@ -25,6 +25,8 @@ import submitit
 import torch
 
 from bl_utils import launch
+from bl_utils import cli as bl_cli
+from bl_utils import config as bl_config
 from bl_utils import train as bl_train
 from bl_utils.train import TrainConfig
 
@@ -135,10 +137,10 @@ def wait_for(path: Path, process: psutil.Process, log: Path, timeout: float = 24
 
 
 def test_flags_default_to_training_here_and_carry_the_slurm_resources(tiny_data, tmp_path):
-    _, args = bl_train._parse_args(cli_args(tiny_data, tmp_path))
+    _, args = bl_cli._parse_args(cli_args(tiny_data, tmp_path))
     assert args.launcher == "none" and not args.wait
     assert launch.LaunchOptions.from_args(args) is None
-    _, args = bl_train._parse_args([*cli_args(tiny_data, tmp_path), "--launcher", "slurm", "--wait",
+    _, args = bl_cli._parse_args([*cli_args(tiny_data, tmp_path), "--launcher", "slurm", "--wait",
                                     "--partition", "gpu", "--gpus-per-job", "2", "--timeout-min", "30",
                                     "--array-parallelism", "3", "--cpus-per-task", "6"])
     assert launch.LaunchOptions.from_args(args) == launch.LaunchOptions("slurm", True, "gpu", 2, 30, 3, 6)
@@ -151,7 +153,7 @@ def test_flags_default_to_training_here_and_carry_the_slurm_resources(tiny_data,
 ])
 def test_bad_launcher_requests_are_refused_by_the_parser(tiny_data, tmp_path, capsys, extra, message):
     with pytest.raises(SystemExit):
-        bl_train._parse_args([*cli_args(tiny_data, tmp_path), *extra])
+        bl_cli._parse_args([*cli_args(tiny_data, tmp_path), *extra])
     assert message in capsys.readouterr().err
 
 
@@ -174,7 +176,7 @@ def test_plan_resolves_the_profile_for_the_jobs_device_and_leaves_amp_to_the_job
             assert not run.complete
     # the folder is the one the in-process trainer uses
     data = bl_train.prepare_data(runs[0].config.resolve(torch.device("cpu")), torch.device("cpu"), verbose=False)
-    assert runs[0].folder == bl_train.run_folder(runs[0].config, tmp_path, data.data_id)
+    assert runs[0].folder == bl_config.run_folder(runs[0].config, tmp_path, data.data_id)
 
 
 def test_slurm_array_is_submitted_with_the_resources_asked(tiny_data, tmp_path, monkeypatch, capsys):
@@ -187,7 +189,7 @@ def test_slurm_array_is_submitted_with_the_resources_asked(tiny_data, tmp_path, 
         script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out"
-    code = bl_train.main([*cli_args(tiny_data, out, strategy="all", seeds=(0, 1)), "--launcher", "slurm",
+    code = bl_cli.main([*cli_args(tiny_data, out, strategy="all", seeds=(0, 1)), "--launcher", "slurm",
                           "--partition", "gpu", "--array-parallelism", "3", "--timeout-min", "30"])
     printed = capsys.readouterr().out
     assert code == 0, printed
@@ -210,7 +212,7 @@ def test_slurm_array_is_submitted_with_the_resources_asked(tiny_data, tmp_path, 
 
 def test_slurm_without_slurm_says_where_to_submit_from(tiny_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PATH", str(tmp_path))    # no srun
-    code = bl_train.main([*cli_args(tiny_data, tmp_path / "out"), "--launcher", "slurm"])
+    code = bl_cli.main([*cli_args(tiny_data, tmp_path / "out"), "--launcher", "slurm"])
     assert code == 2
     assert 'Could not detect "srun"' in capsys.readouterr().err
 
@@ -252,7 +254,7 @@ def test_a_killed_job_submitted_again_ends_like_an_uninterrupted_run(reference, 
     out = tmp_path / "out"
     command = [*cli_args(tiny_data, out, epochs=2), "--launcher", "local", "--gpus-per-job", "0"]
     folder = out / reference.folder.relative_to(reference.folder.parents[3])
-    assert bl_train.main(command) == 0
+    assert bl_cli.main(command) == 0
     printed = capsys.readouterr().out
     assert "submitit (local): 1 job(s) submitted" in printed and "run.json when its job finishes" in printed
     job_id = re.search(r"rebalance seed0 +job (\d+) ", printed).group(1)
@@ -264,7 +266,7 @@ def test_a_killed_job_submitted_again_ends_like_an_uninterrupted_run(reference, 
     assert not (folder / "run.json").exists() and (folder / "last.pt").exists()
     completed = torch.load(folder / "last.pt", weights_only=True)["epoch"] + 1   # 1, unless the kill came late
 
-    assert bl_train.main([*command, "--wait"]) == 0
+    assert bl_cli.main([*command, "--wait"]) == 0
     printed = capsys.readouterr().out
     assert "submitit (local): 1 job(s) submitted, 0 complete run(s) skipped" in printed
     new_id = re.search(r"rebalance seed0 +job (\d+) ", printed).group(1)

@@ -60,8 +60,9 @@ def test_output_folders_published_relative_to_the_notebooks_else_absolute_in_rep
     assert report.output_parameters(True, tmp_path / "unused", tmp_path) == {
         "FIGURES_DIR": "../figures", "RESULTS_DIR": "../results", "TABLES_DIR": "../results"}
     out = tmp_path / "reports" / "synthetic-auto"
-    assert report.output_parameters(False, out, tmp_path) == {
-        "FIGURES_DIR": str(out / "figures"), "RESULTS_DIR": str(out), "TABLES_DIR": str(out)}
+    # outside --publish the runs stay in results/ (published runs are found; synthetic ones are ignored
+    # by git): only figures and tables go to reports/
+    assert report.output_parameters(False, out, tmp_path) == {"FIGURES_DIR": str(out / "figures"), "TABLES_DIR": str(out)}
 
 
 # --- the Colab header ----------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def run_setup_cell(source: str, monkeypatch, fake: FakeRun) -> None:
 
 
 @pytest.mark.parametrize("git, pip, expected", [
-    ("missing", "ok", "could not clone"),    # git is not installed
+    ("missing", "ok", "could not clone"),    # git is not installed (the error names it)
     ("fail", "ok", "could not clone"),       # git clone exits with an error
     ("ok", "fail", "could not install"),     # pip install -e exits with an error
     ("ok", "missing", "could not install"),  # python/pip cannot start
@@ -222,9 +223,9 @@ def project(tmp_path):
                     "(Path(FIGURES_DIR) / 'fig.txt').write_text(f'{DATA} {PROFILE} {SEED}')",
                     "print(DATA, PROFILE, SEED)")
     _write_notebook(root / "notebooks" / "02_b.ipynb",
-                    'DATA = "synthetic"\nPROFILE = "auto"  # Table 1\'s profile\nRESULTS_DIR = "../results"\nOVERRIDES = {}',
-                    "from pathlib import Path\nPath(RESULTS_DIR).mkdir(parents=True, exist_ok=True)\n"
-                    "(Path(RESULTS_DIR) / 'table1.md').write_text(f'| data |\\n|---|\\n| {DATA} {OVERRIDES} |\\n')")
+                    'DATA = "synthetic"\nPROFILE = "auto"  # Table 1\'s profile\nTABLES_DIR = "../results"\nOVERRIDES = {}',
+                    "from pathlib import Path\nPath(TABLES_DIR).mkdir(parents=True, exist_ok=True)\n"
+                    "(Path(TABLES_DIR) / 'table1.md').write_text(f'| data |\\n|---|\\n| {DATA} {OVERRIDES} |\\n')")
     return root
 
 
@@ -235,7 +236,7 @@ def _snapshot(root: Path) -> dict:
 def test_parameters_papermill_cannot_parse_are_still_declared(project):
     # papermill's parser reads the quote of "Table 1's" as an unterminated string and skips the line
     assert list(report.declared_parameters(project / "notebooks" / "02_b.ipynb")) == [
-        "DATA", "PROFILE", "RESULTS_DIR", "OVERRIDES"]
+        "DATA", "PROFILE", "TABLES_DIR", "OVERRIDES"]
 
 
 def test_unknown_parameter_exits_2_and_writes_nothing(project, capsys):
@@ -257,10 +258,11 @@ def test_default_run_writes_to_reports_and_leaves_the_published_files(project, t
     out = project / "reports" / "busi-quick"
     printed = capsys.readouterr().out
     assert "reports/busi-quick/notebooks/" in printed and "Table 1 in reports/busi-quick/table1.md" in printed
-    assert (out / "figures" / "fig.txt").read_text() == f"{data} quick 7"     # absolute data path
-    assert (out / "table1.md").read_text() == f"| data |\n|---|\n| {data} {{'epochs': 5}} |\n"
+    shown = "../elsewhere/busi"          # beside the checkout: relative to its root, whatever the cwd
+    assert (out / "figures" / "fig.txt").read_text() == f"{shown} quick 7"
+    assert (out / "table1.md").read_text() == f"| data |\n|---|\n| {shown} {{'epochs': 5}} |\n"
     executed = nbformat.read(out / "notebooks" / "01_a.ipynb", 4)
-    assert executed.cells[-1].outputs[0]["text"] == f"{data} quick 7\n"
+    assert executed.cells[-1].outputs[0]["text"] == f"{shown} quick 7\n"
     assert executed.metadata.kernelspec == report.KERNELSPEC and executed.metadata.language_info["name"] == "python"
     assert "papermill" not in executed.metadata and "google.colab" in executed.cells[1].source
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -277,7 +279,7 @@ def test_publish_executes_in_place_and_updates_the_readme(project, capsys):
     assert published.metadata.kernelspec == report.KERNELSPEC
     assert report.colab_url(REPO, "02_b.ipynb") in published.cells[0].source
     injected = next(c for c in published.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert 'RESULTS_DIR = "../results"' in injected.source                  # no machine paths published
+    assert 'TABLES_DIR = "../results"' in injected.source                   # no machine paths published
     assert not (project / "reports" / "synthetic-auto").exists()
 
 

@@ -22,8 +22,10 @@ import pandas as pd
 import pytest
 import torch
 
+from bl_utils import config as bl_config
 from bl_utils import model as bl_model
 from bl_utils import runs as bl_runs
+from bl_utils import cli as bl_cli
 from bl_utils import train as bl_train
 from bl_utils.metrics import batch_dice
 from bl_utils.schedules import STRATEGIES, make_strategy
@@ -115,7 +117,7 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     assert folder.name == "seed0" and folder.parent.name == "rebalance"
     assert sorted(p.name for p in folder.iterdir()) == [
         "best.pt", "metrics.csv", "predictions.npz", "robustness.csv", "run.json", "val_per_image.csv"]
-    assert set(bl_train.RUN_FILES) <= {p.name for p in folder.iterdir()}
+    assert set(bl_config.RUN_FILES) <= {p.name for p in folder.iterdir()}
 
     metrics = pd.read_csv(folder / "metrics.csv")
     assert list(metrics.columns) == METRIC_COLUMNS
@@ -129,7 +131,7 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
                 "data", "train_stems", "val_stems", "code_version", "amp", "threads", "train_seconds"):
         assert key in meta, key
     settings = meta["settings"]
-    assert set(bl_train.RESULT_KEYS) <= set(settings)
+    assert set(bl_config.RESULT_KEYS) <= set(settings)
     assert settings["seed"] == 0 and settings["epochs"] == 2 and settings["image_size"] == 32
     assert settings["encoder_weights"] is None and settings["profile"] == "quick"
     assert settings["phi_empty"] == "zero" and settings["split_seed"] == 0
@@ -323,7 +325,7 @@ def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_dat
 def test_offline_imagenet_request_is_keyed_as_random_init(offline_hub, tiny_data, cache_dir):
     resolved = tiny_config(tiny_data, cache_dir, encoder_weights="imagenet").resolve(torch.device("cpu"))
     assert resolved.encoder_weights is None
-    assert bl_train.variant_name(resolved).startswith("quick-random+")
+    assert bl_config.variant_name(resolved).startswith("quick-random+")
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,7 +402,7 @@ def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, 
                                                           monkeypatch):
     out = reference.folder.parents[3]        # rebalance is already there: it is read back
     monkeypatch.setenv("BL_PROJECT_ROOT", str(out))
-    assert bl_train.main(cli_args(tiny_data, out, strategy="all")) == 0
+    assert bl_cli.main(cli_args(tiny_data, out, strategy="all")) == 0
     printed = capsys.readouterr().out
     assert "rebalance: complete run found" in printed
     table_lines = printed.strip().splitlines()[-5:]

@@ -1,0 +1,156 @@
+"""What a training run is: the profiles, every setting, and where a run's files live.
+
+Profiles (every setting can still be overridden):
+
+* ``paper``: the settings above;
+* ``quick``: the same code path, smaller (128², ResNet-18, 8 epochs), so that the four strategies
+  train in minutes on two CPU cores. Images are always read at 256² (where the < 5 % rule is
+  applied) and downsampled, so both profiles see the same images;
+* ``auto``: ``paper`` on CUDA, ``quick`` elsewhere.
+
+Method defaults (deviations are ablations, see notebook 3):
+
+* Φ_G on images without a tumour is 0 (``phi_empty="zero"``), as in Kervadec et al.'s code, which
+  Odonnat & Pham used: L_B ignores normal images. ``"diagonal"`` puts +D (the image diagonal)
+  everywhere instead, a large penalty on any prediction in a normal image.
+* Φ_G is divided by the image side (``phi_scale="image"``): an α here is α/256 in the papers'
+  pixel units at 256² (:func:`alpha_in_pixel_units`). ``"pixel"`` keeps the papers' units; with
+  them the boundary term is tens of times the BCE at initialisation (:func:`phi_scale_table`).
+* α(t) of ``ce+ramp`` and ``rebalance`` rises linearly 0 → 1 (Odonnat & Pham); ``schedule=
+  "kervadec"`` is Kervadec et al.'s (0.01, +0.01 per epoch; see :mod:`bl_utils.schedules`).
+* One split for every run (``split_seed``), so all strategies and seeds are scored on the same
+  validation images; ``seed`` varies the initialisation and the batch order.
+
+A run's folder is a function of every setting that changes its result (:func:`run_folder`):
+``<out>/<data>-<fingerprint>/<profile>-<weights>[+changed settings]/<strategy>/seed<k>``; the machine
+(device, threads, AMP mode) is recorded in ``run.json`` but does not name the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .model import encoder_weights_available
+from .runtime import get_device, project_root, select_amp
+from .schedules import STRATEGIES
+
+__all__ = ["PROFILES", "RESULT_KEYS", "RUN_FILES", "TrainConfig", "alpha_in_pixel_units", "variant_name",
+           "run_folder", "default_results_dir"]
+
+#: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": dict(image_size=256, encoder="resnet34", epochs=20, batch_size=16, lr=1e-3),
+    "quick": dict(image_size=128, encoder="resnet18", epochs=8, batch_size=16, lr=1e-3),
+    # the notebooks' smoke test (tests, the built-in synthetic data): seconds per run, numbers meaningless
+    "tiny": dict(image_size=64, encoder="resnet18", epochs=2, batch_size=8, lr=1e-3, max_images=48),
+}
+
+#: Settings that change what a run computes, besides its strategy, seed and data; a run folder's
+#: name lists those that differ from the profile's defaults (:func:`run_folder`).
+RESULT_KEYS = ("image_size", "encoder", "encoder_weights", "epochs", "batch_size", "lr", "val_fraction",
+               "split_seed", "max_tumour_fraction", "group_duplicates", "max_images", "alpha", "schedule",
+               "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise")
+
+#: The files of a complete run folder (checkpoints ``best.pt``/``last.pt`` are never published).
+RUN_FILES = {
+    "run.json": "settings, versions, git commit, code version, device, wall time, summaries at the "
+                "best and the final epoch, the split (written last: marks the run complete)",
+    "metrics.csv": "one row per epoch: α, loss weights, train losses, validation Dice",
+    "val_per_image.csv": "per validation image and checkpoint (best, final): Dice, IoU, HD95, ASSD, "
+                         "components, empty target / prediction",
+    "predictions.npz": "thresholded validation predictions of both checkpoints, bit-packed "
+                       "(np.unpackbits(..., axis=-1, count=W)), with stems and labels",
+    "robustness.csv": "per corruption, level and validation image: the final model's metrics on "
+                      "degraded images (bl_utils.noise.TEST_CORRUPTIONS)",
+}
+
+def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float:
+    """α expressed for Φ_G in pixels (the papers' units): ``alpha / image_size`` when Φ_G is divided
+    by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"``."""
+    return alpha / image_size if phi_scale == "image" else alpha
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of one training run. ``resolve()`` fills in the profile's values."""
+
+    strategy: str = "ce"
+    profile: str = "auto"
+    data: str = "synthetic"             # "synthetic" or the BUSI folder
+    image_size: int | None = None       # None: from the profile
+    encoder: str | None = None
+    encoder_weights: str | None = "imagenet"   # resolve(): None where they cannot be fetched
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int = 0                       # initialisation, batch order (and annotation noise)
+    split_seed: int = 0                 # the train/validation split, the same for every run
+    val_fraction: float = 0.2
+    max_tumour_fraction: float | None = 0.05
+    group_duplicates: bool = True       # keep (near-)duplicate images on one side of the split
+    max_images: int | None = None       # use only this many images (chosen with split_seed), for tests
+    alpha: float = 1.0                  # the fixed α of "ce+bl" (for Φ_G scaled by the image side)
+    schedule: str = "linear"            # α(t) of "ce+ramp"/"rebalance": "linear" or "kervadec"
+    ramp_end: float = 1.0               # α at the end of a linear ramp (the cap of "kervadec")
+    phi_scale: str = "image"            # "image": Φ_G / image side; "pixel": the papers' units
+    phi_empty: str = "zero"             # Φ_G on images without tumour: "zero" (authors) or "diagonal"
+    regional: str = "bce"               # the regional loss: "bce", "dice" or "bce+dice"
+    mask_noise: float = 0.0             # contour jitter of the training masks, pixels at 256²
+    amp: str = "auto"                   # "auto", "bf16", "fp16", "off" (see select_amp)
+    device: str | None = None           # None: get_device()
+    cache_dir: str | None = None        # data cache (default .cache/busi in the checkout)
+
+    def resolve(self, device: torch.device | None = None) -> "TrainConfig":
+        """A copy with the profile applied (explicit settings win), ``amp`` made concrete and
+        ``encoder_weights`` set to what can actually be loaded here (``None`` offline)."""
+        device = device or get_device(self.device)
+        profile = self.profile
+        if profile == "auto":
+            profile = "paper" if device.type == "cuda" else "quick"
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose 'auto', {', '.join(map(repr, PROFILES))}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        for name, allowed in (("phi_scale", ("image", "pixel")), ("phi_empty", ("zero", "diagonal"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        values = {key: (getattr(self, key) if getattr(self, key) is not None else default)
+                  for key, default in PROFILES[profile].items()}
+        weights = self.encoder_weights
+        if weights and not encoder_weights_available(values["encoder"], weights):
+            weights = None
+        return dataclasses.replace(self, profile=profile, amp=select_amp(device, self.amp),
+                                   encoder_weights=weights, **values)
+
+    def result_settings(self) -> dict[str, Any]:
+        """Strategy, seed and the settings of ``RESULT_KEYS`` (of a resolved config)."""
+        return {"strategy": self.strategy, "seed": self.seed, **{key: getattr(self, key) for key in RESULT_KEYS}}
+
+
+def variant_name(config: TrainConfig) -> str:
+    """``<profile>-<imagenet|random>`` plus ``+key=value`` for every ``RESULT_KEYS`` setting of a
+    resolved ``config`` that differs from the profile's and :class:`TrainConfig`'s defaults, e.g.
+    ``quick-random+phi_scale=pixel``."""
+    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile]}
+    name = f"{config.profile}-{config.encoder_weights or 'random'}"
+    for key in RESULT_KEYS:
+        value = getattr(config, key)
+        if key != "encoder_weights" and value != defaults[key]:
+            name += f"+{key}={value:g}" if isinstance(value, float) else f"+{key}={value}"
+    return name
+
+
+def run_folder(config: TrainConfig, out: str | os.PathLike, data_id: str) -> Path:
+    """``<out>/<data_id>/<variant_name>/<strategy>/seed<k>`` for a resolved ``config``."""
+    return Path(out) / data_id / variant_name(config) / config.strategy.replace("+", "_") / f"seed{config.seed}"
+
+
+def default_results_dir() -> Path:
+    """``results/`` of the checkout (``BL_RESULTS_DIR`` overrides)."""
+    return Path(os.environ.get("BL_RESULTS_DIR") or project_root() / "results")
