@@ -54,6 +54,8 @@ PROFILES = ("auto", "quick", "paper")
 REQUIRED_PARAMETERS = ("DATA",)
 
 TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"
+#: The README block that holds the report's answers in plain words (``answers.md`` beside Table 1).
+ANSWERS_MARKERS = ("<!-- answers:start -->", "<!-- answers:end -->")
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\"'\]]+")
 
@@ -361,18 +363,18 @@ def execute_notebook(path: Path, output: Path, parameters: dict | None = None, *
     return seconds
 
 
-def update_readme_table(readme: Path, table_md: Path) -> bool:
-    """Put the Markdown of ``table_md`` between the table markers of ``readme``; True if changed.
+def update_readme_table(readme: Path, table_md: Path, markers: tuple[str, str] = (TABLE_START, TABLE_END)) -> bool:
+    """Put the Markdown of ``table_md`` between the ``markers`` of ``readme``; True if changed.
 
     Does nothing (False) when either file or a marker is missing.
     """
     if not (readme.is_file() and table_md.is_file()):
         return False
     text = readme.read_text()
-    start, end = text.find(TABLE_START), text.find(TABLE_END)
+    start, end = text.find(markers[0]), text.find(markers[1])
     if start < 0 or end < start:
         return False
-    new = text[:start + len(TABLE_START)] + "\n" + table_md.read_text().strip() + "\n" + text[end:]
+    new = text[:start + len(markers[0])] + "\n" + table_md.read_text().strip() + "\n" + text[end:]
     if new == text:
         return False
     with atomic_write(readme) as handle:
@@ -481,6 +483,9 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     table = places["table"]
     if args.publish and not args.only and update_readme_table(root / "README.md", table):
         print(f"README.md: results table updated from {_shown(table, root)}")
+    answers = table.parent / "answers.md"
+    if args.publish and not args.only and update_readme_table(root / "README.md", answers, ANSWERS_MARKERS):
+        print(f"README.md: answers updated from {_shown(answers, root)}")
     print(f"Report complete in {time.perf_counter() - total:.0f} s: notebooks in {_shown(places['notebooks'], root)}/, "
           f"figures in {_shown(places['figures'], root)}/" + (f", Table 1 in {_shown(table, root)}" if table.is_file() else ""))
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -29,13 +30,13 @@ from . import data as bl_data
 from . import launch
 from .config import TrainConfig, default_results_dir, run_folder
 from .runs import RunResult, load_run
-from .runtime import display_path, get_device
+from .runtime import atomic_write, display_path, get_device, write_json
 from .schedules import STRATEGIES
 from .train import TrainingData, prepare_data, train_all
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
            "smoke_version", "find_runs", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
-           "validation_images"]
+           "validation_images", "write_answer"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -186,6 +187,20 @@ def tables_dir(results_dir: str | Path | None = None) -> Path:
     folder = Path(results_dir) if results_dir else default_results_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def write_answer(folder: str | Path | None, name: str, markdown: str) -> Path:
+    """Record a notebook's answer in plain words: ``<folder>/answers.json`` keeps one entry per
+    ``name`` (a later call replaces it), and ``answers.md`` lists them all, which the report copies
+    into the README. Returns the Markdown file's path."""
+    folder = tables_dir(folder)
+    store = folder / "answers.json"
+    answers = json.loads(store.read_text()) if store.is_file() else {}
+    answers[name] = markdown.strip()
+    write_json(store, dict(sorted(answers.items())))
+    with atomic_write(folder / "answers.md") as handle:
+        handle.write("\n\n".join(f"**{title}** {body}" for title, body in sorted(answers.items())) + "\n")
+    return folder / "answers.md"
 
 
 def run_experiment(name: str, data: str, out: str | Path | None = None, **changes: Any) -> list[RunResult]:

@@ -99,3 +99,37 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "figure.png").stat().st_mode) == 0o644
+
+
+class _FakeDevice:
+    def __init__(self, kind):
+        self.type = kind
+
+
+@pytest.mark.parametrize("kind, native, expected", [
+    ("cuda", True, "bf16"),     # an A100/H100: bf16 is native
+    ("cuda", False, "fp16"),    # a T4 (Colab's free tier) only emulates bf16: fp16 with loss scaling
+    ("cpu", True, "bf16"),      # a CPU with AMX or AVX512-BF16
+    ("cpu", False, "off"),      # an AVX2 CPU: bf16 would be emulated, 2-3x slower than fp32
+    ("mps", False, "off"),
+])
+def test_auto_mixed_precision_uses_bf16_only_where_it_is_native(monkeypatch, kind, native, expected):
+    import torch
+
+    if kind == "cuda":
+        calls = []
+
+        def is_bf16_supported(including_emulation=True):
+            calls.append(including_emulation)
+            return native or including_emulation        # emulation would say yes on a T4
+
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    else:
+        for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+            monkeypatch.setattr(torch.cpu, name, lambda native=native: native, raising=False)
+    assert runtime.select_amp(_FakeDevice(kind)) == expected
+    if kind == "cuda":
+        assert calls == [False]                         # emulation is excluded explicitly
+    assert runtime.select_amp(_FakeDevice(kind), "fp16") == "fp16"    # an explicit choice wins
+    with pytest.raises(ValueError, match="amp must be"):
+        runtime.select_amp(_FakeDevice(kind), "fp8")
