@@ -43,7 +43,7 @@ def plot_table1_seeds(frame, reference: dict | None = None, title: str = ""):
     axes[0].set(ylabel="best-epoch validation Dice", title="Odonnat & Pham's metric (best epoch)")
     _strategy_points(axes[1], frame, "final_dice_tumour", strategies)
     axes[1].set(ylabel="final-epoch Dice, tumour images", title="final epoch, tumour images")
-    axes[0].legend(loc="lower left", fontsize=8, frameon=False)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
     for ax in axes:
         ax.grid(axis="y", alpha=0.3)
     name_figure(fig, title)

@@ -316,14 +316,17 @@ def normalise_metadata(nb):
 
     ``metadata.kernelspec`` becomes :data:`KERNELSPEC` (what ipykernel writes; ``language_info``
     stays as the kernel reported it), and the run-specific metadata of papermill and nbclient (start
-    and end times, durations, input and output paths) is dropped from the notebook and its cells, so
-    that two runs with the same outputs give the same file.
+    and end times, durations, input and output paths) is dropped from the notebook and its cells, and
+    the injected-parameters cell gets a fixed id, so that two runs with the same outputs give the same
+    file (the ids of saved widget models still differ).
     """
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"     # papermill draws a random id on every run
     return nb
 
 

@@ -137,8 +137,8 @@ def obtain(name: str, data: str, out: str | Path | None = None, smoke: bool = Fa
     where = found[0].folder.parents[1] if found else (missing[0].parents[1] if missing else out)
     line = f"{name}: {len(found)} of {len(found) + len(missing)} runs from {display_path(where)}"
     if missing:
-        line += (f"; {len(missing)} missing — make them with `python -m bl_utils.study --data "
-                 f"{display_path(data) if data != 'synthetic' else data} {name}`")
+        shown = display_path(data) if Path(data).is_absolute() else data   # relative: from the repository root
+        line += f"; {len(missing)} missing — make them with `python -m bl_utils.study --data {shown} {name}`"
     print(line)
     return found
 
@@ -196,7 +196,8 @@ def write_answer(folder: str | Path | None, name: str, markdown: str) -> Path:
     folder = tables_dir(folder)
     store = folder / "answers.json"
     answers = json.loads(store.read_text()) if store.is_file() else {}
-    answers[name] = markdown.strip()
+    text = markdown.strip()
+    answers[name] = text[:1].upper() + text[1:]
     write_json(store, dict(sorted(answers.items())))
     with atomic_write(folder / "answers.md") as handle:
         handle.write("\n\n".join(f"**{title}** {body}" for title, body in sorted(answers.items())) + "\n")

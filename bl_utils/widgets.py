@@ -17,12 +17,12 @@ drawn; its saved text and HTML say so and point to the static figure,
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 
 from .explorer import (EXPLORER_DEFAULTS, LOG_CLAMP, Disk, ExplorerState, boundary_loss_sum,
                        candidate_losses, candidate_prediction, contour_distance, distance_identities,
@@ -87,7 +87,9 @@ def _make_controls(dataset, index: int, settings: dict[str, Any]) -> dict[str, W
 
 class LossExplorer(W.VBox):
     """The explorer: ``.controls`` (name -> widget), ``.state`` (the last :class:`ExplorerState`),
-    ``.summary`` (an ``HTML`` widget with the numbers), ``.output`` (the figure).
+    ``.summary`` (an ``HTML`` widget with the numbers), ``.figure`` (an ``Image`` widget holding the
+    figure as PNG: no ``Output`` widget, whose captured ``clear_output``/``display`` messages made
+    headless executions (papermill, nbval) hang at random).
 
     Shown live, it is the widget; saved without a kernel, its ``text/plain`` and ``text/html`` are
     :data:`EXPLORER_NOTE`, not ipywidgets' ``LossExplorer(children=(Dropdown(...``.
@@ -103,12 +105,12 @@ class LossExplorer(W.VBox):
         self.controls = _make_controls(dataset, index, settings)
         self._fixed = {"phi_scale": settings["phi_scale"]}
         self.summary = W.HTML()
-        self.output = W.Output()
+        self.figure = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.state: ExplorerState | None = None
         column = [self.controls[k] for k in ("strategy", "alpha", "delta", "confidence")]
         column2 = [self.controls[k] for k in ("dy", "dx", "dilation", "blur")]
         super().__init__([self.controls["index"], W.HBox([W.VBox(column), W.VBox(column2)]),
-                          self.summary, self.output])
+                          self.summary, self.figure])
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.update()
@@ -143,8 +145,8 @@ class LossExplorer(W.VBox):
         self.state = explore(self.dataset, **self.settings())
         self.summary.value = f"<code>{summary_text(self.state)}</code>"
         fig = plot_loss_explorer(self.state)
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)
+        self.figure.value = buffer.getvalue()
         return self.state

@@ -195,6 +195,11 @@ def test_normalise_metadata_sets_the_kernelspec_and_drops_run_times():
         "name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     assert nb.metadata.language_info == {"name": "python", "version": "3.11.7"} and "papermill" not in nb.metadata
     assert nb.cells[1].metadata == {"tags": ["x"]}
+    injected = nbformat.v4.new_code_cell("DATA = 'x'", metadata={"tags": ["injected-parameters"]})
+    nb.cells.append(injected)
+    report.normalise_metadata(nb)
+    assert injected.id == "injected-parameters"          # not papermill's random id: reruns give one file
+    nbformat.validate(nb)
 
 
 # --- whole runs in real kernels ------------------------------------------------------------------
