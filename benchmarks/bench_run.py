@@ -23,23 +23,22 @@ Usage: ``python benchmarks/bench_run.py [--profiles quick paper] [--data synthet
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 import time
 
 import torch
 
 from bl_utils import train as bl_train
+from bl_utils.config import PROFILES, TrainConfig
 from bl_utils.data import resolve_data
-from bl_utils.runtime import describe_device, get_device
+from bl_utils.runtime import get_device, machine_line
 
 
 def time_run(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
     """Seconds to prepare the data, per epoch and for the rest of a run of profile ``name``, and
     the projection of a full run; prints them."""
     weights = None if args.weights == "none" else args.weights
-    config = bl_train.TrainConfig(profile=name, strategy="rebalance", data=args.data, epochs=args.epochs,
+    config = TrainConfig(profile=name, strategy="rebalance", data=args.data, epochs=args.epochs,
                                   max_images=args.max_images, encoder_weights=weights, amp=args.amp,
                                   device=str(device)).resolve(device)
     start = time.perf_counter()
@@ -51,7 +50,7 @@ def time_run(name: str, args: argparse.Namespace, device: torch.device) -> dict[
         total = time.perf_counter() - start
     epoch = float(result.history.seconds.mean())
     rest = total - float(result.history.seconds.sum())
-    epochs = bl_train.PROFILES[name]["epochs"]
+    epochs = PROFILES[name]["epochs"]
     run = rest + epochs * epoch
     print(f"\n== {name}: {config.image_size}×{config.image_size}, {config.encoder} "
           f"({config.encoder_weights or 'random init'}), batch {config.batch_size}, amp {config.amp}; "
@@ -67,7 +66,7 @@ def time_run(name: str, args: argparse.Namespace, device: torch.device) -> dict[
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profiles", nargs="+", default=["quick", "paper"], choices=sorted(bl_train.PROFILES))
+    parser.add_argument("--profiles", nargs="+", default=["quick", "paper"], choices=sorted(PROFILES))
     parser.add_argument("--data", default="synthetic",
                         help="'synthetic' (default), the BUSI folder, or 'kaggle' (bl_utils.data.resolve_data)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs actually trained (default 1)")
@@ -83,9 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     device = get_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    load = " · load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    print(f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · "
-          f"{platform.processor() or platform.machine()}{load}")
+    print(machine_line(device))
     print(f"data: {resolve_data(args.data).description}")
     for name in args.profiles:
         time_run(name, args, device)

@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
-import platform
 import statistics
 import time
 
@@ -37,9 +35,10 @@ import torch
 from bench_maths import busi_like_masks
 from bl_utils.distance import batch_signed_distance_maps
 from bl_utils.losses import StrategyLoss
-from bl_utils.runtime import describe_device, get_device
+from bl_utils.runtime import get_device, machine_line
 from bl_utils.schedules import make_strategy
-from bl_utils.train import (PROFILES, TrainConfig, TrainingData, TrainingState, build_training,
+from bl_utils.config import PROFILES, TrainConfig
+from bl_utils.train import (TrainingData, TrainingState, build_training,
                             train_one_epoch, validate)
 
 #: The paper's split of the 425 BUSI images kept by the 5 % rule.
@@ -160,9 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     device = get_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    load = " · load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    print(f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · "
-          f"{platform.processor() or platform.machine()}{load}")
+    print(machine_line(device))
     for name in args.profiles:
         bench_profile(name, args, device)
 

@@ -191,7 +191,7 @@ def _data_id(config) -> str:
 
 def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str | os.PathLike | None = None,
               device_type: str = "cpu") -> list[PlannedRun]:
-    """Every ``strategies`` × ``seeds`` run of ``config`` (a :class:`~bl_utils.train.TrainConfig`),
+    """Every ``strategies`` × ``seeds`` run of ``config`` (a :class:`~bl_utils.config.TrainConfig`),
     resolved for a job training on ``device_type``, with its folder under ``out`` (default
     :func:`bl_utils.config.default_results_dir`). Reads the data once per data setting."""
     profile = config.profile

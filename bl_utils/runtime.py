@@ -213,6 +213,15 @@ def select_amp(device, requested: str = "auto") -> str:
     return "fp16" if device.type == "cuda" else "off"
 
 
+def machine_line(device=None) -> str:
+    """One line for benchmark output: torch, the device, CPU count, processor and load average."""
+    import torch
+
+    load = " · load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    return (f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · "
+            f"{platform.processor() or platform.machine()}{load}")
+
+
 def print_environment(device=None) -> None:
     """Print Python and package versions and the device in use (the imports cell of each notebook)."""
     versions = package_versions()

@@ -94,7 +94,7 @@ def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
 
 
 def config_of(name: str, data: str, **changes: Any) -> TrainConfig:
-    """The :class:`~bl_utils.train.TrainConfig` of experiment ``name`` on ``data`` (strategy and
+    """The :class:`~bl_utils.config.TrainConfig` of experiment ``name`` on ``data`` (strategy and
     seed are set per run); ``changes`` override anything (e.g. ``device``)."""
     experiment = EXPERIMENTS[name]
     return TrainConfig(**{"data": str(data), "profile": experiment.profile, **experiment.settings, **changes})
