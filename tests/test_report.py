@@ -188,7 +188,7 @@ def test_normalise_metadata_sets_the_kernelspec_and_drops_run_times():
     nb = _header_notebook()
     nb.metadata.update(kernelspec={"name": "python3", "display_name": "Python 3", "language": "python"},
                        language_info={"name": "python", "version": "3.11.7"},
-                       papermill={"duration": 1.5, "input_path": "/home/me/x.ipynb"})
+                       papermill={"duration": 1.5, "input_path": "elsewhere/x.ipynb"})
     nb.cells[1].metadata.update(papermill={"duration": 0.1}, execution={"iopub.status.idle": "2024"}, tags=["x"])
     report.normalise_metadata(nb)
     assert nb.metadata.kernelspec == report.KERNELSPEC == {
