@@ -10,7 +10,7 @@ puts them, so a notebook finds them from the same definition that made them::
     python -m bl_utils.study --list                                                  # what exists
 
 Costs on two CPU cores with native bf16: a quick run ~1.5 min (8 epochs), ~4 min at 20 epochs;
-a paper-profile run ~15 min.
+a paper-profile run ~20 min (55–60 s per epoch).
 """
 
 from __future__ import annotations
