@@ -25,6 +25,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .config import alpha_in_pixel_units
 from .noise import TEST_CORRUPTIONS
 from .runs import RunResult
 
@@ -305,12 +306,14 @@ def _alpha_text(result: RunResult) -> str:
     s = result.settings
     if result.strategy == "ce":
         return "–"
-    to_px = (1.0 / s["image_size"]) if s["phi_scale"] == "image" else 1.0
+    def px(alpha):
+        return alpha_in_pixel_units(alpha, s["phi_scale"], s["image_size"])
+
     if result.strategy == "ce+bl":
-        return f"{s['alpha']:g} ({s['alpha'] * to_px:.2g} px)"
+        return f"{s['alpha']:g} ({px(s['alpha']):.2g} px)"
     if s["schedule"] == "kervadec":
-        return "0.01 + 0.01·epoch" + (f" (÷{s['image_size']} in px)" if to_px != 1 else "")
-    return f"0 → {s['ramp_end']:g} ({s['ramp_end'] * to_px:.2g} px)"
+        return "0.01 + 0.01·epoch" + (f" (÷{s['image_size']} in px)" if s["phi_scale"] == "image" else "")
+    return f"0 → {s['ramp_end']:g} ({px(s['ramp_end']):.2g} px)"
 
 
 def table1_display(results: list[RunResult]) -> pd.DataFrame:
