@@ -163,7 +163,8 @@ def describe_device(device=None) -> str:
 def run_metadata(settings: dict[str, Any] | None = None, device=None) -> dict[str, Any]:
     """Everything needed to know how a result was produced, as a JSON-serialisable dict.
 
-    Keys: ``settings`` (as given), ``versions``, ``git_commit``, ``device``, ``platform``,
+    Keys: ``settings`` (as given), ``versions``, ``git_commit``, ``device``, ``platform``, ``cpu``
+    (:func:`cpu_description`: the same seed gives another run on a CPU with other bf16 kernels),
     ``created`` (UTC, ISO 8601).
     """
     return {
@@ -172,6 +173,7 @@ def run_metadata(settings: dict[str, Any] | None = None, device=None) -> dict[st
         "git_commit": git_commit(),
         "device": describe_device(device),
         "platform": platform.platform(),
+        "cpu": cpu_description(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -213,13 +215,29 @@ def select_amp(device, requested: str = "auto") -> str:
     return "fp16" if device.type == "cuda" else "off"
 
 
+def cpu_description() -> str:
+    """The processor and the instructions its matrix kernels use, e.g. ``"Intel(R) Xeon(R) Processor ·
+    AVX512 · bf16 by AVX512-BF16"``: bf16 runs give different numbers from the first step on CPUs
+    whose kernels differ (AMX tiles vs AVX512-BF16), even with the same seed and code."""
+    import torch
+
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        models = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")]
+        name = models[0] if models else name
+    bf16 = [label for label, probe in (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
+            if getattr(torch.cpu, probe, lambda: False)()]
+    return f"{name} · {torch.backends.cpu.get_cpu_capability()} · " + \
+        (f"bf16 by {' and '.join(bf16)}" if bf16 else "bf16 emulated")
+
+
 def machine_line(device=None) -> str:
     """One line for benchmark output: torch, the device, CPU count, processor and load average."""
     import torch
 
     load = " · load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    return (f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · "
-            f"{platform.processor() or platform.machine()}{load}")
+    return f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · {cpu_description()}{load}"
 
 
 def print_environment(device=None) -> None:
