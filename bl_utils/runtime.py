@@ -163,9 +163,9 @@ def describe_device(device=None) -> str:
 def run_metadata(settings: dict[str, Any] | None = None, device=None) -> dict[str, Any]:
     """Everything needed to know how a result was produced, as a JSON-serialisable dict.
 
-    Keys: ``settings`` (as given), ``versions``, ``git_commit``, ``device``, ``platform``, ``cpu``
-    (:func:`cpu_description`: the same seed gives another run on a CPU with other bf16 kernels),
-    ``created`` (UTC, ISO 8601).
+    Keys: ``settings`` (as given), ``versions``, ``git_commit``, ``device``, ``platform``, ``cpu`` and
+    ``cpu_bf16`` (:func:`cpu_facts`: the same seed gives another run on a CPU with other bf16
+    kernels), ``created`` (UTC, ISO 8601).
     """
     return {
         "settings": settings or {},
@@ -173,7 +173,7 @@ def run_metadata(settings: dict[str, Any] | None = None, device=None) -> dict[st
         "git_commit": git_commit(),
         "device": describe_device(device),
         "platform": platform.platform(),
-        "cpu": cpu_description(),
+        **cpu_facts(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -215,10 +215,11 @@ def select_amp(device, requested: str = "auto") -> str:
     return "fp16" if device.type == "cuda" else "off"
 
 
-def cpu_description() -> str:
-    """The processor and the instructions its matrix kernels use, e.g. ``"Intel(R) Xeon(R) Processor ·
-    AVX512 · bf16 by AVX512-BF16"``: bf16 runs give different numbers from the first step on CPUs
-    whose kernels differ (AMX tiles vs AVX512-BF16), even with the same seed and code."""
+def cpu_facts() -> dict[str, str]:
+    """The processor, ``cpu`` (model and the instruction set torch's kernels use, e.g. ``"Intel(R)
+    Xeon(R) Processor · AVX512"``), and ``cpu_bf16``, what runs bf16 matrix products (``"AMX"``,
+    ``"AVX512-BF16"`` or ``"emulated"``): bf16 runs give different numbers from the first step on
+    CPUs whose kernels differ, even with the same seed and code."""
     import torch
 
     name = platform.processor() or platform.machine()
@@ -228,16 +229,17 @@ def cpu_description() -> str:
         name = models[0] if models else name
     bf16 = [label for label, probe in (("AMX", "_is_amx_tile_supported"), ("AVX512-BF16", "_is_avx512_bf16_supported"))
             if getattr(torch.cpu, probe, lambda: False)()]
-    return f"{name} · {torch.backends.cpu.get_cpu_capability()} · " + \
-        (f"bf16 by {' and '.join(bf16)}" if bf16 else "bf16 emulated")
+    return {"cpu": f"{name} · {torch.backends.cpu.get_cpu_capability()}", "cpu_bf16": " and ".join(bf16) or "emulated"}
 
 
 def machine_line(device=None) -> str:
     """One line for benchmark output: torch, the device, CPU count, processor and load average."""
     import torch
 
+    cpu = cpu_facts()
     load = " · load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    return f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · {cpu_description()}{load}"
+    return (f"torch {torch.__version__} · {describe_device(device)} · {os.cpu_count()} CPUs · "
+            f"{cpu['cpu']} · bf16: {cpu['cpu_bf16']}{load}")
 
 
 def print_environment(device=None) -> None:

@@ -69,7 +69,7 @@ def test_run_metadata_is_json_and_complete(tmp_path):
     assert meta["device"].startswith("cpu")
     assert torch.__version__.startswith(meta["versions"]["torch"])
     assert torch.backends.cpu.get_cpu_capability() in meta["cpu"]
-    assert ("AMX" in meta["cpu"]) == torch.cpu._is_amx_tile_supported()
+    assert ("AMX" in meta["cpu_bf16"]) == torch.cpu._is_amx_tile_supported()
     path = runtime.write_json(tmp_path / "run.json", meta)
     assert json.loads(path.read_text())["settings"]["lr"] == 1e-3
 
