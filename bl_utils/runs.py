@@ -21,7 +21,7 @@ import pandas as pd
 from .runtime import atomic_write
 
 __all__ = ["RunResult", "load_run", "load_predictions", "runs_frame", "results_table", "table_markdown",
-           "write_table", "collapsed", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
+           "write_table", "collapsed", "machines_table", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
 
 #: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
 #: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
@@ -57,6 +57,20 @@ def load_run(folder: str | os.PathLike) -> RunResult:
     metadata = json.loads((folder / "run.json").read_text())
     history = pd.read_csv(folder / "metrics.csv")
     return RunResult(folder, metadata["settings"], history, metadata["best"], metadata)
+
+
+def machines_table(groups: dict[str, list[RunResult]]) -> pd.DataFrame:
+    """Where each group of runs was trained: one row per group and CPU (``run.json``'s ``cpu``; runs
+    made before it was recorded say so) with the number of runs and the median seconds per epoch
+    (``metrics.csv``). Runs paired by seed across two kinds of CPU share their initial weights and
+    batch order, not their trajectory: bf16 kernels differ from the first step."""
+    rows = [{"runs": name, "cpu": r.metadata.get("cpu", "not recorded"),
+             "seconds": r.history.seconds.median()} for name, results in groups.items() for r in results]
+    if not rows:
+        return pd.DataFrame(columns=["runs", "cpu", "n_runs", "s per epoch (median)"])
+    frame = pd.DataFrame(rows).groupby(["runs", "cpu"], sort=False)
+    return frame.seconds.agg(["size", "median"]).round(1).reset_index().rename(
+        columns={"size": "n_runs", "median": "s per epoch (median)"})
 
 
 def load_predictions(folder: str | os.PathLike) -> dict[str, Any]:
