@@ -32,7 +32,8 @@ from .runs import RunResult
 __all__ = ["BASELINE", "BOUNDARY_STRATEGIES", "LOWER_IS_BETTER", "per_image", "two_level_bootstrap",
            "paired_difference", "compare_to_baseline", "ablation_table", "mean_sd", "verdict_sentence",
            "best_boundary_strategy", "select_cases", "normal_image_summary", "interval", "robustness_long",
-           "robustness_curves", "degradation_vs_baseline"]
+           "robustness_curves", "degradation_vs_baseline", "annotation_noise_table", "annotation_noise_vs_ce",
+           "robustness_summary"]
 
 #: The baseline every comparison is made against: cross-entropy alone.
 BASELINE = "ce"
@@ -419,27 +420,53 @@ def annotation_noise_table(clean: list[RunResult], noisy: list[RunResult], n_res
     return compare_to_baseline(long, "dice_drop", "tumour", n_resamples=n_resamples)
 
 
-def robustness_summary(speckle: pd.DataFrame, gain: pd.DataFrame, noise_tables: dict) -> str:
+def annotation_noise_vs_ce(noisy: dict[str, list[RunResult]], n_resamples: int = 2000) -> pd.DataFrame:
+    """Training on jittered contours, each boundary-loss strategy against CE trained on the same
+    jittered masks (same seeds, same jitter realisations, same machine), per strength (the keys of
+    ``noisy``, as column ``jitter``): the final-epoch rows of :func:`comparisons_with_ce` for Dice on
+    tumour images and false positives on normal images. Unlike :func:`annotation_noise_table`, it
+    needs no clean run, so no pairing across machines."""
+    keep = ("final Dice, tumour images", "final false positives, normal images")
+    frames = [comparisons_with_ce(results, n_resamples).assign(jitter=k) for k, results in noisy.items() if results]
+    if not frames:
+        return pd.DataFrame(columns=["jitter", "comparison", "strategy", "seeds", "n_images", "difference [95% CI]",
+                                     "verdict"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[out.comparison.isin(keep)].reset_index(drop=True)
+
+
+def robustness_summary(speckle: pd.DataFrame, gain: pd.DataFrame, noise_tables: dict,
+                       same_masks: pd.DataFrame | None = None) -> str:
     """Notebook 5's answer in plain words, from :func:`degradation_vs_baseline` at the strongest
-    levels and :func:`annotation_noise_table` per jitter strength."""
+    levels, :func:`annotation_noise_table` per jitter strength (the verdicts) and, if given,
+    :func:`annotation_noise_vs_ce` (Dice against CE trained on the same jittered masks)."""
     def part(table):
         return "; ".join(f"{row.strategy} {interval(row)} ({row.verdict})" for _, row in table.iterrows())
 
+    settings = {"test-time speckle": speckle, "a test-time gain error": gain,
+                **{f"contours jittered by {k} in training": t for k, t in noise_tables.items()}}
     lines = [f"**Speckle** (strongest level), Dice drop relative to CE's: {part(speckle)}.",
              f"**Gain** (strongest level), Dice drop relative to CE's: {part(gain)}."]
     lines += [f"**Contours jittered by {k}**, Dice drop relative to CE's: {part(t)}." for k, t in noise_tables.items()]
-    tables = [speckle, gain, *noise_tables.values()]
-    better = sorted({row.strategy for t in tables for _, row in t.iterrows() if row.verdict == "better"})
-    worse = sorted({row.strategy for t in tables for _, row in t.iterrows() if row.verdict == "worse"})
-    measured = "test-time speckle, a gain error or contour errors in training" if noise_tables else \
-        "test-time speckle or a gain error"
+    if same_masks is not None and not same_masks.empty:
+        dice = same_masks[same_masks.comparison == "final Dice, tumour images"]
+        lines += [f"**Trained on contours jittered by {k}**, final Dice on tumour images against CE trained on the "
+                  f"same masks: {part(g)}." for k, g in dice.groupby("jitter", sort=False)]
     if not noise_tables:
         lines.append("**Contour errors in training:** not measured yet — their runs are missing (see above).")
-    if not better and not worse:
+    found = {verdict: [f"{row.strategy} ({name})" for name, t in settings.items() for _, row in t.iterrows()
+                       if row.verdict == verdict] for verdict in ("better", "worse")}
+    if not found["better"] and not found["worse"]:
         lines.append(f"**Answer:** no measurable difference — no boundary-loss strategy degrades less (or more) than "
-                     f"CE beyond run-to-run noise, under {measured}.")
+                     f"CE beyond run-to-run noise, under {', '.join(list(settings)[:-1])} or {list(settings)[-1]}.")
     else:
-        lines.append("**Answer:** " + (f"more robust than CE in at least one setting: {', '.join(better)}. " if better else "")
-                     + (f"less robust than CE in at least one setting: {', '.join(worse)}. " if worse else "")
-                     + "Elsewhere the differences stay within run-to-run noise.")
+        lines.append("**Answer:** " + " ".join(
+            [f"Degrades less than CE beyond run-to-run noise: {', '.join(found['better'])}." if found["better"] else "",
+             f"Degrades more than CE beyond run-to-run noise: {', '.join(found['worse'])}." if found["worse"] else "",
+             "Elsewhere the differences stay within run-to-run noise."]).replace("  ", " ").strip())
+    if same_masks is not None and not same_masks.empty:
+        dice = same_masks[(same_masks.comparison == "final Dice, tumour images") & (same_masks.verdict != "no clear difference")]
+        clear = [f"{row.strategy} {row.verdict} ({row.jitter})" for _, row in dice.iterrows()]
+        lines[-1] += (" Against CE trained on the same jittered masks (no clean run, no pairing across machines), final "
+                      f"Dice on tumour images differs beyond noise for: {', '.join(clear) or 'none'}.")
     return "\n\n".join(lines)

@@ -96,17 +96,20 @@ def plot_robustness_curves(curves, title: str = ""):
 
 def plot_annotation_noise(frame, title: str = ""):
     """Training on jittered contours. ``frame``: one row per run with ``strategy, mask_noise,
-    final_dice_tumour, final_hd95_tumour``; mean over seeds as a line, seeds as points."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
+    final_dice_tumour, final_hd95_tumour, final_tumour_missed``; mean over seeds as a line, seeds
+    as points. HD95 is over the tumours found, so the third panel counts those missed beside it."""
+    panels = (("final_dice_tumour", "final Dice, tumour images (clean masks)"),
+              ("final_hd95_tumour", "HD95 px, tumours found"), ("final_tumour_missed", "tumours missed per run"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(12, 3.4), constrained_layout=True)
     for name, g in frame.groupby("strategy", sort=False):
         colour = STRATEGY_COLOURS.get(name, "k")
-        for ax, column in zip(axes, ("final_dice_tumour", "final_hd95_tumour")):
+        for ax, (column, _) in zip(axes, panels):
             ax.scatter(g.mask_noise, g[column], s=12, color=colour, alpha=0.6)
             mean = g.groupby("mask_noise")[column].mean()
             ax.plot(mean.index, mean.to_numpy(), "-", color=colour, label=name)
-    axes[0].set(xlabel="contour jitter σ (px at 256²)", ylabel="final Dice, tumour images (clean masks)")
-    axes[1].set(xlabel="contour jitter σ (px at 256²)", ylabel="HD95 px, tumours found")
-    axes[1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    for ax, (_, label) in zip(axes, panels):
+        ax.set(xlabel="contour jitter σ (px at 256²)", ylabel=label)
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     name_figure(fig, title)
     return fig
 

@@ -127,3 +127,51 @@ def test_degradation_relative_to_ce(tmp_path):
     table = analysis.degradation_vs_baseline(pd.DataFrame(rows), "speckle", 0.5)
     row = table.iloc[0]
     assert row.strategy == "ce+bl" and row.mean_difference == pytest.approx(0.2) and row.verdict == "better"
+
+
+def _noise_runs(folder, dice_by_strategy, seeds=(0, 1, 2)):
+    folder.mkdir()
+    return [fake_run(folder, name, s, np.full(8, dice)) for name, dice in dice_by_strategy.items() for s in seeds]
+
+
+def test_annotation_noise_table_compares_each_strategys_drop_with_ces(tmp_path):
+    clean = _noise_runs(tmp_path / "clean", {"ce": 0.6, "ce+bl": 0.6}, seeds=(0, 1, 2, 3, 4))
+    noisy = _noise_runs(tmp_path / "noisy", {"ce": 0.4, "ce+bl": 0.5})   # CE drops 0.2, ce+bl 0.1
+    row = analysis.annotation_noise_table(clean, noisy).iloc[0]
+    assert row.strategy == "ce+bl" and row.seeds == 3 and row.n_images == 6   # tumour images, seeds 0-2 only
+    assert row.mean_difference == pytest.approx(0.1) and row.verdict == "better"
+
+
+def test_annotation_noise_vs_ce_needs_no_clean_run(tmp_path):
+    noisy = {"4 px": _noise_runs(tmp_path / "n4", {"ce": 0.4, "ce+bl": 0.3}), "8 px": []}
+    table = analysis.annotation_noise_vs_ce(noisy)
+    assert set(table.jitter) == {"4 px"}
+    dice = table[table.comparison == "final Dice, tumour images"].iloc[0]
+    assert dice.mean_difference == pytest.approx(-0.1) and dice.verdict == "worse"
+    assert "final false positives, normal images" in set(table.comparison)
+    assert analysis.annotation_noise_vs_ce({"4 px": []}).empty
+
+
+def _verdicts(**verdicts):
+    return pd.DataFrame([{"strategy": k.replace("_", "+"), "mean_difference": 0.1, "ci_low": 0.05, "ci_high": 0.15,
+                          "verdict": v} for k, v in verdicts.items()])
+
+
+def test_robustness_summary_names_the_strategy_and_the_setting_of_each_clear_difference():
+    calm = _verdicts(ce_bl="no clear difference")
+    text = analysis.robustness_summary(calm, calm, {"8 px": _verdicts(ce_ramp="better", rebalance="worse")})
+    answer = text.split("**Answer:** ")[1]
+    assert answer.startswith("Degrades less than CE beyond run-to-run noise: ce+ramp (contours jittered by 8 px")
+    assert "Degrades more than CE beyond run-to-run noise: rebalance (contours jittered by 8 px in training)." in answer
+    same = _verdicts(ce_ramp="no clear difference", rebalance="worse").assign(
+        jitter="8 px", comparison="final Dice, tumour images")
+    answer = analysis.robustness_summary(calm, calm, {"8 px": _verdicts(ce_ramp="better")}, same).split("**Answer:** ")[1]
+    assert answer.endswith("the same jittered masks (no clean run, no pairing across machines), final Dice on tumour "
+                           "images differs beyond noise for: rebalance worse (8 px).")
+
+
+def test_robustness_summary_without_a_difference_lists_what_was_measured():
+    calm = _verdicts(ce_bl="no clear difference")
+    text = analysis.robustness_summary(calm, calm, {})
+    assert "not measured yet" in text
+    assert text.endswith("under test-time speckle or a test-time gain error.")

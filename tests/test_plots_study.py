@@ -1,0 +1,38 @@
+"""Notebook 5's annotation-noise figure (bl_utils.plots_study.plot_annotation_noise): one panel per
+quantity, the tumours missed among them (HD95 is over the tumours found), each strategy's line the
+mean of its seeds per jitter strength (worked out here with pandas)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from bl_utils.plots_study import plot_annotation_noise
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_annotation_noise_panels_show_the_seed_means_and_the_tumours_missed():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame([{"strategy": s, "seed": k, "mask_noise": m, "final_dice_tumour": rng.random(),
+                           "final_hd95_tumour": 10 * rng.random(), "final_tumour_missed": int(rng.integers(0, 30))}
+                          for s in ("ce", "rebalance") for m in (0.0, 4.0, 8.0) for k in range(3)])
+    fig = plot_annotation_noise(frame, title="t")
+    axes = fig.axes
+    assert [ax.get_ylabel() for ax in axes][2].startswith("tumours missed")
+    for ax, column in zip(axes, ("final_dice_tumour", "final_hd95_tumour", "final_tumour_missed")):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for name, g in frame.groupby("strategy"):
+            expected = g.groupby("mask_noise")[column].mean()
+            np.testing.assert_allclose(lines[name].get_xdata(), expected.index)
+            np.testing.assert_allclose(lines[name].get_ydata(), expected.to_numpy())
