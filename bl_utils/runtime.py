@@ -198,8 +198,7 @@ def _native_bf16(device) -> bool:
         except TypeError:   # torch < 2.3 has no including_emulation; capability 8+ is native
             return torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu":
-        return any(getattr(torch.cpu, name, lambda: False)()
-                   for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+        return cpu_facts()["cpu_bf16"] != "emulated"
     return False
 
 
