@@ -448,10 +448,10 @@ def robustness_summary(speckle: pd.DataFrame, gain: pd.DataFrame, noise_tables: 
     lines = [f"**Speckle** (strongest level), Dice drop relative to CE's: {part(speckle)}.",
              f"**Gain** (strongest level), Dice drop relative to CE's: {part(gain)}."]
     lines += [f"**Contours jittered by {k}**, Dice drop relative to CE's: {part(t)}." for k, t in noise_tables.items()]
-    if same_masks is not None and not same_masks.empty:
-        dice = same_masks[same_masks.comparison == "final Dice, tumour images"]
+    same_dice = None if same_masks is None else same_masks[same_masks.comparison == "final Dice, tumour images"]
+    if same_dice is not None:
         lines += [f"**Trained on contours jittered by {k}**, final Dice on tumour images against CE trained on the "
-                  f"same masks: {part(g)}." for k, g in dice.groupby("jitter", sort=False)]
+                  f"same masks: {part(g)}." for k, g in same_dice.groupby("jitter", sort=False)]
     if not noise_tables:
         lines.append("**Contour errors in training:** not measured yet — their runs are missing (see above).")
     found = {verdict: [f"{row.strategy} ({name})" for name, t in settings.items() for _, row in t.iterrows()
@@ -464,9 +464,9 @@ def robustness_summary(speckle: pd.DataFrame, gain: pd.DataFrame, noise_tables: 
             [f"Degrades less than CE beyond run-to-run noise: {', '.join(found['better'])}." if found["better"] else "",
              f"Degrades more than CE beyond run-to-run noise: {', '.join(found['worse'])}." if found["worse"] else "",
              "Elsewhere the differences stay within run-to-run noise."]).replace("  ", " ").strip())
-    if same_masks is not None and not same_masks.empty:
-        dice = same_masks[(same_masks.comparison == "final Dice, tumour images") & (same_masks.verdict != "no clear difference")]
-        clear = [f"{row.strategy} {row.verdict} ({row.jitter})" for _, row in dice.iterrows()]
+    if same_dice is not None and not same_dice.empty:
+        clear = [f"{row.strategy} {row.verdict} ({row.jitter})" for _, row in same_dice.iterrows()
+                 if row.verdict != "no clear difference"]
         lines[-1] += (" Against CE trained on the same jittered masks (no clean run, no pairing across machines), final "
                       f"Dice on tumour images differs beyond noise for: {', '.join(clear) or 'none'}.")
     return "\n\n".join(lines)
