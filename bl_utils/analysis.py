@@ -33,7 +33,7 @@ __all__ = ["BASELINE", "BOUNDARY_STRATEGIES", "LOWER_IS_BETTER", "per_image", "t
            "paired_difference", "compare_to_baseline", "ablation_table", "mean_sd", "verdict_sentence",
            "best_boundary_strategy", "select_cases", "normal_image_summary", "interval", "robustness_long",
            "robustness_curves", "degradation_vs_baseline", "annotation_noise_table", "annotation_noise_vs_ce",
-           "robustness_summary"]
+           "robustness_summary", "paper_profile_sentence"]
 
 #: The baseline every comparison is made against: cross-entropy alone.
 BASELINE = "ce"
@@ -401,10 +401,29 @@ def study_summary(table1: list[RunResult], comparisons: pd.DataFrame, ablations:
             f"{k} {v:.1f}" for k, v in missed.items()) + " — HD95 is measured only on the tumours found.")
     lines += [_ablation_sentence(title, table) for title, table in ablations.items()]
     if paper:
-        p = runs_frame(paper).set_index("strategy")
-        lines.append("**Paper profile** (best-epoch Dice, one seed): " + ", ".join(
-            f"{k} {p.loc[k, 'best_val_dice']:.3f}" for k in p.index) + ".")
+        lines.append(paper_profile_sentence(paper))
     return "\n\n".join(lines)
+
+
+def paper_profile_sentence(paper: list[RunResult], floor: float = 0.5) -> str:
+    """The paper-profile runs in one sentence: per run, the best-epoch Dice (Odonnat & Pham's metric),
+    the Dice on tumour images at that epoch and the tumours missed there, then which runs (if any) fall
+    below ``floor`` Dice on tumour images at their best epoch — a run that stops predicting tumours
+    can still score well on the normal images, so the all-image metric alone hides a collapse."""
+    from .runs import runs_frame
+
+    frame = runs_frame(paper)
+    seeds = frame.seed.nunique()
+    parts = [f"{row.strategy}{'' if seeds == 1 else f' seed {row.seed}'} {row.best_val_dice:.3f} "
+             f"({row.best_dice_tumour:.3f}; {row.best_tumour_missed:.0f} of {row.best_n_tumour:.0f} missed)"
+             for row in frame.itertuples()]
+    low = frame[frame.best_dice_tumour < floor]
+    verdict = (f"No run falls below {floor} Dice on tumour images at its best epoch." if low.empty else
+               f"Below {floor} Dice on tumour images at the best epoch: "
+               + ", ".join(f"{row.strategy} seed {row.seed} ({row.best_dice_tumour:.3f})" for row in low.itertuples())
+               + ".")
+    return (f"**Paper profile** ({seeds} seed{'s' if seeds > 1 else ''}; best-epoch Dice, and in brackets the Dice "
+            f"on tumour images at that epoch and the tumours missed): " + ", ".join(parts) + ". " + verdict)
 
 
 def annotation_noise_table(clean: list[RunResult], noisy: list[RunResult], n_resamples: int = 2000) -> pd.DataFrame:

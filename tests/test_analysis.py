@@ -175,3 +175,20 @@ def test_robustness_summary_without_a_difference_lists_what_was_measured():
     text = analysis.robustness_summary(calm, calm, {})
     assert "not measured yet" in text
     assert text.endswith("under test-time speckle or a test-time gain error.")
+
+
+def _run_with_best(folder, strategy, seed, **best):
+    path = folder / f"{strategy}-{seed}"
+    path.mkdir()
+    return RunResult(path, {"strategy": strategy, "seed": seed}, pd.DataFrame(), best, {})
+
+
+def test_paper_profile_sentence_flags_a_run_that_stops_predicting_tumours(tmp_path):
+    # 26 normal images predicted empty score 1 each: 0.35 over all images hides a tumour Dice of 0.05
+    runs = [_run_with_best(tmp_path, "ce", 0, val_dice=0.70, dice_tumour=0.57, tumour_missed=14, n_tumour=59),
+            _run_with_best(tmp_path, "rebalance", 0, val_dice=0.35, dice_tumour=0.05, tumour_missed=55, n_tumour=59)]
+    sentence = analysis.paper_profile_sentence(runs)
+    assert "ce 0.700 (0.570; 14 of 59 missed)" in sentence
+    assert sentence.endswith("Below 0.5 Dice on tumour images at the best epoch: rebalance seed 0 (0.050).")
+    healthy = analysis.paper_profile_sentence(runs[:1])
+    assert "1 seed;" in healthy and healthy.endswith("No run falls below 0.5 Dice on tumour images at its best epoch.")
