@@ -27,7 +27,7 @@ import pandas as pd
 
 from .config import alpha_in_pixel_units
 from .noise import TEST_CORRUPTIONS
-from .runs import RunResult
+from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
 
 __all__ = ["BASELINE", "BOUNDARY_STRATEGIES", "LOWER_IS_BETTER", "per_image", "two_level_bootstrap",
            "paired_difference", "compare_to_baseline", "ablation_table", "mean_sd", "verdict_sentence",
@@ -322,8 +322,6 @@ def table1_display(results: list[RunResult]) -> pd.DataFrame:
     Pham's metric) beside theirs, then the final epoch's Dice (all images, tumour images), the
     false-positive rate on normal images, HD95 on the tumours found with the number missed, the
     components per prediction, the best epoch and α (in the trainer's and the papers' units)."""
-    from .runs import ODONNAT_PHAM_TABLE1, runs_frame
-
     frame = runs_frame(results)
     rows = []
     for name, g in frame.groupby("strategy", sort=False):
@@ -369,8 +367,6 @@ def _ablation_sentence(title: str, table: pd.DataFrame) -> str:
 def study_summary(table1: list[RunResult], comparisons: pd.DataFrame, ablations: dict,
                   paper: list[RunResult], data_name: str) -> str:
     """The closing paragraphs of notebook 3, written from computed values only."""
-    from .runs import ODONNAT_PHAM_TABLE1, runs_frame
-
     frame = runs_frame(table1)
     best = frame.groupby("strategy", sort=False).best_val_dice.mean()
     seeds = frame.groupby("strategy").seed.nunique().min()
@@ -410,8 +406,6 @@ def paper_profile_sentence(paper: list[RunResult], floor: float = 0.5) -> str:
     the Dice on tumour images at that epoch and the tumours missed there, then which runs (if any) fall
     below ``floor`` Dice on tumour images at their best epoch — a run that stops predicting tumours
     can still score well on the normal images, so the all-image metric alone hides a collapse."""
-    from .runs import runs_frame
-
     frame = runs_frame(paper)
     seeds = frame.seed.nunique()
     parts = [f"{row.strategy}{'' if seeds == 1 else f' seed {row.seed}'} {row.best_val_dice:.3f} "
@@ -479,10 +473,9 @@ def robustness_summary(speckle: pd.DataFrame, gain: pd.DataFrame, noise_tables: 
         lines.append(f"**Answer:** no measurable difference — no boundary-loss strategy degrades less (or more) than "
                      f"CE beyond run-to-run noise, under {', '.join(list(settings)[:-1])} or {list(settings)[-1]}.")
     else:
-        lines.append("**Answer:** " + " ".join(
-            [f"Degrades less than CE beyond run-to-run noise: {', '.join(found['better'])}." if found["better"] else "",
-             f"Degrades more than CE beyond run-to-run noise: {', '.join(found['worse'])}." if found["worse"] else "",
-             "Elsewhere the differences stay within run-to-run noise."]).replace("  ", " ").strip())
+        said = [f"Degrades {word} than CE beyond run-to-run noise: {', '.join(found[verdict])}."
+                for verdict, word in (("better", "less"), ("worse", "more")) if found[verdict]]
+        lines.append("**Answer:** " + " ".join(said + ["Elsewhere the differences stay within run-to-run noise."]))
     if same_dice is not None and not same_dice.empty:
         clear = [f"{row.strategy} {row.verdict} ({row.jitter})" for _, row in same_dice.iterrows()
                  if row.verdict != "no clear difference"]

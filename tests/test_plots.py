@@ -29,12 +29,6 @@ from test_widgets import fake_dataset
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 @pytest.mark.parametrize("s", [Disk((54, 70), 36), Disk((60, 60), 26), Disk((63, 57), 32)])
 def test_fig1_draws_the_normals_and_the_region(s):
     g = Disk((60, 60), 32)

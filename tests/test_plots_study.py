@@ -8,18 +8,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pytest
 
 from bl_utils.plots_study import plot_annotation_noise
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def test_annotation_noise_panels_show_the_seed_means_and_the_tumours_missed():

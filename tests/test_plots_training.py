@@ -10,7 +10,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,12 +19,6 @@ from matplotlib.colors import to_hex
 from bl_utils import plots
 
 COLUMNS = ("val_dice", "train_regional", "train_boundary", "w_regional", "w_boundary")
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def history(seed: int, epochs: int = 6) -> pd.DataFrame:
