@@ -1,63 +1,109 @@
-"""Which notebooks nbval compares strictly: those published on data that is at hand.
+"""Which notebooks nbval compares strictly: the published ones, re-executed on the data they were published on.
 
-The committed notebooks are an execution on the real BUSI (``python -m bl_utils.report --publish``):
-their injected parameters name the data (``DATA = "../shared/data/busi256"``) and their first output
-prints its content fingerprint. nbval re-executes a notebook and compares every output (sanitised by
-``tests/nbval_sanitize.cfg``) only where that data can be found and has that fingerprint (CI, with
-``../shared`` beside the checkout, or a reader whose own BUSI download loads to the same arrays);
-elsewhere the notebook's cells are skipped with a one-line reason. ``tests/test_notebooks_smoke.py``
-executes every notebook on the built-in synthetic data everywhere.
+A published notebook (``python -m bl_utils.report --publish``) holds no injected parameter and no
+path: its first output names its data by content fingerprint (``content fingerprint 0123…``). Here
+that data is looked for where it can be (the folder named by ``BUSI_DIR``, and ``../shared/data/busi256``
+beside the checkout, where CI has it) and recognised by the same fingerprint; the notebook is then
+re-executed with ``BUSI_DIR`` pointing at it, exactly as a reader with that data would run it, and nbval
+compares every output (sanitised by ``tests/nbval_sanitize.cfg``). Without the data its cells are
+skipped with a one-line reason, except in CI (``CI`` set), where that is a failure: CI has the data,
+so a notebook it cannot compare is a broken publication. ``tests/test_notebooks_smoke.py`` executes
+every notebook on the built-in synthetic data everywhere.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent
 _FINGERPRINT = re.compile(r"content fingerprint ([0-9a-f]{16})")
-_DATA = re.compile(r"^DATA = (.+)$", re.M)
 
 
-def published_data(path: Path) -> tuple[str | None, str | None]:
-    """``(DATA, fingerprint)`` a published notebook ran on, from its injected parameters and outputs."""
-    cells = json.loads(path.read_text())["cells"]
-    data = fingerprint = None
-    for cell in cells:
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            match = _DATA.search("".join(cell["source"]))
-            data = ast.literal_eval(match.group(1)) if match else None
+def published_fingerprint(path: Path) -> str | None:
+    """The content fingerprint a published notebook printed for its data (its first such output)."""
+    for cell in json.loads(Path(path).read_text())["cells"]:
         for output in cell.get("outputs", []):
             match = _FINGERPRINT.search("".join(output.get("text", "")))
-            fingerprint = fingerprint or (match.group(1) if match else None)
-    return data, fingerprint
+            if match:
+                return match.group(1)
+    return None
+
+
+def candidate_folders() -> list[Path]:
+    """Where published data may be: ``$BUSI_DIR``, then ``../shared/data/busi256`` beside the checkout."""
+    places = [os.environ.get("BUSI_DIR"), ROOT.parent / "shared" / "data" / "busi256"]
+    return [Path(p) for p in places if p and Path(p).is_dir()]
 
 
 @functools.lru_cache(maxsize=None)
-def _skip_reason(path: str) -> str | None:
-    data, fingerprint = published_data(Path(path))
-    if data is None or fingerprint is None:
-        return f"{Path(path).name} records no published data (DATA and its fingerprint): re-publish it"
+def find_data(fingerprint: str) -> str | None:
+    """The first :func:`candidate_folders` entry whose content fingerprint is ``fingerprint``."""
     from bl_utils import data as bl_data
+    from bl_utils.train import data_identity
 
-    try:
-        source = bl_data.resolve_data(data)
-        dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False, progress=False)
-    except bl_data.BusiDataError:
-        return f"published on BUSI at {data}, which is not here (the synthetic smoke test still runs it)"
-    if bl_data.content_fingerprint(dataset) != fingerprint:
-        return f"published on data with fingerprint {fingerprint}; {data} here loads to other data"
+    for folder in candidate_folders():
+        try:
+            if data_identity(str(folder))[1] == fingerprint:
+                return str(folder.resolve())
+        except bl_data.BusiDataError:
+            continue
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _published_data(path: str) -> tuple[str | None, str | None]:
+    """``(folder, None)`` for a notebook whose data is here, else ``(None, reason)``."""
+    fingerprint = published_fingerprint(Path(path))
+    if fingerprint is None:
+        return None, f"{Path(path).name} names no data (no content fingerprint in its outputs): re-publish it"
+    folder = find_data(fingerprint)
+    if folder is None:
+        where = ", ".join(str(p) for p in candidate_folders()) or "no BUSI_DIR, no ../shared/data/busi256"
+        return None, (f"{Path(path).name} was published on data with fingerprint {fingerprint}, not found here "
+                      f"({where}); the synthetic smoke test still runs it")
+    return folder, None
+
+
+def _fail(reason: str):
+    def runtest():
+        pytest.fail(f"CI has the published data, but: {reason}", pytrace=False)
+    return runtest
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = str(getattr(item, "fspath", ""))
-        if path.endswith(".ipynb"):
-            reason = _skip_reason(path)
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
+        if not path.endswith(".ipynb"):
+            continue
+        folder, reason = _published_data(path)
+        if reason and os.environ.get("CI"):
+            item.runtest = _fail(reason)
+        elif reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+_ORIGINAL = {name: os.environ.get(name) for name in ("BUSI_DIR", "BL_PUBLISH")}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before a notebook's first cell starts its kernel: ``BUSI_DIR`` = the published data, no
+    ``BL_PUBLISH`` (a comparison never writes into figures/ or results/). Other tests get the
+    environment as it was."""
+    path = str(getattr(item, "fspath", ""))
+    folder = _published_data(path)[0] if path.endswith(".ipynb") else None
+    if folder:
+        os.environ["BUSI_DIR"] = folder
+        os.environ.pop("BL_PUBLISH", None)
+    else:
+        for name, value in _ORIGINAL.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

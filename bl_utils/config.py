@@ -41,7 +41,7 @@ from .runtime import get_device, project_root, select_amp
 from .schedules import STRATEGIES
 
 __all__ = ["PROFILES", "RESULT_KEYS", "RUN_FILES", "TrainConfig", "alpha_in_pixel_units", "variant_name",
-           "run_folder", "default_results_dir"]
+           "data_id", "run_folder", "default_results_dir"]
 
 #: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
 PROFILES: dict[str, dict[str, Any]] = {
@@ -144,6 +144,14 @@ def variant_name(config: TrainConfig) -> str:
         if key != "encoder_weights" and value != defaults[key]:
             name += f"+{key}={value:g}" if isinstance(value, float) else f"+{key}={value}"
     return name
+
+
+def data_id(kind: str, fingerprint: str) -> str:
+    """The data level of a run's folder: ``<kind>-<first 8 hex of the fingerprint>``, e.g.
+    ``busi-1a2b3c4d``; ``fingerprint`` is that of every image of the data before any selection
+    rule (:func:`bl_utils.train.data_identity`), so runs of every protocol on one copy of BUSI
+    share it and the selection is part of the run's settings instead."""
+    return f"{kind}-{fingerprint[:8]}"
 
 
 def run_folder(config: TrainConfig, out: str | os.PathLike, data_id: str) -> Path:

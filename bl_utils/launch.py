@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from . import train as bl_train
-from .config import default_results_dir, run_folder
+from .config import data_id, default_results_dir, run_folder
 from .runs import load_run, results_table
 from .runtime import display_path, get_device
 
@@ -184,9 +184,9 @@ class PlannedRun:
 
 def _data_id(config) -> str:
     """:attr:`bl_utils.train.TrainingData.data_id` of a resolved ``config``'s data, without
-    resizing images or computing distance maps (the fingerprint is that of the data at 256²)."""
-    _, source, fingerprint, _ = bl_train._load_split(config, verbose=False)
-    return f"{source.kind}-{fingerprint[:8]}"
+    resizing images or computing distance maps."""
+    source, fingerprint = bl_train.data_identity(config.data, config.cache_dir)
+    return data_id(source.kind, fingerprint)
 
 
 def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str | os.PathLike | None = None,
@@ -206,7 +206,7 @@ def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str 
             # every setting that names the folder is device-independent once the profile is chosen;
             # amp and device are left for the job to choose where it runs
             resolved = dataclasses.replace(changed.resolve(torch.device("cpu")), amp=config.amp, device=config.device)
-            key = (resolved.data, resolved.max_tumour_fraction, resolved.cache_dir)
+            key = (resolved.data, resolved.cache_dir)
             if key not in data_ids:
                 data_ids[key] = _data_id(resolved)
             runs.append(PlannedRun(resolved, run_folder(resolved, out, data_ids[key])))

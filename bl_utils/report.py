@@ -14,13 +14,17 @@ the command prints where. The maintainers publish a run with
     python -m bl_utils.report --publish --data ../shared/data/busi256
 
 which executes notebooks/ in place (each written to a temporary name and renamed only when it ran
-without error), writes figures into figures/ and results into results/, and copies results/table1.md
-into README.md between its table markers.
+without error), as a reader gets them: no parameter is injected (a published notebook holds no path
+of the machine that published it); the kernels get ``BUSI_DIR=<data>`` and ``BL_PUBLISH=1`` in their
+environment instead, which makes the notebooks read that BUSI and write figures into figures/ and
+results into results/ (:mod:`bl_utils.notebook`). Then results/table1.md and answers.md are copied
+into README.md between their markers.
 
 Each notebook runs in a fresh "python3" kernel with notebooks/ as working directory. Before it runs,
 its Colab header (badge and setup cell) is rewritten from pyproject.toml's repository URL, and its
-parameters are read with papermill: --data and --profile set DATA and PROFILE, and the output folders
-are passed as FIGURES_DIR, RESULTS_DIR and TABLES_DIR to the notebooks that declare them. A -p NAME
+parameters are read with papermill: without --publish, --data and --profile set DATA and PROFILE, and
+the output folders are passed as FIGURES_DIR, RESULTS_DIR (new runs) and TABLES_DIR to the notebooks
+that declare them; with --publish, -p and --profile are refused (edit the parameters cells instead). A -p NAME
 that no notebook declares is an error (exit code 2) listing the names they do declare. -p values are
 read as Python literals (5, 0.1, True, None, "[0, 1]", "{'epochs': 5}") or YAML flow collections
 ("{epochs: 5}"); anything else is a string. Exit code 1: a notebook failed (its partial execution is
@@ -39,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .colab import repository_url, sync_headers
 from .runtime import atomic_write, project_root
 
 #: The package's own checkout (not the caller's working directory).
@@ -56,8 +61,6 @@ REQUIRED_PARAMETERS = ("DATA",)
 TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"
 #: The README block that holds the report's answers in plain words (``answers.md`` beside Table 1).
 ANSWERS_MARKERS = ("<!-- answers:start -->", "<!-- answers:end -->")
-COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
-_COLAB_URL = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\"'\]]+")
 
 
 class ReportError(Exception):
@@ -183,133 +186,42 @@ def data_tag(data: str) -> str:
 def output_parameters(publish: bool, out: Path, root: Path = ROOT) -> dict[str, str]:
     """The folder parameters a notebook gets when it declares them.
 
-    Published: ``figures/`` and ``results/`` of the checkout, written relative to ``notebooks/`` (the
-    kernels' working directory; the setup cell also works there on Colab) so that the published
-    notebooks hold no machine's paths. Otherwise: ``out/figures`` for figures and ``out`` for tables
-    (so that Table 1 is ``out/table1.md``), absolute; runs stay in ``results/`` (a reader whose BUSI
-    has the published fingerprint then loads the published runs; synthetic runs go to the ignored
-    ``results/synthetic-*``).
+    Published: none (the notebooks find ``figures/`` and ``results/`` themselves when
+    ``BL_PUBLISH`` is set, :mod:`bl_utils.notebook`). Otherwise, absolute: ``out/figures`` for
+    figures, ``out`` for tables (so that Table 1 is ``out/table1.md``) and ``out/runs`` for runs
+    trained by the report; published runs are still read from ``results/`` (a reader whose BUSI has
+    the published fingerprint sees them instead of training).
     """
     if publish:
-        notebooks = root / "notebooks"
-        figures = os.path.relpath(root / "figures", notebooks)
-        results = os.path.relpath(root / "results", notebooks)
-        return {"FIGURES_DIR": figures, "RESULTS_DIR": results, "TABLES_DIR": results}
-    return {"FIGURES_DIR": str(out / "figures"), "TABLES_DIR": str(out)}
+        return {}
+    return {"FIGURES_DIR": str(out / "figures"), "RESULTS_DIR": str(out / "runs"), "TABLES_DIR": str(out)}
 
 
-# --- the notebook header, defined once --------------------------------------------------------
+def publish_environment(data: str, root: Path = ROOT) -> dict[str, str]:
+    """The environment of a publication's kernels: ``BUSI_DIR`` (absolute) and ``BL_PUBLISH=1``.
+    Raises :class:`ReportError` unless ``data`` is a BUSI folder."""
+    if data in DATA_KEYWORDS:
+        raise ReportError(f"--publish needs the BUSI folder as --data (got {data!r}): only a run on BUSI is published")
+    folder = Path(data) if Path(data).is_absolute() else Path(root) / data
+    return {"BUSI_DIR": str(folder.resolve()), "BL_PUBLISH": "1"}
 
-def repository_url(pyproject: Path | None = None) -> str:
-    """``[project.urls] Repository`` of pyproject.toml (default: this checkout's); falls back on the
-    installed package's metadata. Raises :class:`ReportError` when neither has one."""
-    path = Path(pyproject or ROOT / "pyproject.toml")
-    if path.is_file():
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            try:
-                import tomli as tomllib
-            except ModuleNotFoundError:
-                tomllib = None
-        if tomllib is not None:
-            urls = tomllib.loads(path.read_text()).get("project", {}).get("urls", {})
-            if urls.get("Repository"):
-                return urls["Repository"].rstrip("/")
-    import importlib.metadata
 
+@contextlib.contextmanager
+def _environment(changes: dict[str, str] | None):
+    """``os.environ`` updated with ``changes`` inside the block (kernels started there inherit it)."""
+    saved = {name: os.environ.get(name) for name in changes or {}}
+    os.environ.update(changes or {})
     try:
-        for entry in importlib.metadata.metadata("bl_utils").get_all("Project-URL") or []:
-            label, _, url = entry.partition(",")
-            if label.strip() == "Repository":
-                return url.strip().rstrip("/")
-    except importlib.metadata.PackageNotFoundError:
-        pass
-    raise ReportError(f"no [project.urls] Repository in {path}")
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-def github_slug(repo_url: str) -> tuple[str, str]:
-    """``("owner", "repo")`` of ``https://github.com/owner/repo`` (a ``.git`` suffix is dropped);
-    ``ValueError`` for another URL."""
-    match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repo_url.strip())
-    if not match:
-        raise ValueError(f"not a GitHub repository URL: {repo_url!r} (expected https://github.com/OWNER/REPO)")
-    return match.group(1), match.group(2)
-
-
-def colab_url(repo_url: str, filename: str) -> str:
-    """The "Open in Colab" address of ``notebooks/<filename>`` on the main branch of ``repo_url``."""
-    owner, repo = github_slug(repo_url)
-    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/main/notebooks/{filename}"
-
-
-_SETUP_TEMPLATE = '''\
-# Setup, on Colab only: clone the repository (with its results/); bl_utils.colab installs it. Never raises.
-import sys
-if "google.colab" in sys.modules:
-    import os, subprocess
-    REPO, CLONE = "{repo_url}", "{clone}"
-    try:
-        if not os.path.isdir(CLONE) and subprocess.run(["git", "clone", "-q", REPO, CLONE]).returncode:
-            raise RuntimeError(f"could not clone {{REPO}}")
-        sys.path.insert(0, CLONE)
-        from bl_utils.colab import setup
-        setup(CLONE)
-    except Exception as error:
-        print(f"Setup failed: could not clone or install ({{error!r}}). Instead: run `!git clone {{REPO}} "
-              f"{{CLONE}}` and `!pip install -e {{CLONE}}` in a new cell, then `%cd {{CLONE}}/notebooks`.")
-'''
-
-
-def setup_cell_source(repo_url: str, parent: str = "/content") -> str:
-    """The first code cell of every notebook: on Colab only, ``git clone`` ``repo_url`` into
-    ``<parent>/<repo>`` (so that the published ``results/`` come along), then
-    :func:`bl_utils.colab.setup` from the clone (editable install keeping Colab's torch, widgets,
-    ``notebooks/`` as working directory). What fails prints what to do instead; the cell never
-    raises. Elsewhere it does nothing. ``ValueError`` for a non-GitHub URL.
-    """
-    _, repo = github_slug(repo_url)
-    return _SETUP_TEMPLATE.format(repo_url=repo_url.rstrip("/"), clone=f"{parent.rstrip('/')}/{repo}")
-
-
-def _is_setup_cell(cell) -> bool:
-    return "google.colab" in cell.source or cell.source.lstrip().startswith("# Setup")
-
-
-def sync_headers(nb, repo_url: str, filename: str | None = None):
-    """Give ``nb`` the canonical header for ``repo_url``, in place; returns ``nb``.
-
-    The first code cell becomes :func:`setup_cell_source` (inserted before it when it is not a setup
-    cell: one that mentions ``google.colab`` or starts with ``# Setup``), and every Colab link of the
-    first Markdown cell points at ``notebooks/<filename>`` (a badge is appended when it has none).
-    ``filename`` defaults to the file named by the existing badge; ``ValueError`` when there is none
-    or when ``nb`` has no Markdown cell.
-    """
-    import nbformat
-
-    markdown = next((c for c in nb.cells if c.cell_type == "markdown"), None)
-    if markdown is None:
-        raise ValueError("notebook has no Markdown cell to hold the title and the Colab badge")
-    if filename is None:
-        found = _COLAB_URL.search(markdown.source)
-        if not found:
-            raise ValueError("no Colab badge to take the file name from; pass filename=")
-        filename = found.group(0).rsplit("/", 1)[-1]
-    url = colab_url(repo_url, filename)
-    if _COLAB_URL.search(markdown.source):
-        markdown.source = _COLAB_URL.sub(url, markdown.source)
-    else:
-        markdown.source = markdown.source.rstrip() + f"\n\n[![Open In Colab]({COLAB_BADGE_IMAGE})]({url})"
-
-    source = setup_cell_source(repo_url).rstrip("\n")
-    index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
-    if index is not None and _is_setup_cell(nb.cells[index]):
-        nb.cells[index].source = source
-    else:
-        where = index if index is not None else nb.cells.index(markdown) + 1
-        nb.cells.insert(where, nbformat.v4.new_code_cell(source))
-    return nb
-
+# --- the executed notebook ------------------------------------------------------------------
 
 def normalise_metadata(nb):
     """Make an executed notebook save as JupyterLab would save it, in place; returns ``nb``.
@@ -333,12 +245,13 @@ def normalise_metadata(nb):
 # --- running ----------------------------------------------------------------------------------
 
 def execute_notebook(path: Path, output: Path, parameters: dict | None = None, *, repo_url: str | None = None,
-                     cwd: Path | None = None, partial: Path | None = None, timeout: int = 3600) -> float:
+                     cwd: Path | None = None, partial: Path | None = None, timeout: int = 3600,
+                     env: dict[str, str] | None = None) -> float:
     """Execute the notebook at ``path`` with papermill in a fresh ``python3`` kernel; write it to ``output``.
 
     The header is synced to ``repo_url`` first (when given), ``parameters`` are injected after the
     cell tagged ``parameters``, the kernel runs in ``cwd`` (default: the notebook's folder) with
-    ``timeout`` seconds per cell, and the metadata is normalised. papermill saves its progress in
+    ``timeout`` seconds per cell and ``env`` added to its environment, and the metadata is normalised. papermill saves its progress in
     ``partial`` (default: a temporary folder); ``output`` is written (under a temporary name, then
     renamed) only when every cell ran. On an error papermill's exception propagates, ``output`` is
     untouched and ``partial``, when given, holds the run up to the error. Returns the wall time in s.
@@ -355,9 +268,10 @@ def execute_notebook(path: Path, output: Path, parameters: dict | None = None, *
         partial.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, partial)
         start = time.perf_counter()
-        executed = papermill.execute_notebook(str(partial), str(partial), parameters=parameters or {},
-                                              kernel_name=KERNEL_NAME, cwd=str(cwd or path.parent),
-                                              progress_bar=False, execution_timeout=timeout)
+        with _environment(env):
+            executed = papermill.execute_notebook(str(partial), str(partial), parameters=parameters or {},
+                                                  kernel_name=KERNEL_NAME, cwd=str(cwd or path.parent),
+                                                  progress_bar=False, execution_timeout=timeout)
         seconds = time.perf_counter() - start
         normalise_metadata(executed)
         with atomic_write(output) as handle:
@@ -419,11 +333,15 @@ def _request(args, root: Path) -> dict:
     profile = str(given.pop("PROFILE", args.profile))
     if profile not in PROFILES:
         raise ReportError(f"PROFILE {profile!r}: choose one of {', '.join(PROFILES)}")
+    if args.publish and (given or profile != "auto"):
+        raise ReportError("--publish executes the notebooks as a reader gets them: set parameters in their "
+                          "parameters cells, not with -p or --profile")
     paths = notebook_paths(root / "notebooks", args.only)
     declared = {p.name: declared_parameters(p) for p in paths}
     check_parameters(declared, given)
     return {"given": given, "data": data, "profile": profile, "paths": paths, "declared": declared,
-            "repo_url": repository_url(root / "pyproject.toml")}
+            "repo_url": repository_url(root / "pyproject.toml"),
+            "env": publish_environment(data, root) if args.publish else None}
 
 
 def _destinations(args, root: Path, request: dict, table: Path | None) -> dict:
@@ -435,23 +353,22 @@ def _destinations(args, root: Path, request: dict, table: Path | None) -> dict:
                   "table": args.table or table or root / "results" / "table1.md"}
     else:
         places = {"notebooks": out / "notebooks", "figures": out / "figures", "table": args.table or table or out / "table1.md"}
-    return dict(places, folders=output_parameters(args.publish, out, root))
+    return dict(places, folders=output_parameters(args.publish, out, root), env=request["env"])
 
 
 def _run_one(path: Path, number: int, request: dict, places: dict, root: Path, timeout) -> bool:
     """Execute one notebook with its parameters; False (after saying where the partial run is) on error."""
     params = request["declared"][path.name]
-    values = {"DATA": request["data"], **({"PROFILE": request["profile"]} if "PROFILE" in params else {})}
-    values.update({name: value for name, value in places["folders"].items() if name in params})
-    values.update({name: value for name, value in request["given"].items() if name in params})
-    left = sorted(n for n in params if n.endswith("_DIR") and n not in values)
-    if left:
-        print(f"  note: {path.name} keeps its own {', '.join(left)}", flush=True)
+    values = {}
+    if places["env"] is None:   # a publication injects nothing: the kernels' environment says it all
+        values = {"DATA": request["data"], **({"PROFILE": request["profile"]} if "PROFILE" in params else {})}
+        values.update({name: value for name, value in places["folders"].items() if name in params})
+        values.update({name: value for name, value in request["given"].items() if name in params})
     output, partial = places["notebooks"] / path.name, root / "reports" / ".partial" / path.name
     print(f"[{number}/{len(request['paths'])}] {path.name} ...", end=" ", flush=True)
     try:
         seconds = execute_notebook(path, output, values, repo_url=request["repo_url"], cwd=root / "notebooks",
-                                   partial=partial, timeout=timeout)
+                                   partial=partial, timeout=timeout, env=places["env"])
     except Exception as error:  # papermill's PapermillExecutionError carries the cell and traceback
         print("FAILED")
         print(f"\n{path.name} stopped with an error; {_shown(output, root)} was left as it was and the "

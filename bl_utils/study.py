@@ -22,20 +22,20 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from . import data as bl_data
 from . import launch
-from .config import TrainConfig, default_results_dir, run_folder
+from .config import TrainConfig, data_id, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, write_json
 from .schedules import STRATEGIES
-from .train import TrainingData, prepare_data, train_all
+from .train import data_identity, train_all
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
-           "smoke_version", "find_runs", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
+           "smoke_version", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
            "validation_images", "write_answer"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
@@ -43,6 +43,9 @@ SEEDS = (0, 1, 2, 3, 4)
 #: Seeds of each ablation and of the annotation-noise runs.
 ABLATION_SEEDS = (0, 1, 2)
 BOUNDARY = ("ce+bl", "ce+ramp", "rebalance")
+#: What a reader without the images does to get them (one line, shown where a cell needs them).
+GET_BUSI = ('To see the images, set DATA = "kaggle" (BUSI from Kaggle, credentials needed) or DATA = the '
+            'folder of your BUSI download (Dataset_BUSI_with_GT), or set the environment variable BUSI_DIR.')
 
 
 @dataclass(frozen=True)
@@ -78,18 +81,43 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
+def data_id_of(data: str) -> str:
+    """The data level of the run folders of ``data`` (a BUSI folder or ``"synthetic"``):
+    :func:`bl_utils.config.data_id` of its content fingerprint (:func:`bl_utils.train.data_identity`)."""
+    source, fingerprint = data_identity(data)
+    return data_id(source.kind, fingerprint)
+
+
+def published_data_id(results_dir: str | os.PathLike | None = None) -> str | None:
+    """The data id of the runs published in ``results_dir`` (default: ``results/`` of the checkout):
+    the one ``busi-*`` folder there that holds complete runs, read from the runs themselves, so
+    that notebooks show them without the images. ``None`` when there is none; ``ValueError`` when
+    runs on several copies of BUSI are published (say which with ``DATA``)."""
+    folder = Path(results_dir) if results_dir else default_results_dir()
+    found = sorted(p.name for p in folder.glob("busi-*") if p.is_dir() and next(p.rglob("run.json"), None))
+    if len(found) > 1:
+        raise ValueError(f"{display_path(folder)} holds runs on several data ({', '.join(found)}): set DATA "
+                         "to the BUSI folder whose runs you want")
+    return found[0] if found else None
+
+
 def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
-              data: TrainingData | None = None) -> tuple[list[RunResult], list[Path]]:
-    """The complete runs of ``config`` for ``strategies`` × ``seeds`` in ``out``, without training:
-    ``(found, missing folders)``. ``data``: a prepared :class:`TrainingData` (else prepared here)."""
+              data_id: str | None = None, also: Sequence[str | os.PathLike] = ()
+              ) -> tuple[list[RunResult], list[Path]]:
+    """The complete runs of ``config`` for ``strategies`` × ``seeds``, without training:
+    ``(found, missing folders)``. A run is looked for in ``out`` (default: ``results/``), then in
+    each folder of ``also``; a missing one is reported at its place in ``out``. ``data_id``: the
+    data level of the folders (default: :func:`data_id_of` ``config.data``, which reads the data)."""
     device = get_device(config.device)
+    data_id = data_id or data_id_of(config.data)
+    places = [Path(out or default_results_dir()), *map(Path, also)]
     found, missing = [], []
     for seed in seeds:
         for name in strategies:
             run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
-            data = data or prepare_data(run, device, verbose=False)
-            folder = run_folder(run, out or default_results_dir(), data.data_id)
-            (found.append(load_run(folder)) if (folder / "run.json").is_file() else missing.append(folder))
+            folders = [run_folder(run, place, data_id) for place in places]
+            complete = next((f for f in folders if (f / "run.json").is_file()), None)
+            (found.append(load_run(complete)) if complete else missing.append(folders[0]))
     return found, missing
 
 
@@ -117,43 +145,65 @@ def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     return changes, experiment.seeds[:2] if name == "table1" else experiment.seeds[:1]
 
 
-def obtain(name: str, data: str, out: str | Path | None = None, smoke: bool = False,
-           train: bool = False, profile: str | None = None, verbose: bool = False) -> list[RunResult]:
-    """The runs of experiment ``name`` for a notebook: trained where missing when ``train`` (or
-    ``smoke``), else loaded as they are; prints one line saying what was loaded from where, and
-    the command that makes the missing runs. Never fails for lack of runs: returns those found.
-    ``profile`` (e.g. ``"auto"``: the paper's settings on a GPU) replaces the experiment's CPU
-    profile, except for the ``paper`` experiment."""
+def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bool = False,
+           train: bool = False, profile: str | None = None, verbose: bool = False,
+           data_id: str | None = None, published: str | Path | None = None) -> list[RunResult]:
+    """The runs of experiment ``name`` for a notebook; prints one line saying which runs it shows.
+
+    Runs are looked for in ``out`` (the reader's own runs), then in ``published`` (default:
+    ``results/`` of the checkout). ``train`` (or ``smoke``) trains the missing ones into ``out``
+    (needs ``data``, the images). ``profile`` (e.g. ``"auto"``: the paper's settings on a GPU)
+    replaces the experiment's CPU profile, except for the ``paper`` experiment. When nothing is
+    found for this machine's settings (another profile, ImageNet weights where they can be
+    downloaded) and nothing is trained, the published runs of the experiment as it is defined
+    (its own profile, random encoder) are shown instead, and the line says so. ``data=None``:
+    no images at hand; ``data_id`` names the data of the runs. Never fails for lack of runs.
+    """
     experiment = EXPERIMENTS[name]
     changes, seeds = smoke_version(name) if smoke else ({}, experiment.seeds)
     if profile and not smoke and name != "paper":
         changes["profile"] = profile
-    config = config_of(name, data, **changes)
-    if train or smoke:
-        found = train_all(config, experiment.strategies, seeds, out, verbose=verbose)
-        missing = []
+    config = config_of(name, data or "synthetic", **changes)
+    published = Path(published) if published else default_results_dir()
+    also = [published] if out and Path(out).resolve() != published.resolve() else []
+    data_id = data_id or data_id_of(data)
+    note = ""
+    if (train or smoke) and data is not None:
+        found, missing = train_all(config, experiment.strategies, seeds, out, verbose=verbose), []
     else:
-        found, missing = find_runs(config, experiment.strategies, seeds, out)
+        found, missing = find_runs(config, experiment.strategies, seeds, out, data_id, also)
+        if not found:
+            as_defined = config_of(name, data or "synthetic", encoder_weights=None)
+            shown, absent = find_runs(as_defined, experiment.strategies, experiment.seeds, published, data_id)
+            if shown:
+                resolved = config.resolve()
+                note = (f" (the published runs; this machine's settings, {resolved.profile} profile with "
+                        f"{resolved.encoder_weights or 'a random'} encoder, have none"
+                        + ("" if data is None else ": TRAIN = True trains them") + ")")
+                found, missing = shown, absent
     where = found[0].folder.parents[1] if found else (missing[0].parents[1] if missing else out)
-    line = f"{name}: {len(found)} of {len(found) + len(missing)} runs from {display_path(where)}"
-    if missing:
-        shown = display_path(data) if Path(data).is_absolute() else data   # relative: from the repository root
-        line += f"; {len(missing)} missing — make them with `python -m bl_utils.study --data {shown} {name}`"
-    print(line)
+    print(f"{name}: {len(found)} of {len(found) + len(missing)} runs from {display_path(where)}{note}")
     return found
 
 
-def data_statement(data: str, profile: str | None = "quick", smoke: bool = False) -> str:
-    """Two lines for the top of a notebook: which data (name, images kept by the < 5 % rule, content
-    fingerprint) and which training profile, with the encoder's initialisation."""
-    source = bl_data.resolve_data(data)
-    dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False, progress=False)
-    meta = dataset.meta
-    copy = ((meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)).all()
-    line = (f"Data: {source.description.rstrip('.')}" + (" — a copy already resized to 256² with one merged mask per image"
-                                             if copy and source.kind == "busi" else "")
-            + f". {len(dataset)} images kept by the < 5 % rule; content fingerprint "
-            f"{bl_data.content_fingerprint(dataset)}.")
+def data_statement(data: str | None, profile: str | None = "quick", smoke: bool = False,
+                   data_id: str | None = None) -> str:
+    """Two lines for the top of a notebook: which data (its name, classes and content fingerprint;
+    never the folder, so that a published notebook holds no machine's path) and which training
+    profile, with the encoder's initialisation. ``data=None``: no images at hand, the published
+    runs of ``data_id`` are shown."""
+    if data is None:
+        line = (f"Data: BUSI is not at hand here; the tables and figures below come from the published runs "
+                f"({data_id}). {GET_BUSI}")
+    else:
+        source, fingerprint = data_identity(data)
+        copy = ""
+        if source.kind == "busi":
+            meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
+                                     distance_maps=False, progress=False).meta
+            if ((meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)).all():
+                copy = " — a copy already resized to 256² with one merged mask per image"
+        line = f"Data: {source.description.rstrip('.')}{copy}; content fingerprint {fingerprint}."
     if profile is None:
         return line
     config = TrainConfig(data=str(data), profile="tiny" if smoke else profile).resolve()

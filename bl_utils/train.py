@@ -44,7 +44,7 @@ import torch
 from . import data as bl_data
 from . import model as bl_model
 from . import noise
-from .config import TrainConfig, default_results_dir, run_folder
+from .config import TrainConfig, data_id, default_results_dir, run_folder
 from .distance import batch_signed_distance_maps
 from .evaluate import autocast, evaluate_corruptions, predict, predict_masks
 from .losses import StrategyLoss
@@ -109,7 +109,9 @@ class TrainingData:
     annotation noise, if any); ``*_phis``: float32 ``(N, 1, H, W)``, Φ_G scaled as the config says.
     ``val_uint8``: uint8 ``(N, H, W)`` validation images before standardisation (for
     :mod:`bl_utils.noise`). ``fingerprint``: :func:`bl_utils.data.content_fingerprint` of the
-    images at 256² after the < 5 % rule; ``kind``: ``"busi"`` or ``"synthetic"``.
+    images at 256² after the selection rule (a run's ``data_fingerprint``); ``data_fingerprint``:
+    that of every image of the data, before any rule (it names the data, :func:`data_identity`);
+    ``kind``: ``"busi"`` or ``"synthetic"``.
     """
 
     train_images: torch.Tensor
@@ -128,16 +130,29 @@ class TrainingData:
     kind: str
     fingerprint: str
     n_images: int
+    data_fingerprint: str
 
     @property
     def data_id(self) -> str:
-        """``<kind>-<first 8 hex of the fingerprint>``: the data level of a run's folder."""
-        return f"{self.kind}-{self.fingerprint[:8]}"
+        """The data level of a run's folder: :func:`bl_utils.config.data_id` of the whole data."""
+        return data_id(self.kind, self.data_fingerprint)
+
+
+def data_identity(data: str, cache_dir: str | None = None) -> tuple[bl_data.DataSource, str]:
+    """The source of ``data`` (as :func:`bl_utils.data.resolve_data` reads it) and the content
+    fingerprint of *every* image it holds at 256², before any selection rule: what names the data
+    in a run's folder (:func:`bl_utils.config.data_id`), whatever rule a protocol applies. Reads
+    no image when the resized arrays are cached; computes no Φ_G."""
+    source = bl_data.resolve_data(data)
+    everything = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
+                                   distance_maps=False, cache_dir=cache_dir, progress=False)
+    return source, bl_data.content_fingerprint(everything)
 
 
 def _load_split(config: TrainConfig, verbose: bool):
-    """The dataset at 256² after the < 5 % rule (and ``max_images``), its source, fingerprint and split."""
-    source = bl_data.resolve_data(config.data)
+    """The dataset at 256² after the selection rule (and ``max_images``), its source, the
+    fingerprints of the kept images and of the whole data, and the split."""
+    source, whole = data_identity(config.data, config.cache_dir)
     if verbose:
         print(source.description)
     dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False,
@@ -149,13 +164,13 @@ def _load_split(config: TrainConfig, verbose: bool):
         dataset = dataset.subset(np.sort(chosen))
     split = split_train_val(dataset, val_fraction=config.val_fraction, seed=config.split_seed,
                             groups=None if config.group_duplicates else False)
-    return dataset, source, fingerprint, split
+    return dataset, source, fingerprint, whole, split
 
 
 def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:
     """Load the data of a resolved ``config``, split it, degrade the training masks if asked
     (``mask_noise``, seeded by ``seed``), resize to ``image_size``, compute Φ_G, move to ``device``."""
-    dataset, source, fingerprint, split = _load_split(config, verbose)
+    dataset, source, fingerprint, whole, split = _load_split(config, verbose)
     masks = dataset.masks.copy()
     if config.mask_noise > 0:
         masks[split.train] = noise.jitter_contours(masks[split.train], config.mask_noise, seed=config.seed)
@@ -180,7 +195,7 @@ def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True
         val_uint8=images_u8[split.val], mean=mean, std=std,
         train_stems=list(meta.stem.iloc[split.train]), val_stems=list(meta.stem.iloc[split.val]),
         val_labels=list(meta.label.iloc[split.val]), source=source.description, kind=source.kind,
-        fingerprint=fingerprint, n_images=len(dataset))
+        fingerprint=fingerprint, n_images=len(dataset), data_fingerprint=whole)
 
 
 def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:

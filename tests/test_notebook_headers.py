@@ -16,11 +16,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bl_utils import report
+from bl_utils import colab as bl_colab, report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-REPO_URL = report.repository_url(ROOT / "pyproject.toml")
+REPO_URL = bl_colab.repository_url(ROOT / "pyproject.toml")
 #: Other projects' repositories that a notebook links on purpose, as "owner/repo" (lower case).
 CITED_REPOSITORIES: set[str] = set()
 GITHUB = re.compile(r"(?:github\.com|githubusercontent\.com|colab\.research\.google\.com/github)/"
@@ -43,7 +43,7 @@ def test_kernelspec_is_what_ipykernel_writes(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_links_no_other_github_repository(path):
-    own = "/".join(report.github_slug(REPO_URL)).lower()
+    own = "/".join(bl_colab.github_slug(REPO_URL)).lower()
     found = {f"{owner}/{re.sub(r'[.]git$', '', repo)}".lower()
              for cell in _read(path).cells for owner, repo in GITHUB.findall(cell.source)}
     assert found - {own} - CITED_REPOSITORIES == set(), (
@@ -55,9 +55,9 @@ def test_notebook_links_no_other_github_repository(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_header_is_the_canonical_badge_and_setup_cell(path):
     nb = _read(path)
-    synced = report.sync_headers(copy.deepcopy(nb), REPO_URL, path.name)
+    synced = bl_colab.sync_headers(copy.deepcopy(nb), REPO_URL, path.name)
     assert [c.source for c in nb.cells] == [c.source for c in synced.cells], (
-        f"{path.name}: its badge or setup cell differs from bl_utils.report.sync_headers; {REPUBLISH}")
+        f"{path.name}: its badge or setup cell differs from bl_utils.bl_colab.sync_headers; {REPUBLISH}")
 
 
 def _fail(command, check=False, **kwargs):

@@ -2,6 +2,7 @@
 the Colab header (setup cell and badge), metadata, and whole runs of tiny notebooks in real kernels."""
 
 import json
+import os
 import subprocess
 import sys
 import types
@@ -10,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bl_utils import report
+from bl_utils import colab as bl_colab, report
 
 REPO = "https://github.com/someone/some-repo"
 
@@ -56,24 +57,35 @@ def test_relative_data_is_resolved_from_the_working_directory(tmp_path):
     assert [report.data_tag(d) for d in ("synthetic", "kaggle", str(tmp_path))] == ["synthetic", "kaggle", "busi"]
 
 
-def test_output_folders_published_relative_to_the_notebooks_else_absolute_in_reports(tmp_path):
-    assert report.output_parameters(True, tmp_path / "unused", tmp_path) == {
-        "FIGURES_DIR": "../figures", "RESULTS_DIR": "../results", "TABLES_DIR": "../results"}
+def test_a_publication_injects_no_folder_and_a_report_writes_only_under_reports(tmp_path):
+    assert report.output_parameters(True, tmp_path / "unused", tmp_path) == {}
     out = tmp_path / "reports" / "synthetic-auto"
-    # outside --publish the runs stay in results/ (published runs are found; synthetic ones are ignored
-    # by git): only figures and tables go to reports/
-    assert report.output_parameters(False, out, tmp_path) == {"FIGURES_DIR": str(out / "figures"), "TABLES_DIR": str(out)}
+    assert report.output_parameters(False, out, tmp_path) == {
+        "FIGURES_DIR": str(out / "figures"), "RESULTS_DIR": str(out / "runs"), "TABLES_DIR": str(out)}
+
+
+def test_a_publication_tells_its_kernels_the_data_by_environment_and_needs_busi(tmp_path):
+    (tmp_path / "busi").mkdir()
+    assert report.publish_environment("busi", tmp_path) == {"BUSI_DIR": str(tmp_path / "busi"), "BL_PUBLISH": "1"}
+    for keyword in ("synthetic", "kaggle"):
+        with pytest.raises(report.ReportError, match="BUSI folder"):
+            report.publish_environment(keyword, tmp_path)
+
+
+def test_publish_refuses_parameters(tmp_path, capsys):
+    assert report.main(["--publish", "--data", "synthetic", "-p", "SEEDS", "[0]"]) == 2
+    assert "parameters cells" in capsys.readouterr().err
 
 
 # --- the Colab header ----------------------------------------------------------------------------
 
 def test_repository_url_comes_from_pyproject(tmp_path):
     (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{REPO}/"\n')
-    assert report.repository_url(tmp_path / "pyproject.toml") == REPO
-    assert report.github_slug(REPO + ".git") == ("someone", "some-repo")
+    assert bl_colab.repository_url(tmp_path / "pyproject.toml") == REPO
+    assert bl_colab.github_slug(REPO + ".git") == ("someone", "some-repo")
     with pytest.raises(ValueError, match="GitHub"):
-        report.github_slug("https://gitlab.com/a/b")
-    assert report.colab_url(REPO, "01_a.ipynb") == (
+        bl_colab.github_slug("https://gitlab.com/a/b")
+    assert bl_colab.colab_url(REPO, "01_a.ipynb") == (
         "https://colab.research.google.com/github/someone/some-repo/blob/main/notebooks/01_a.ipynb")
 
 
@@ -126,7 +138,7 @@ def run_setup_cell(source: str, monkeypatch, fake: FakeRun) -> None:
 ])
 def test_setup_cell_never_raises_and_says_what_to_do(colab, monkeypatch, tmp_path, capsys, git, pip, expected):
     fake = FakeRun(tmp_path, git=git, pip=pip)
-    run_setup_cell(report.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
+    run_setup_cell(bl_colab.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
     printed = capsys.readouterr().out
     assert expected in printed and "Instead" in printed
     assert fake.calls[0][:2] == ["git", "clone"] and fake.calls[0][-2:] == [REPO, str(tmp_path / "some-repo")]
@@ -136,7 +148,7 @@ def test_setup_cell_installs_keeping_colabs_torch_and_moves_into_notebooks(colab
     import importlib.metadata
 
     fake = FakeRun(tmp_path)
-    run_setup_cell(report.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
+    run_setup_cell(bl_colab.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
     clone = tmp_path / "some-repo"
     pip = fake.calls[1]
     assert pip[:6] == [sys.executable, "-m", "pip", "install", "-q", "-e"] and pip[6] == str(clone)
@@ -146,20 +158,20 @@ def test_setup_cell_installs_keeping_colabs_torch_and_moves_into_notebooks(colab
     assert colab == (["widgets"] if int(importlib.metadata.version("ipywidgets").split(".")[0]) >= 8 else [])
     assert "Instead" not in capsys.readouterr().out
     fake.calls.clear()                                                      # a second run does not clone again
-    run_setup_cell(report.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
+    run_setup_cell(bl_colab.setup_cell_source(REPO, parent=str(tmp_path)), monkeypatch, fake)
     assert [c[0] for c in fake.calls] == [sys.executable]
 
 
 def test_setup_cell_does_nothing_off_colab(monkeypatch, capsys):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("ran a command off Colab"))
-    exec(compile(report.setup_cell_source(REPO), "<setup cell>", "exec"), {})
+    exec(compile(bl_colab.setup_cell_source(REPO), "<setup cell>", "exec"), {})
     assert capsys.readouterr().out == ""
 
 
 def _header_notebook(setup: str | None = "# Setup: old\nimport sys\n", badge: bool = True):
     link = "https://colab.research.google.com/github/old/old-repo/blob/master/notebooks/01_a.ipynb"
-    title = "# A\n\nWhat it shows." + (f"\n\n[![Open In Colab]({report.COLAB_BADGE_IMAGE})]({link})" if badge else "")
+    title = "# A\n\nWhat it shows." + (f"\n\n[![Open In Colab]({bl_colab.COLAB_BADGE_IMAGE})]({link})" if badge else "")
     cells = [nbformat.v4.new_markdown_cell(title)]
     if setup is not None:
         cells.append(nbformat.v4.new_code_cell(setup))
@@ -168,20 +180,20 @@ def _header_notebook(setup: str | None = "# Setup: old\nimport sys\n", badge: bo
 
 
 def test_sync_headers_replaces_the_setup_cell_and_the_badge():
-    nb = report.sync_headers(_header_notebook(), REPO)
-    url = report.colab_url(REPO, "01_a.ipynb")
+    nb = bl_colab.sync_headers(_header_notebook(), REPO)
+    url = bl_colab.colab_url(REPO, "01_a.ipynb")
     assert f"]({url})" in nb.cells[0].source and "old-repo" not in nb.cells[0].source
-    assert nb.cells[1].source == report.setup_cell_source(REPO).rstrip("\n")
+    assert nb.cells[1].source == bl_colab.setup_cell_source(REPO).rstrip("\n")
     assert [c.source for c in nb.cells[2:]] == ["import numpy"]
-    assert report.sync_headers(nb, REPO).cells == nb.cells                  # idempotent
+    assert bl_colab.sync_headers(nb, REPO).cells == nb.cells                  # idempotent
 
 
 def test_sync_headers_inserts_what_is_missing_and_never_overwrites_other_code():
-    nb = report.sync_headers(_header_notebook(setup=None, badge=False), REPO, filename="05_e.ipynb")
-    assert nb.cells[0].source.endswith(f"]({report.colab_url(REPO, '05_e.ipynb')})")
+    nb = bl_colab.sync_headers(_header_notebook(setup=None, badge=False), REPO, filename="05_e.ipynb")
+    assert nb.cells[0].source.endswith(f"]({bl_colab.colab_url(REPO, '05_e.ipynb')})")
     assert "google.colab" in nb.cells[1].source and nb.cells[2].source == "import numpy"
     with pytest.raises(ValueError, match="filename"):
-        report.sync_headers(_header_notebook(badge=False), REPO)
+        bl_colab.sync_headers(_header_notebook(badge=False), REPO)
 
 
 def test_normalise_metadata_sets_the_kernelspec_and_drops_run_times():
@@ -206,7 +218,7 @@ def test_normalise_metadata_sets_the_kernelspec_and_drops_run_times():
 
 def _write_notebook(path: Path, parameters: str, *body: str) -> None:
     link = f"https://colab.research.google.com/github/old/old/blob/main/notebooks/{path.name}"
-    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}\n\n[![Open In Colab]({report.COLAB_BADGE_IMAGE})]({link})"),
+    cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}\n\n[![Open In Colab]({bl_colab.COLAB_BADGE_IMAGE})]({link})"),
              nbformat.v4.new_code_cell("# Setup: old\nimport sys"),
              nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
     cells += [nbformat.v4.new_code_cell(src) for src in body]
@@ -276,23 +288,34 @@ def test_default_run_writes_to_reports_and_leaves_the_published_files(project, t
     assert not (project / "reports" / ".partial" / "01_a.ipynb").exists()
 
 
-def test_publish_executes_in_place_and_updates_the_readme(project, capsys):
-    assert report.main(["--publish"], root=project) == 0
-    assert (project / "figures" / "fig.txt").read_text() == "synthetic auto 0"
+def test_publish_executes_in_place_injects_nothing_and_updates_the_readme(project, capsys):
+    busi = project.parent / "busi"
+    busi.mkdir()
+    _write_notebook(project / "notebooks" / "01_a.ipynb", 'import os\nDATA = os.environ.get("BUSI_DIR")\nFIGURES_DIR = None',
+                    "from pathlib import Path\nout = Path('../figures' if os.environ.get('BL_PUBLISH') else '../elsewhere')\n"
+                    "out.mkdir(parents=True, exist_ok=True)\n(out / 'fig.txt').write_text(f'{Path(DATA).name} {FIGURES_DIR}')")
+    assert report.main(["--publish", "--data", str(busi)], root=project) == 0
+    assert (project / "figures" / "fig.txt").read_text() == "busi None"      # BUSI_DIR and BL_PUBLISH, no injection
     assert "| synthetic {} |" in (project / "README.md").read_text()
     published = nbformat.read(project / "notebooks" / "02_b.ipynb", 4)
     assert published.metadata.kernelspec == report.KERNELSPEC
-    assert report.colab_url(REPO, "02_b.ipynb") in published.cells[0].source
-    injected = next(c for c in published.cells if "injected-parameters" in c.metadata.get("tags", []))
-    assert 'TABLES_DIR = "../results"' in injected.source                   # no machine paths published
+    assert bl_colab.colab_url(REPO, "02_b.ipynb") in published.cells[0].source
+    for name in ("01_a.ipynb", "02_b.ipynb"):                                # no machine paths published
+        cells = nbformat.read(project / "notebooks" / name, 4).cells
+        assert not any("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+        assert str(busi) not in json.dumps([c.get("outputs", []) for c in cells])
     assert not (project / "reports" / "synthetic-auto").exists()
+    assert "BL_PUBLISH" not in os.environ and os.environ.get("BUSI_DIR") != str(busi)
+    assert report.main(["--publish"], root=project) == 2                     # synthetic data is never published
+    assert "BUSI folder" in capsys.readouterr().err
 
 
 def test_a_failing_notebook_is_left_untouched_and_its_run_kept(project, capsys):
     bad = project / "notebooks" / "03_c.ipynb"
     _write_notebook(bad, 'DATA = "synthetic"\nPROFILE = "auto"', "raise RuntimeError('boom')")
     before = bad.read_bytes()
-    assert report.main(["--publish", "--only", "03"], root=project) == 1
+    (project.parent / "busi").mkdir()
+    assert report.main(["--publish", "--only", "03", "--data", str(project.parent / "busi")], root=project) == 1
     assert bad.read_bytes() == before and "boom" in capsys.readouterr().err
     partial = json.loads((project / "reports" / ".partial" / "03_c.ipynb").read_text())
     assert any(o.get("ename") == "RuntimeError" for c in partial["cells"] for o in c.get("outputs", []))
