@@ -5,7 +5,7 @@
 * :class:`DiceLoss` — soft Dice on sigmoid probabilities, batch-wise, with smoothing.
 * :class:`StrategyLoss` — ``w_R(t) · L_R + w_B(t) · L_B`` for one of the strategies of
   :mod:`bl_utils.schedules`, with ``L_R`` = BCE (torch's ``binary_cross_entropy_with_logits``),
-  Dice, or their sum.
+  Dice, their sum, or Odonnat & Pham's weighted BCE (``"wbce"`` = :data:`WBCE_FACTOR` × BCE).
 
 All losses take **logits** by default and compute in float32, also under ``torch.autocast``.
 """
@@ -21,10 +21,12 @@ from torch import Tensor, nn
 
 from .schedules import Strategy, make_strategy
 
-__all__ = ["BoundaryLoss", "DiceLoss", "StrategyLoss", "REGIONAL"]
+__all__ = ["BoundaryLoss", "DiceLoss", "StrategyLoss", "REGIONAL", "WBCE_FACTOR"]
 
 #: Regional losses :class:`StrategyLoss` knows.
-REGIONAL = ("bce", "dice", "bce+dice")
+REGIONAL = ("bce", "dice", "bce+dice", "wbce")
+#: Odonnat & Pham's weighted BCE divided by the plain BCE: ``(pos_weight + 1) / 2``, ``pos_weight = 100``.
+WBCE_FACTOR = 50.5
 _ACTIVATIONS = ("sigmoid", "softmax", None)
 
 
@@ -181,7 +183,16 @@ class StrategyLoss(nn.Module):
         ``schedule``, ``ramp_end``) passed on to :func:`bl_utils.schedules.make_strategy`.
     regional:
         ``"bce"`` (torch's ``binary_cross_entropy_with_logits``, mean over pixels), ``"dice"``
-        (:class:`DiceLoss`) or ``"bce+dice"`` (their sum).
+        (:class:`DiceLoss`), ``"bce+dice"`` (their sum) or ``"wbce"``: Odonnat & Pham's weighted BCE,
+        ``WBCE_FACTOR · BCE = 50.5 · BCE``. Their model ends in a 2-channel softmax ``(p0, p1)`` (the
+        same foreground probability as ``sigmoid(z1 − z0)``), their target is one-hot, and they compute
+        ``(BCELoss(reduction='none')(output, mask) * weight).mean()`` with ``weight[mask == 1] = 100``.
+        Both channels' BCE equal the pixel's BCE ``ℓ = −g log p1 − (1 − g) log(1 − p1)``, and
+        ``mask == 1`` marks each pixel's *true-class* channel, background pixels included: every
+        pixel costs ``(100 + 1) ℓ`` over 2 channels, ``50.5 ℓ`` on average. The weight is therefore
+        the same for tumour and background — not a class weight (``w+ = w−``) — but a scale of ``L_R``
+        against ``L_B``: in ``rebalance`` the boundary term's share is ``α / (50.5 (1 − α) + α)``, not
+        ``α``. (Their ``BCELoss`` clamps ``log`` at −100; the logits form here never saturates.)
 
     ``forward(logits, target, phi, epoch)`` takes logits ``(B, 1, *spatial)``, the binary target and
     ``Φ_G`` of the same shape, and the 0-based (possibly fractional) epoch, and returns
@@ -214,13 +225,14 @@ class StrategyLoss(nn.Module):
     def _regional(self, logits: Tensor, target: Tensor) -> Tensor:
         with _no_autocast(logits.device):
             x, g = logits.float(), target.float()
-            loss = None
-            if "bce" in self.regional:
-                loss = F.binary_cross_entropy_with_logits(x, g)
-            if "dice" in self.regional:
-                dice = self.dice_loss(x, g)
-                loss = dice if loss is None else loss + dice
-            return loss
+            terms = []
+            for name in self.regional.split("+"):
+                if name == "dice":
+                    terms.append(self.dice_loss(x, g))
+                else:
+                    bce = F.binary_cross_entropy_with_logits(x, g)
+                    terms.append(WBCE_FACTOR * bce if name == "wbce" else bce)
+            return sum(terms[1:], terms[0])
 
     def forward(self, logits: Tensor, target: Tensor, phi: Tensor, epoch: float):
         _check_tensor("logits", logits, "pass the model's output.")

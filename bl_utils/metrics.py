@@ -2,7 +2,8 @@
 
 Every function takes one binary mask pair of shape ``(H, W)`` or ``(H, W, D)`` (numpy arrays or torch
 tensors; ``bool`` or values in {0, 1}; no channel axis), except :func:`evaluate_masks` (a stack
-``(N, H, W)`` or ``(N, H, W, D)``) and :func:`batch_dice` (torch, ``(B, ...)``, for the training loop).
+``(N, H, W)`` or ``(N, H, W, D)``), :func:`batch_dice` (torch, ``(B, ...)``, for the training loop) and
+:func:`batch_pooled_f1` (a stack ``(N, H, W)``: Odonnat & Pham's validation F1, pooled per batch).
 
 Conventions (BUSI has 133 *normal* images whose true mask is empty, so they matter here):
 
@@ -59,7 +60,7 @@ from .distance import bounding_slices, check_mask, check_spacing, empty_value as
 
 __all__ = [
     "dice", "iou", "hd95", "assd", "surface", "surface_distances", "count_components",
-    "evaluate_masks", "summarize", "batch_dice",
+    "evaluate_masks", "summarize", "batch_dice", "batch_pooled_f1",
 ]
 
 #: Columns of the table returned by :func:`evaluate_masks`, in order.
@@ -411,3 +412,37 @@ def batch_dice(pred, target, threshold: float = 0.5, from_logits: bool = True,
         total = (p.sum(1) + t.sum(1)).float()
         score = 2 * intersection / total.clamp_min(1)
         return torch.where(total == 0, torch.full_like(score, float(empty_score)), score)
+
+
+def batch_pooled_f1(pred_masks, true_masks, batch_size: int = 16) -> float:
+    """Odonnat & Pham's validation F1: pixels pooled within each batch, then the mean over batches.
+
+    Their loop (ambroiseodt/BoundaryLoss, ``main.ipynb``) adds ``F1Score(task='binary')(pred, gt)``
+    of each validation batch (argmax masks, ``multidim_average='global'``: all the batch's pixels
+    pooled) and divides by the number of batches. Here the ``N`` masks are cut in consecutive
+    batches of ``batch_size`` (the last one shorter, as an unshuffled ``DataLoader``), each batch
+    scores ``2 TP / (2 TP + FP + FN)`` — ``0`` when it has no positive prediction and no positive
+    target (torchmetrics' ``zero_division=0``; :func:`dice` would give 1) — and every batch counts
+    equally, however short. This is neither the per-image mean Dice nor the Dice of the pooled
+    set, and it depends on the order of the images.
+
+    ``pred_masks``, ``true_masks``: stacks ``(N, H, W)`` (or ``(N, H, W, D)``) of the same shape,
+    numpy or torch, bool or 0/1. Returns a float. Raises ``ValueError`` for different shapes, fewer
+    than 2 axes, ``N = 0``, non-binary values or ``batch_size < 1``.
+    """
+    p, t = _to_numpy(pred_masks, "pred_masks"), _to_numpy(true_masks, "true_masks")
+    if p.shape != t.shape:
+        raise ValueError(f"pred_masks and true_masks must have the same shape, got {tuple(p.shape)} "
+                         f"and {tuple(t.shape)}.")
+    if p.ndim < 2 or len(p) == 0:
+        raise ValueError(f"expected a non-empty stack of masks (N, H, W), got shape {tuple(p.shape)}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    p, t = check_mask(p, "pred_masks"), check_mask(t, "true_masks")
+    scores = []
+    for start in range(0, len(p), int(batch_size)):
+        pb, tb = p[start:start + batch_size], t[start:start + batch_size]
+        tp = int(np.count_nonzero(pb & tb))
+        wrong = int(np.count_nonzero(pb ^ tb))  # FP + FN
+        scores.append(2 * tp / (2 * tp + wrong) if tp or wrong else 0.0)
+    return float(np.mean(scores))

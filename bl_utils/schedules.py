@@ -22,16 +22,23 @@ Ramps (``schedule=``):
   ramp_end)``: start at 0.01 and add 0.01 every epoch. In ``rebalance`` their scheduler
   (``StealWeight``) moves 0.01 from the regional to the boundary weight each epoch and never lets the
   regional weight fall below 0.1: ``(w_R, w_B) = (max(0.1, 1 − 0.01·⌊t⌋), α(t))``.
+* ``"odonnat-pham"``: Odonnat & Pham's notebook (ambroiseodt/BoundaryLoss, ``main.ipynb``),
+  ``alpha = max(0, epoch/EPOCHS - 0.05)`` with their 1-based ``epoch = ⌊t⌋ + 1`` and
+  ``T = EPOCHS = epochs``: ``α(t) = max(0, (⌊t⌋ + 1)/T − 0.05)``, 0, 0.05, …, 0.95 for T = 20 (never
+  1; the paper's text says "from 0 to 1"). See :class:`OdonnatPhamSchedule`.
 
 Who used which: the four strategies and the linear 0 → 1 ramp of ``ce+ramp`` and ``rebalance`` are
-Odonnat & Pham's ("Boundary Loss for Breast Ultrasound Segmentation"); the boundary loss and the
-``kervadec`` schedule are Kervadec et al.'s (MedIA 67, 2021).
+Odonnat & Pham's ("Boundary Loss for Breast Ultrasound Segmentation") as their paper states them,
+``"odonnat-pham"`` is what their code ran; the boundary loss and the ``kervadec`` schedule are
+Kervadec et al.'s (MedIA 67, 2021).
 
 >>> s = make_strategy("rebalance", epochs=20)
 >>> s.weights(0), s.weights(19)
 ((1.0, 0.0), (0.0, 1.0))
 >>> make_strategy("ce+ramp", epochs=20, schedule="kervadec").alpha(3)
 0.04
+>>> make_strategy("rebalance", epochs=20, schedule="odonnat-pham").weights(19)
+(0.050000000000000044, 0.95)
 """
 
 from __future__ import annotations
@@ -42,14 +49,14 @@ from numbers import Real
 from typing import Callable
 
 __all__ = [
-    "ConstantSchedule", "LinearSchedule", "StepSchedule", "Strategy", "STRATEGIES", "SCHEDULES",
+    "ConstantSchedule", "LinearSchedule", "StepSchedule", "OdonnatPhamSchedule", "Strategy", "STRATEGIES", "SCHEDULES",
     "make_strategy",
 ]
 
 #: The four strategies of the report, in the order the report compares them.
 STRATEGIES = ("ce", "ce+bl", "ce+ramp", "rebalance")
 #: The ramps :func:`make_strategy` knows for ``ce+ramp`` and ``rebalance``.
-SCHEDULES = ("linear", "kervadec")
+SCHEDULES = ("linear", "kervadec", "odonnat-pham")
 
 
 def _epoch(epoch) -> float:
@@ -152,6 +159,40 @@ class StepSchedule:
 
 
 @dataclass(frozen=True)
+class OdonnatPhamSchedule:
+    """Odonnat & Pham's code: ``α(t) = scale · max(0, (⌊t⌋ + 1) / epochs − offset)``.
+
+    Their notebook (ambroiseodt/BoundaryLoss, ``main.ipynb``, the "Using Boundary Loss" cell) runs
+    ``for epoch in range(1, EPOCHS + 1)`` and, at the start of ``train(epoch)``, sets ``alpha =
+    max(0, epoch/EPOCHS - 0.05)``, once per epoch. With the package's 0-based ``t`` their ``epoch`` is
+    ``⌊t⌋ + 1``, so ``α`` is the same float their loop computed (for ``EPOCHS = 20``: 0, 0.05,
+    0.09999999999999999, …, 0.95; ``0.05`` is a constant, not ``1/EPOCHS``). ``α`` stays constant within
+    an epoch (fractional ``t`` is floored); ``t < 0`` counts as epoch 0 and ``t >= epochs`` as the last
+    epoch, which their loop never reached. ``scale`` (``ramp_end``; 1 in their code) multiplies it.
+    """
+
+    epochs: int
+    offset: float = 0.05
+    scale: float = 1.0
+
+    def __post_init__(self):
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer >= 1, got {self.epochs!r}.")
+        for name in ("offset", "scale"):
+            object.__setattr__(self, name, _finite(name, getattr(self, name)))
+
+    def __call__(self, epoch: float) -> float:
+        k = min(max(math.floor(_epoch(epoch)), 0), self.epochs - 1) + 1  # their 1-based epoch
+        alpha = max(0.0, k / self.epochs - self.offset)
+        return alpha if self.scale == 1.0 else self.scale * alpha
+
+    @property
+    def formula(self) -> str:
+        head = "" if self.scale == 1.0 else f"{_fmt(self.scale)}·"
+        return f"α(t) = {head}max(0, (⌊t⌋ + 1)/{self.epochs} − {_fmt(self.offset)})"
+
+
+@dataclass(frozen=True)
 class Strategy:
     """A training objective ``w_R(t) · L_R + w_B(t) · L_B`` described by a name, α and a flag.
 
@@ -196,7 +237,8 @@ def make_strategy(name: str, epochs: int, alpha: float = 1.0, schedule: str = "l
       ``LinearSchedule(0, ramp_end, max(epochs - 1, 1))`` for ``schedule="linear"`` (α reaches
       ``ramp_end`` at the last epoch; Odonnat & Pham) or ``StepSchedule(0.01, 0.01, maximum=ramp_end)``
       for ``schedule="kervadec"`` (Kervadec et al.), whose rebalance has the regional weight
-      ``StepSchedule(1, -0.01, minimum=0.1)``.
+      ``StepSchedule(1, -0.01, minimum=0.1)``, or ``OdonnatPhamSchedule(epochs, scale=ramp_end)`` for
+      ``schedule="odonnat-pham"`` (their code; rebalance weights ``(1 − α(t), α(t))``).
 
     Raises ``ValueError`` for an unknown name or schedule (listing the valid ones), ``epochs < 1``,
     a negative ``alpha``/``ramp_end``, or ``ramp_end > 1`` with ``rebalance`` (negative ``w_R``).
@@ -217,6 +259,8 @@ def make_strategy(name: str, epochs: int, alpha: float = 1.0, schedule: str = "l
         ramp = LinearSchedule(0.0, ramp_end, duration=max(epochs - 1, 1))
     elif schedule == "kervadec":
         ramp = StepSchedule(0.01, 0.01, maximum=ramp_end)
+    elif schedule == "odonnat-pham":
+        ramp = OdonnatPhamSchedule(epochs, scale=ramp_end)
     else:
         raise ValueError(f"unknown schedule {schedule!r}; valid schedules: {', '.join(SCHEDULES)}.")
     rebalance = name == "rebalance"

@@ -4,7 +4,10 @@
 it first groups (near-)duplicate images (:func:`bl_utils.duplicates.duplicate_groups`) and draws
 whole groups, so that no image is validated against a copy of itself seen in training;
 :func:`count_leaks` counts the duplicate pairs a split puts across train and validation.
-:func:`save_split` / :func:`load_split` write and read a split as JSON.
+:func:`cross_validation_folds` assigns the images to k folds (grouped and stratified the same
+way) and :func:`fold_split` makes one fold the validation set. :func:`random_split` is Odonnat &
+Pham's own draw (ungrouped, unstratified). :func:`save_split` / :func:`load_split` write and read a
+split as JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from .dataset import BusiDataset
 from .duplicates import duplicate_groups
 from .runtime import write_json
 
-__all__ = ["Split", "split_train_val", "count_leaks", "save_split", "load_split"]
+__all__ = ["Split", "split_train_val", "cross_validation_folds", "fold_split", "random_split",
+           "count_leaks", "save_split", "load_split"]
 
 
 @dataclass
@@ -72,9 +76,9 @@ def _group_ids(data, meta: pd.DataFrame, groups) -> np.ndarray:
         return np.arange(n)
     if groups is None or groups is True:
         if not isinstance(data, BusiDataset):
-            raise TypeError("split_train_val finds duplicates in a BusiDataset's images, but got its meta "
-                            "table: pass the dataset, or groups=duplicate_groups(dataset), or "
-                            "groups=False for a split that ignores duplicates")
+            raise TypeError("groups=None finds duplicates in a BusiDataset's images, but got "
+                            f"{type(data).__name__}: pass the dataset, or groups=duplicate_groups(dataset), "
+                            "or groups=False for a split that ignores duplicates")
         return duplicate_groups(data)
     group_ids = np.asarray(groups)
     if group_ids.shape != (n,):
@@ -141,6 +145,102 @@ def split_train_val(data, val_fraction: float = 0.2, seed: int = 0, groups=None,
     stems = meta.stem.to_numpy().astype(str) if "stem" in meta else np.arange(n).astype(str)
     return Split(train_idx, val_idx, int(seed), float(val_fraction), stems[train_idx].tolist(),
                  stems[val_idx].tolist(), stratified=stratify, grouped=groups is not False)
+
+
+def _assign_folds(labels: np.ndarray, group_ids: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Each image's fold: groups, largest first (random order among equal sizes), each to the fold
+    holding the fewest images of its classes, then the smallest fold, then a seeded fold order."""
+    _, y = np.unique(labels, return_inverse=True)
+    _, unit = np.unique(group_ids, return_inverse=True)
+    counts = np.zeros((unit.max() + 1, y.max() + 1), dtype=np.int64)
+    np.add.at(counts, (unit, y), 1)
+    if len(counts) < n_folds:
+        raise ValueError(f"{len(counts)} groups cannot fill {n_folds} folds; use n_folds <= {len(counts)}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(counts))
+    order = order[np.argsort(-counts[order].sum(1), kind="stable")]
+    tie = rng.permutation(n_folds)
+    per_fold = np.zeros((n_folds, counts.shape[1]), dtype=np.int64)
+    unit_fold = np.empty(len(counts), dtype=np.int64)
+    for u in order:
+        f = np.lexsort((tie, per_fold.sum(1), per_fold @ counts[u]))[0]  # last key sorts first
+        unit_fold[u] = f
+        per_fold[f] += counts[u]
+    return unit_fold[unit]
+
+
+def cross_validation_folds(data_or_labels, n_folds: int = 5, seed: int = 0, groups=None) -> np.ndarray:
+    """Assign each image to one of ``n_folds`` folds, grouped and stratified by class: ``int64 (N,)``.
+
+    ``data_or_labels``: a :class:`~bl_utils.dataset.BusiDataset`, its ``meta`` DataFrame (``label``
+    column) or a sequence of ``N`` labels. ``groups`` as in :func:`split_train_val`: ``None`` finds
+    near-duplicates in a dataset's images (a meta table or labels then need explicit ``groups``),
+    ``(N,)`` ids, or ``False`` (every image alone). A group never straddles two folds; a group
+    counts for every class among its images. Groups are placed largest first, each in the fold
+    with the fewest images of its classes, so each class's count per fold is within ±1 of equal
+    unless large groups prevent it. The same ``(labels, n_folds, seed, groups)`` always gives the
+    same folds; another ``seed`` gives another partition. :func:`fold_split` turns fold ``k`` into a
+    :class:`Split`. Raises ``ValueError`` for ``n_folds < 2`` or more folds than groups,
+    ``TypeError`` as :func:`split_train_val`.
+    """
+    if isinstance(data_or_labels, BusiDataset):
+        meta = data_or_labels.meta
+    elif isinstance(data_or_labels, pd.DataFrame):
+        if "label" not in data_or_labels:
+            raise TypeError("cross_validation_folds needs a meta DataFrame with a 'label' column")
+        meta = data_or_labels
+    else:
+        meta = pd.DataFrame({"label": np.asarray(data_or_labels).reshape(-1)})
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    group_ids = _group_ids(data_or_labels, meta, groups)
+    return _assign_folds(meta.label.to_numpy().astype(str), group_ids, int(n_folds), seed)
+
+
+def fold_split(folds, fold: int, *, seed: int = 0, stems=None, grouped: bool = True) -> Split:
+    """The :class:`Split` of cross-validation fold ``fold``: train = the other folds, val = this one.
+
+    ``folds``: the ``(N,)`` fold numbers of :func:`cross_validation_folds`; ``seed``, ``grouped``
+    record how they were drawn and ``stems`` (``N`` names) name the images (default: their
+    indices). Raises ``ValueError`` for a ``folds`` that is not a 1-D integer array or a ``fold``
+    absent from it.
+    """
+    folds = np.asarray(folds)
+    if folds.ndim != 1 or not np.issubdtype(folds.dtype, np.integer):
+        raise ValueError(f"folds must be a 1-D integer array (cross_validation_folds), got {folds.dtype} "
+                         f"of shape {folds.shape}")
+    if not np.any(folds == fold):
+        raise ValueError(f"fold {fold!r} is not among the folds {np.unique(folds).tolist()}")
+    val, train = np.flatnonzero(folds == fold), np.flatnonzero(folds != fold)
+    names = np.arange(len(folds)).astype(str) if stems is None else np.asarray(stems).astype(str)
+    return Split(train.astype(np.int64), val.astype(np.int64), int(seed), len(val) / len(folds),
+                 names[train].tolist(), names[val].tolist(), stratified=True, grouped=grouped)
+
+
+def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
+    """Odonnat & Pham's split: ``int(train_fraction * N)`` images drawn for training, the rest validate.
+
+    Their notebook: ``train_idx = np.random.choice(dataset_df.index, size=int(0.8*len(dataset_df)),
+    replace=False)``, ``val_idx = list(set(dataset_df.index) - set(train_idx))`` with numpy's global
+    (legacy) generator, unseeded. Here it is ``np.random.RandomState(seed)``, the draw their line
+    makes after ``np.random.seed(seed)``. Neither stratified nor grouped: duplicates leak (see
+    :func:`split_train_val`'s warning). For BUSI's 425 images it has the size of
+    ``split_train_val(..., groups=False, stratify=False)`` (340 / 85), but another draw, and in
+    general ``N − int(0.8 N)`` validation images, not ``round(0.2 N)``. Indices are sorted; their
+    loaders (no shuffle) used the draw order for training and ``set`` order for validation.
+    ``data``: a :class:`~bl_utils.dataset.BusiDataset` or its ``meta`` DataFrame.
+    """
+    meta = data.meta if isinstance(data, BusiDataset) else data
+    if not isinstance(meta, pd.DataFrame):
+        raise TypeError(f"random_split needs a BusiDataset or its meta DataFrame, got {type(data).__name__}")
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    n = len(meta)
+    train = np.sort(np.random.RandomState(seed).choice(n, size=int(train_fraction * n), replace=False))
+    val = np.setdiff1d(np.arange(n), train)
+    stems = meta.stem.to_numpy().astype(str) if "stem" in meta else np.arange(n).astype(str)
+    return Split(train.astype(np.int64), val.astype(np.int64), int(seed), round(1 - train_fraction, 12),
+                 stems[train].tolist(), stems[val].tolist(), stratified=False, grouped=False)
 
 
 def count_leaks(pairs: pd.DataFrame, split: Split) -> int:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from bl_utils.distance import batch_signed_distance_maps, signed_distance_map
-from bl_utils.losses import BoundaryLoss, DiceLoss, StrategyLoss
+from bl_utils.losses import WBCE_FACTOR, BoundaryLoss, DiceLoss, StrategyLoss
 from bl_utils.schedules import make_strategy
 
 
@@ -266,3 +266,118 @@ def test_strategy_loss_errors(batch):
     with pytest.raises(ValueError, match="phi contains NaN"):
         StrategyLoss("ce", epochs=3)(logits, target, phi * float("nan"), 0)
     assert math.isfinite(float(StrategyLoss("ce", epochs=3)(logits, target, phi, 0)[0].detach()))
+
+
+# ------------------------------------------- Odonnat & Pham's loss cell (tests/odonnat_pham_port.py)
+def _their_inputs(masks: np.ndarray, d: torch.Tensor):
+    """Their model output (softmax of the logits [0, d]), one-hot target and one_hot2dist maps."""
+    port = pytest.importorskip("odonnat_pham_port")
+    output = port.model_head(torch.stack([torch.zeros_like(d), d], 1))
+    one_hot = np.stack([~masks, masks], 1).astype(np.float32)
+    dist = np.stack([port.one_hot2dist(o, resolution=[1, 1]) for o in one_hot])
+    return port, output, torch.as_tensor(one_hot, dtype=d.dtype), torch.as_tensor(dist)
+
+
+def _masks(kind: str) -> np.ndarray:
+    m = np.zeros((4, 24, 20), bool)
+    if kind == "full":
+        m[:] = True
+    elif kind == "mixed":
+        m[0, 5:11, 4:9] = True
+        m[1, 0:6, 14:20] = True          # touches the border
+        m[2, 12:20, 2:7] = m[2, 3, 15] = True  # two objects, one a single pixel; masks[3] is empty
+    return m
+
+
+@pytest.mark.parametrize("kind", ["mixed", "empty", "full"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_wbce_is_their_weighted_bce_on_the_two_channel_softmax(kind, seed):
+    """50.5 · BCE(sigmoid(d)) = their (BCELoss(output, mask) * weight).mean(), weight[mask == 1] = 100,
+    on output = softmax([0, d]): per pixel 100 ℓ (true-class channel) + 1 ℓ (the other), mean over
+    2 channels. Their side in float64, |d| <= 8 (their BCELoss clamps log at -100, never reached
+    here); the factor to rel 1e-10, the package's float32 loss to rel 1e-6."""
+    masks = _masks(kind)
+    d = torch.as_tensor(np.random.default_rng(seed).uniform(-8, 8, masks.shape), dtype=torch.float64)
+    port, output, one_hot, _ = _their_inputs(masks, d)
+    theirs, _ = port.loss_terms(output, one_hot, torch.zeros_like(output))
+    plain = F.binary_cross_entropy_with_logits(d, torch.as_tensor(masks, dtype=torch.float64))
+    assert float(theirs) / float(plain) == pytest.approx(WBCE_FACTOR, rel=1e-10) and WBCE_FACTOR == 50.5
+    loss = StrategyLoss("ce", regional="wbce", epochs=20)
+    total, terms = loss(d[:, None].float(), t32(masks[:, None]), torch.zeros(masks.shape)[:, None], 0)
+    assert float(terms["regional"]) == float(total) == pytest.approx(float(theirs), rel=1e-6)
+
+
+def test_their_distance_maps_are_the_packages_then_truncated_to_integers():
+    """one_hot2dist on a float one-hot is bl_utils.distance's map (same sign and zero level: 0 on the
+    inner boundary, negative inside, pixels); their SliceSet path (int32 one-hot -> np.zeros_like) stores
+    it in int32, i.e. truncated toward zero (√2 -> 1); an empty tumour channel is 0 (empty='zero')."""
+    port = pytest.importorskip("odonnat_pham_port")
+    masks = _masks("mixed")
+    ours = batch_signed_distance_maps(masks[:, None], empty="zero")[:, 0]
+    for m, phi in zip(masks, ours):
+        one_hot = np.stack([~m, m]).astype(np.float32)
+        np.testing.assert_array_equal(port.one_hot2dist(one_hot, resolution=[1, 1])[1], phi)
+        _, dist_map = port.slice_set_targets(m.astype(np.float32))
+        np.testing.assert_array_equal(dist_map[1].numpy(), np.trunc(phi))
+    assert batch_signed_distance_maps(masks[3:, None])[0, 0, 0, 0] == pytest.approx(math.hypot(24, 20))
+
+
+def test_their_distance_map_object_is_the_resized_mask_equal_to_one():
+    """SliceSet builds the target from mask > 0.5 but the distance map from int64(mask): a resized
+    pixel at 0.7 is tumour in the target and background (Φ = +1) in their map."""
+    port = pytest.importorskip("odonnat_pham_port")
+    m = np.zeros((7, 7), np.float32)
+    m[1:6, 1:6] = 1.0
+    m[3, 0] = 0.7
+    one_hot, dist_map = port.slice_set_targets(m)
+    assert one_hot[1, 3, 0] == 1 and dist_map[1, 3, 0] == 1
+    np.testing.assert_array_equal(dist_map[1].numpy(), np.trunc(signed_distance_map(m == 1)))
+
+
+def test_full_mask_reference_map_is_scipys_no_background_artefact():
+    """A full tumour channel (never in their data: < 10 % tumour) gets -(edt(all True) - 1) from
+    one_hot2dist, scipy's distances to a phantom pixel above the corner; the package gives -D or 0."""
+    port = pytest.importorskip("odonnat_pham_port")
+    ref = port.one_hot2dist(np.stack([np.zeros((4, 4)), np.ones((4, 4))]).astype(np.float32))[1]
+    assert ref[0, 0] == 0 and ref[3, 0] == -3 and ref.min() < -3
+    assert (signed_distance_map(np.ones((4, 4)), empty="zero") == 0).all()
+
+
+@pytest.mark.parametrize("kind", ["mixed", "empty"])
+def test_boundary_term_is_their_boundary_loss_idc_1(kind):
+    """BoundaryLoss(sigmoid) on d with bl_utils.distance maps (empty='zero' for an empty tumour) =
+    their BoundaryLoss(idc=[1]) on softmax([0, d]) with one_hot2dist maps (float32, rel 1e-6)."""
+    masks = _masks(kind)
+    d = torch.as_tensor(np.random.default_rng(3).normal(0, 3, masks.shape), dtype=torch.float32)
+    port, output, _, dist = _their_inputs(masks, d)
+    theirs = port.BoundaryLoss(idc=[1])(output, dist)
+    phi = t32(batch_signed_distance_maps(masks[:, None], empty="zero"))
+    ours = BoundaryLoss(activation="sigmoid")(d[:, None], phi)
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-6, abs=1e-7)
+
+
+@pytest.mark.parametrize("name,rebalance,alpha", [
+    ("ce", True, lambda e: 0), ("ce+bl", False, lambda e: 1),
+    ("ce+ramp", False, None), ("rebalance", True, None)])
+def test_strategy_loss_wbce_is_their_loss_line(name, rebalance, alpha):
+    """Table 1's four objectives with regional='wbce' and schedule='odonnat-pham' equal their loss
+    line — the active rebalance line or the commented-out ``ce + alpha * bl`` — at every epoch
+    (package t = their epoch - 1), float32, rel 1e-5."""
+    masks = _masks("mixed")
+    d = torch.as_tensor(np.random.default_rng(4).normal(0, 2, masks.shape), dtype=torch.float32)
+    port, output, one_hot, dist = _their_inputs(masks, d)
+    phi = t32(batch_signed_distance_maps(masks[:, None], empty="zero"))
+    loss = StrategyLoss(name, regional="wbce", epochs=20, schedule="odonnat-pham")
+    for t in (0, 1, 7, 19):
+        a = port.alpha_at(t + 1, 20) if alpha is None else alpha(t + 1)
+        theirs = port.loss_cell(output, one_hot, dist, a, rebalance=rebalance)
+        total, _ = loss(d[:, None], t32(masks[:, None]), phi, t)
+        assert float(total) == pytest.approx(float(theirs), rel=1e-5), t
+
+
+def test_softmax_head_implicit_dim_is_the_channel_axis():
+    """Their ``nn.Softmax()`` (no dim) on (B, 2, H, W) is the softmax over dim 1."""
+    x = torch.randn(2, 2, 3, 3)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        implicit = torch.nn.Softmax()(x)
+    torch.testing.assert_close(implicit, torch.softmax(x, 1))

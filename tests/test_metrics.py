@@ -405,3 +405,74 @@ def test_batch_dice_checks_its_inputs():
         batch_dice(logits, target, from_logits=False)
     with pytest.raises(ValueError, match="binary"):
         batch_dice(logits, target * 255)
+
+
+# ------------------------------------- Odonnat & Pham's validation F1 (tests/odonnat_pham_port.py)
+def _their_batches(pred: np.ndarray, true: np.ndarray, batch_size: int):
+    """(output, mask) per validation batch as their loop saw them: 2-channel maps whose argmax is the mask."""
+    def two_channel(m):
+        return torch.as_tensor(np.stack([~m, m], 1), dtype=torch.float32)
+    return [(two_channel(pred[i:i + batch_size]), two_channel(true[i:i + batch_size]))
+            for i in range(0, len(pred), batch_size)]
+
+
+def _f1_masks(n=37, seed=0, empty_batch=None, batch_size=16):
+    rng = np.random.default_rng(seed)
+    true = np.zeros((n, 16, 16), bool)
+    pred = np.zeros((n, 16, 16), bool)
+    for k in range(n):
+        r, c, h = rng.integers(0, 10), rng.integers(0, 10), rng.integers(1, 7)
+        true[k, r:r + h, c:c + h] = True
+        dr, dc, dh = rng.integers(-2, 3, size=3)
+        pred[k, max(r + dr, 0):r + dr + h + dh, max(c + dc, 0):c + dc + h + dh] = rng.random() > 0.1
+    if empty_batch is not None:
+        true[empty_batch * batch_size:(empty_batch + 1) * batch_size] = False
+        pred[empty_batch * batch_size:(empty_batch + 1) * batch_size] = False
+    return pred, true
+
+
+@pytest.mark.parametrize("n,batch_size,empty_batch", [(37, 16, None), (85, 16, None), (40, 16, 1),
+                                                      (37, 16, 2), (10, 3, 0), (7, 16, None)])
+def test_batch_pooled_f1_is_their_torchmetrics_loop(n, batch_size, empty_batch):
+    """torchmetrics F1Score(task='binary') per batch of argmax masks (pixels pooled), mean over batches
+    (the short last batch counts as one); an all-empty batch scores 0 (zero_division=0). rel 1e-6."""
+    port = pytest.importorskip("odonnat_pham_port")
+    pred, true = _f1_masks(n, seed=n, empty_batch=empty_batch, batch_size=batch_size)
+    theirs = float(port.validation_f1(_their_batches(pred, true, batch_size)))
+    ours = metrics.batch_pooled_f1(pred, true, batch_size=batch_size)
+    assert ours == pytest.approx(theirs, rel=1e-6)
+    assert metrics.batch_pooled_f1(torch.as_tensor(pred), torch.as_tensor(true.astype(np.uint8)),
+                                   batch_size) == pytest.approx(ours)
+    per_image = np.mean([dice(p, t) for p, t in zip(pred, true)])
+    pooled = dice(pred, true)
+    assert abs(ours - per_image) > 1e-3                         # not the per-image mean Dice
+    if n > batch_size:                                          # nor, with several batches, the pooled Dice
+        assert abs(ours - pooled) > 1e-3
+    else:
+        assert ours == pytest.approx(pooled)
+
+
+def test_batch_pooled_f1_hand_worked_and_torchmetrics_zero_division():
+    from torchmetrics.classification import BinaryF1Score
+
+    z = torch.zeros(2, 4, 4, dtype=torch.long)
+    assert float(BinaryF1Score()(z, z)) == 0.0                 # nothing predicted, nothing there: 0
+    true = np.zeros((3, 2, 2), bool)
+    true[0, 0, 0] = true[1] = True
+    pred = true.copy()
+    pred[1, 1, 1] = False
+    # batch 1 (images 0, 1): TP 4, FN 1 -> 8/9; batch 2 (image 2, empty and predicted empty) -> 0
+    assert metrics.batch_pooled_f1(pred, true, batch_size=2) == pytest.approx((8 / 9 + 0) / 2)
+    assert metrics.batch_pooled_f1(pred, true, batch_size=3) == pytest.approx(8 / 9)
+
+
+def test_batch_pooled_f1_errors():
+    m = np.zeros((4, 3, 3), bool)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.batch_pooled_f1(m, m[:3])
+    with pytest.raises(ValueError, match="batch_size"):
+        metrics.batch_pooled_f1(m, m, batch_size=0)
+    with pytest.raises(ValueError, match="non-empty stack"):
+        metrics.batch_pooled_f1(m[:0], m[:0])
+    with pytest.raises(ValueError, match="binary"):
+        metrics.batch_pooled_f1(m * 0.5 + 0.5, m)

@@ -6,8 +6,8 @@ import doctest
 import pytest
 
 from bl_utils import schedules
-from bl_utils.schedules import (STRATEGIES, ConstantSchedule, LinearSchedule, StepSchedule,
-                                Strategy, make_strategy)
+from bl_utils.schedules import (SCHEDULES, STRATEGIES, ConstantSchedule, LinearSchedule,
+                                OdonnatPhamSchedule, StepSchedule, Strategy, make_strategy)
 
 
 def test_constant_schedule():
@@ -127,3 +127,37 @@ def test_schedule_errors():
 
 def test_docstring_examples():
     assert doctest.testmod(schedules).failed == 0
+
+
+# ------------------------------------------ Odonnat & Pham's code (tests/odonnat_pham_port.py)
+# Their notebook printed these at the top of each epoch (``print('alpha:', alpha)``), epochs 1..20.
+PRINTED = [0, 0.05, 0.09999999999999999, 0.15000000000000002, 0.2, 0.25, 0.3, 0.35000000000000003, 0.4,
+           0.45, 0.5, 0.5499999999999999, 0.6, 0.6499999999999999, 0.7, 0.75, 0.7999999999999999, 0.85,
+           0.8999999999999999, 0.95]
+
+
+def test_odonnat_pham_schedule_is_their_loop_at_every_epoch():
+    """Package epoch t (0-based) = their epoch t + 1 (``for epoch in range(1, EPOCHS + 1)``): the
+    same floats, bit for bit, over all 20 epochs, and constant within an epoch."""
+    port = pytest.importorskip("odonnat_pham_port")
+    s = make_strategy("rebalance", epochs=20, schedule="odonnat-pham")
+    assert s.alpha == OdonnatPhamSchedule(20) and "odonnat-pham" in SCHEDULES
+    for t in range(20):
+        a = port.alpha_at(t + 1, EPOCHS=20)
+        assert s.alpha(t) == a == PRINTED[t] and s.alpha(t + 0.75) == a
+        assert s.weights(t) == (1 - a, a)                       # their (1 - alpha) * ce + alpha * bl
+        assert make_strategy("ce+ramp", 20, schedule="odonnat-pham").weights(t) == (1.0, a)
+        assert make_strategy("ce+bl", 20, alpha=1.0, schedule="odonnat-pham").weights(t) == (1.0, 1.0)
+    assert s.alpha(-3) == 0.0 and s.alpha(25) == 0.95          # outside their loop: clamped
+    assert s.formula == "L = (1 − α(t))·L_R + α(t)·L_B, α(t) = max(0, (⌊t⌋ + 1)/20 − 0.05)"
+
+
+def test_odonnat_pham_schedule_other_lengths_and_scale():
+    port = pytest.importorskip("odonnat_pham_port")
+    for epochs in (1, 5, 30):
+        s = OdonnatPhamSchedule(epochs)
+        assert [s(t) for t in range(epochs)] == [port.alpha_at(e, epochs) for e in range(1, epochs + 1)]
+    assert OdonnatPhamSchedule(5)(0) == pytest.approx(0.15)     # 0.05 is a constant, not 1/EPOCHS
+    assert make_strategy("ce+ramp", 20, schedule="odonnat-pham", ramp_end=0.5).alpha(19) == 0.475
+    with pytest.raises(ValueError, match="epochs"):
+        OdonnatPhamSchedule(0)

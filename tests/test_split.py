@@ -16,7 +16,8 @@ from PIL import Image
 
 from bl_utils import data, duplicates
 from bl_utils.dataset import BusiDataset
-from bl_utils.split import count_leaks, load_split, save_split, split_train_val
+from bl_utils.split import (count_leaks, cross_validation_folds, fold_split, load_split, random_split,
+                            save_split, split_train_val)
 
 BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
 needs_busi256 = pytest.mark.skipif(not BUSI256.is_dir(), reason=f"preprocessed BUSI not found at {BUSI256}")
@@ -135,3 +136,114 @@ def test_busi256_papers_split_and_leaks(tmp_path):
     kept = data.load_busi(BUSI256, image_size=256, cache_dir=tmp_path, distance_maps=False, progress=False)
     split = split_train_val(kept, val_fraction=0.2, seed=0)
     assert (len(split.train), len(split.val)) == (340, 85) and split.grouped
+
+
+# ------------------------------------------------------------------------------ cross-validation
+def _partition(folds: np.ndarray) -> set:
+    return {frozenset(np.flatnonzero(folds == f).tolist()) for f in np.unique(folds)}
+
+
+@pytest.mark.parametrize("counts", [{"benign": 256, "malignant": 36, "normal": 133},
+                                    {"benign": 68, "malignant": 29}, {"a": 7, "b": 3}])
+@pytest.mark.parametrize("n_folds", [2, 5])
+def test_folds_cover_once_and_are_stratified(counts, n_folds):
+    meta = _meta(counts)
+    folds = cross_validation_folds(meta, n_folds=n_folds, seed=1, groups=False)
+    assert folds.shape == (len(meta),) and folds.dtype == np.int64
+    assert sorted(np.unique(folds)) == list(range(n_folds))  # every image in exactly one fold
+    for label in counts:
+        per_fold = np.bincount(folds[meta.label.to_numpy() == label], minlength=n_folds)
+        assert per_fold.max() - per_fold.min() <= 1, (label, per_fold)
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_folds_keep_groups_whole_and_stay_stratified(seed):
+    meta = _meta({"benign": 150, "malignant": 60, "normal": 40})
+    rng = np.random.default_rng(seed)
+    groups = np.arange(250)
+    for a, b in rng.integers(0, 250, size=(40, 2)):      # 40 duplicate pairs, chains and mixed labels
+        groups[groups == groups[b]] = groups[a]
+    folds = cross_validation_folds(meta, n_folds=5, seed=seed, groups=groups)
+    for g in np.unique(groups):
+        assert len(np.unique(folds[groups == g])) == 1     # a group never straddles two folds
+    for label in ("benign", "malignant", "normal"):
+        per_fold = np.bincount(folds[meta.label.to_numpy() == label], minlength=5)
+        assert per_fold.max() - per_fold.min() <= 1, (label, per_fold)
+
+
+def test_folds_reproducible_and_seeded():
+    labels = ["benign"] * 40 + ["malignant"] * 20
+    a = cross_validation_folds(labels, n_folds=5, seed=3, groups=False)
+    np.testing.assert_array_equal(a, cross_validation_folds(labels, n_folds=5, seed=3, groups=False))
+    partitions = {frozenset(_partition(cross_validation_folds(labels, 5, seed=s, groups=False)))
+                  for s in range(6)}
+    assert len(partitions) == 6                              # different seeds, different partitions
+
+
+def test_folds_of_a_dataset_group_its_duplicates(tmp_path):
+    ds = _dataset_with_copies(tmp_path)
+    groups = duplicates.duplicate_groups(ds)
+    for seed in range(5):
+        folds = cross_validation_folds(ds, n_folds=3, seed=seed)
+        np.testing.assert_array_equal(folds, cross_validation_folds(ds, n_folds=3, seed=seed, groups=groups))
+        stems = list(ds.meta.stem)
+        assert folds[stems.index("benign (1)")] == folds[stems.index("benign (4)")]
+        assert folds[stems.index("malignant (1)")] == folds[stems.index("normal (4)")]
+
+
+def test_fold_split_is_a_split():
+    meta = _meta({"benign": 30, "malignant": 12})
+    folds = cross_validation_folds(meta, n_folds=4, seed=2, groups=np.arange(42) // 3)
+    vals = []
+    for k in range(4):
+        split = fold_split(folds, k, seed=2, stems=meta.stem)
+        assert set(split.train).isdisjoint(split.val) and len(split.train) + len(split.val) == 42
+        assert list(split.val) == sorted(split.val) and (folds[split.val] == k).all()
+        assert split.val_stems == list(meta.stem.iloc[split.val]) and split.grouped and split.seed == 2
+        assert split.val_fraction == pytest.approx(len(split.val) / 42)
+        vals.extend(split.val.tolist())
+    assert sorted(vals) == list(range(42))                   # the validation folds cover every image once
+    assert fold_split(folds, 0).val_stems == [str(i) for i in fold_split(folds, 0).val]
+
+
+def test_fold_errors():
+    meta = _meta({"a": 5, "b": 5})
+    with pytest.raises(TypeError, match="groups=False"):
+        cross_validation_folds(meta)
+    with pytest.raises(ValueError, match="n_folds"):
+        cross_validation_folds(meta, n_folds=1, groups=False)
+    with pytest.raises(ValueError, match="groups cannot fill"):
+        cross_validation_folds(meta, n_folds=4, groups=np.arange(10) // 4)
+    with pytest.raises(ValueError, match="not among"):
+        fold_split(np.zeros(5, int), 1)
+    with pytest.raises(ValueError, match="1-D integer"):
+        fold_split(np.zeros(5), 0)
+
+
+# -------------------------------------------- Odonnat & Pham's split (tests/odonnat_pham_port.py)
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_random_split_is_their_draw(seed):
+    """Their np.random.choice(dataset_df.index, int(0.8 * N), replace=False) on the rows kept from a
+    larger table (index labels, not positions) picks the same rows as random_split(seed)."""
+    port = pytest.importorskip("odonnat_pham_port")
+    database = _meta({"benign": 437, "malignant": 210})
+    n_tumor = np.random.default_rng(seed).uniform(0, 0.2, len(database))
+    dataset_df = database.loc[[port.keep_image(x) for x in n_tumor]]
+    train_idx, val_idx = port.split_cell(dataset_df.index, seed)
+    split = random_split(dataset_df.reset_index(drop=True), seed=seed)
+    np.testing.assert_array_equal(dataset_df.index[split.train], np.sort(train_idx))
+    assert set(dataset_df.index[split.val]) == set(val_idx)
+    assert len(split.train) == int(0.8 * len(dataset_df)) and not split.grouped and not split.stratified
+
+
+def test_random_split_sizes_against_split_train_val():
+    """At N = 425 the sizes agree with split_train_val(stratify=False, groups=False) (340 / 85); at
+    N = 426 theirs validates N - int(0.8 N) = 86, split_train_val round(0.2 N) = 85."""
+    for n, n_val in ((425, 85), (426, 86)):
+        meta = _meta({"benign": n})
+        assert len(random_split(meta, seed=0).val) == n_val
+    assert len(split_train_val(_meta({"benign": 426}), groups=False, stratify=False).val) == 85
+    with pytest.raises(ValueError, match="train_fraction"):
+        random_split(_meta({"a": 5}), train_fraction=1.0)
