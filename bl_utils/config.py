@@ -21,9 +21,26 @@ Method defaults (deviations are ablations, see notebook 3):
 * One split for every run (``split_seed``), so all strategies and seeds are scored on the same
   validation images; ``seed`` varies the initialisation and the batch order.
 
+Protocols (:data:`PROTOCOLS`, ``protocol=``) are named sets of these settings:
+
+* ``earlier``: the defaults above — the < 5 % rule over all images, normal ones included, one
+  grouped split, 8 epochs at a constant rate (the runs published first; the ablations);
+* ``odonnat-pham``: Odonnat & Pham's notebook as it ran (``main.ipynb``): the tumour images with a
+  tumour fraction < 10 % (425 on BUSI), no normal image; their weighted BCE (``regional="wbce"``),
+  Φ_G in pixels of the 256² image (``phi_scale="pixel256"``), α = max(0, t/T − 0.05) for ce+ramp and
+  rebalance and α = 1 for ce+bl, images /255 without standardisation, one random batch order kept
+  for every epoch, a random ungrouped 80/20 split drawn from the run's seed, 20 epochs, and the best
+  epoch chosen on their batch-pooled F1 (:func:`bl_utils.metrics.batch_pooled_f1`);
+* ``study``: the same 425 tumour images, repeated 5-fold cross-validation (each seed its own
+  partition, grouped by near-duplicates and stratified by class), 20 epochs with shuffled batches
+  and a polynomial learning-rate decay to 0 (nnU-Net's), so that the final epoch is the model.
+
+With ``include_normal=False`` the normal images the run never trained on are a second test set:
+the final (and best) model's false positives on each are written to ``normal_images.csv``.
+
 A run's folder is a function of every setting that changes its result (:func:`run_folder`):
-``<out>/<data>-<fingerprint>/<profile>-<weights>[+changed settings]/<strategy>/seed<k>``; the machine
-(device, threads, AMP mode) is recorded in ``run.json`` but does not name the run.
+``<out>/<data>-<fingerprint>/[<protocol>-]<profile>-<weights>[+changed settings]/<strategy>/seed<k>[/fold<f>]``;
+the machine (device, threads, AMP mode) is recorded in ``run.json`` but does not name the run.
 """
 
 from __future__ import annotations
@@ -40,7 +57,7 @@ from .model import encoder_weights_available
 from .runtime import get_device, project_root, select_amp
 from .schedules import STRATEGIES
 
-__all__ = ["PROFILES", "RESULT_KEYS", "RUN_FILES", "TrainConfig", "alpha_in_pixel_units", "variant_name",
+__all__ = ["PROFILES", "PROTOCOLS", "PHI_SCALES", "resolve_profile", "RESULT_KEYS", "RUN_FILES", "TrainConfig", "alpha_in_pixel_units", "variant_name",
            "data_id", "run_folder", "default_results_dir"]
 
 #: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.
@@ -55,7 +72,17 @@ PROFILES: dict[str, dict[str, Any]] = {
 #: name lists those that differ from the profile's defaults (:func:`run_folder`).
 RESULT_KEYS = ("image_size", "encoder", "encoder_weights", "epochs", "batch_size", "lr", "val_fraction",
                "split_seed", "max_tumour_fraction", "group_duplicates", "max_images", "alpha", "schedule",
-               "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise")
+               "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise", "include_normal", "folds",
+               "lr_schedule", "batch_order", "normalise", "best_metric")
+
+#: The named protocols: the settings each one changes from :class:`TrainConfig`'s defaults.
+PROTOCOLS: dict[str, dict[str, Any]] = {
+    "earlier": {},
+    "odonnat-pham": dict(max_tumour_fraction=0.10, include_normal=False, regional="wbce", phi_scale="pixel256",
+                         schedule="odonnat-pham", alpha=1.0, normalise=False, batch_order="fixed",
+                         group_duplicates=False, split_seed=None, epochs=20, best_metric="val_f1_pooled"),
+    "study": dict(max_tumour_fraction=0.10, include_normal=False, folds=5, epochs=20, lr_schedule="poly"),
+}
 
 #: The files of a complete run folder (checkpoints ``best.pt``/``last.pt`` are never published).
 RUN_FILES = {
@@ -68,11 +95,13 @@ RUN_FILES = {
                        "(np.unpackbits(..., axis=-1, count=W)), with stems and labels",
     "robustness.csv": "per corruption, level and validation image: the final model's metrics on "
                       "degraded images (bl_utils.noise.TEST_CORRUPTIONS)",
+    "normal_images.csv": "(include_normal=False) per normal image never trained on and checkpoint: "
+                         "predicted pixels, whether any (a false positive)",
 }
 
 def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float:
     """α expressed for Φ_G in pixels (the papers' units): ``alpha / image_size`` when Φ_G is divided
-    by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"``."""
+    by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"`` and ``"pixel256"``."""
     return alpha / image_size if phi_scale == "image" else alpha
 
 
@@ -90,7 +119,8 @@ class TrainConfig:
     batch_size: int | None = None
     lr: float | None = None
     seed: int = 0                       # initialisation, batch order (and annotation noise)
-    split_seed: int = 0                 # the train/validation split, the same for every run
+    protocol: str = "earlier"           # a name of PROTOCOLS: its settings replace the defaults
+    split_seed: int | None = 0          # the train/validation split (the same for every run); None: seed
     val_fraction: float = 0.2
     max_tumour_fraction: float | None = 0.05
     group_duplicates: bool = True       # keep (near-)duplicate images on one side of the split
@@ -102,24 +132,38 @@ class TrainConfig:
     phi_empty: str = "zero"             # Φ_G on images without tumour: "zero" (authors) or "diagonal"
     regional: str = "bce"               # the regional loss: "bce", "dice" or "bce+dice"
     mask_noise: float = 0.0             # contour jitter of the training masks, pixels at 256²
+    include_normal: bool = True         # False: train and validate on tumour images only
+    folds: int | None = None            # k-fold cross-validation (partition drawn from seed); None: one split
+    fold: int = 0                       # which fold validates (with folds)
+    lr_schedule: str = "constant"       # "constant", or "poly": lr · (1 − step / steps)^0.9 (nnU-Net)
+    batch_order: str = "shuffle"        # "shuffle": a new order each epoch; "fixed": one order for all
+    normalise: bool = True              # standardise with the training images' mean and sd (else /255)
+    best_metric: str = "val_dice"       # the epoch kept as "best": "val_dice" or "val_f1_pooled"
     amp: str = "auto"                   # "auto", "bf16", "fp16", "off" (see select_amp)
     device: str | None = None           # None: get_device()
     cache_dir: str | None = None        # data cache (default .cache/busi in the checkout)
+
+    @classmethod
+    def of_protocol(cls, protocol: str = "earlier", **settings: Any) -> "TrainConfig":
+        """A config with ``protocol``'s settings (:data:`PROTOCOLS`), then ``settings`` over them."""
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+        return cls(**{**PROTOCOLS[protocol], **settings, "protocol": protocol})
 
     def resolve(self, device: torch.device | None = None) -> "TrainConfig":
         """A copy with the profile applied (explicit settings win), ``amp`` made concrete and
         ``encoder_weights`` set to what can actually be loaded here (``None`` offline)."""
         device = device or get_device(self.device)
-        profile = self.profile
-        if profile == "auto":
-            profile = "paper" if device.type == "cuda" else "quick"
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {self.profile!r}; choose 'auto', {', '.join(map(repr, PROFILES))}")
+        profile = resolve_profile(self.profile, device.type)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        for name, allowed in (("phi_scale", ("image", "pixel")), ("phi_empty", ("zero", "diagonal"))):
+        for name, allowed in (("phi_scale", PHI_SCALES), ("phi_empty", ("zero", "diagonal")),
+                              ("protocol", tuple(PROTOCOLS)), ("lr_schedule", ("constant", "poly")),
+                              ("batch_order", ("shuffle", "fixed")), ("best_metric", ("val_dice", "val_f1_pooled"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.folds is not None and not 0 <= self.fold < self.folds:
+            raise ValueError(f"fold must be in 0 … {self.folds - 1} with folds={self.folds}, got {self.fold}")
         values = {key: (getattr(self, key) if getattr(self, key) is not None else default)
                   for key, default in PROFILES[profile].items()}
         weights = self.encoder_weights
@@ -129,16 +173,47 @@ class TrainConfig:
                                    encoder_weights=weights, **values)
 
     def result_settings(self) -> dict[str, Any]:
-        """Strategy, seed and the settings of ``RESULT_KEYS`` (of a resolved config)."""
-        return {"strategy": self.strategy, "seed": self.seed, **{key: getattr(self, key) for key in RESULT_KEYS}}
+        """Strategy, seed (and fold) and the settings of ``RESULT_KEYS`` (of a resolved config);
+        the protocol is named when it is not ``earlier`` (whose runs were keyed before protocols)."""
+        settings = {"strategy": self.strategy, "seed": self.seed, **{key: getattr(self, key) for key in RESULT_KEYS}}
+        if self.protocol != "earlier":
+            settings["protocol"] = self.protocol
+        if self.folds is not None:
+            settings["fold"] = self.fold
+        if self.protocol == "earlier":   # its runs were recorded before these settings existed
+            settings = {k: v for k, v in settings.items() if k not in _ADDED_KEYS or v != _ADDED_KEYS[k]}
+        return settings
+
+
+#: Settings added after the first runs were published, with the value those runs had: a run of
+#: the ``earlier`` protocol records them only when it differs, so that its settings still match
+#: the published runs'; every other protocol records them all.
+_ADDED_KEYS = {"include_normal": True, "folds": None, "lr_schedule": "constant", "batch_order": "shuffle",
+               "normalise": True, "best_metric": "val_dice"}
+#: How Φ_G is scaled: divided by the image side, in pixels, or in pixels of the 256² image.
+PHI_SCALES = ("image", "pixel", "pixel256")
+
+
+def resolve_profile(profile: str, device_type: str) -> str:
+    """The profile a run gets on a ``device_type`` (``"cuda"``, ``"cpu"``, ``"mps"``): ``auto`` is
+    ``paper`` on CUDA and ``quick`` elsewhere. ``ValueError`` for an unknown profile."""
+    if profile == "auto":
+        profile = "paper" if device_type == "cuda" else "quick"
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose 'auto', {', '.join(map(repr, PROFILES))}")
+    return profile
 
 
 def variant_name(config: TrainConfig) -> str:
-    """``<profile>-<imagenet|random>`` plus ``+key=value`` for every ``RESULT_KEYS`` setting of a
-    resolved ``config`` that differs from the profile's and :class:`TrainConfig`'s defaults, e.g.
-    ``quick-random+phi_scale=pixel``."""
-    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile]}
+    """``[<protocol>-]<profile>-<imagenet|random>`` plus ``+key=value`` for every ``RESULT_KEYS``
+    setting of a resolved ``config`` that differs from its protocol's, its profile's and
+    :class:`TrainConfig`'s defaults, e.g. ``quick-random+phi_scale=pixel`` (protocol ``earlier``,
+    not named) or ``study-quick-random``."""
+    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile],
+                **PROTOCOLS[config.protocol]}
     name = f"{config.profile}-{config.encoder_weights or 'random'}"
+    if config.protocol != "earlier":
+        name = f"{config.protocol}-{name}"
     for key in RESULT_KEYS:
         value = getattr(config, key)
         if key != "encoder_weights" and value != defaults[key]:
@@ -149,14 +224,15 @@ def variant_name(config: TrainConfig) -> str:
 def data_id(kind: str, fingerprint: str) -> str:
     """The data level of a run's folder: ``<kind>-<first 8 hex of the fingerprint>``, e.g.
     ``busi-1a2b3c4d``; ``fingerprint`` is that of every image of the data before any selection
-    rule (:func:`bl_utils.train.data_identity`), so runs of every protocol on one copy of BUSI
+    rule (:func:`bl_utils.training_data.data_identity`), so runs of every protocol on one copy of BUSI
     share it and the selection is part of the run's settings instead."""
     return f"{kind}-{fingerprint[:8]}"
 
 
 def run_folder(config: TrainConfig, out: str | os.PathLike, data_id: str) -> Path:
     """``<out>/<data_id>/<variant_name>/<strategy>/seed<k>`` for a resolved ``config``."""
-    return Path(out) / data_id / variant_name(config) / config.strategy.replace("+", "_") / f"seed{config.seed}"
+    folder = Path(out) / data_id / variant_name(config) / config.strategy.replace("+", "_") / f"seed{config.seed}"
+    return folder / f"fold{config.fold}" if config.folds is not None else folder
 
 
 def default_results_dir() -> Path:

@@ -25,6 +25,7 @@ Loading (:func:`load_busi`)
     the alpha channel is ignored), taken at the original size and resized with nearest-neighbour
     (source pixel ``floor(i / (out / in))``, OpenCV's ``INTER_NEAREST``: this reproduces the masks
     of the preprocessed ``busi256`` copy pixel for pixel), into a :class:`~bl_utils.dataset.BusiDataset`.
+    Its ``meta`` holds the scanner's sizes: ``manifest.csv``'s if any, else the files' (:mod:`bl_utils.manifest`).
 
 The < 5 % rule (the paper's selection)
     ``tumour_fraction`` is the fraction of the *resized* mask's pixels that are tumour. With
@@ -59,13 +60,12 @@ from PIL import Image, UnidentifiedImageError
 
 from .cache import cached_arrays, default_cache_dir
 from .dataset import BusiDataset
+from .manifest import with_original_sizes
 from .runtime import display_path, project_root
 
-__all__ = [
-    "BusiDataError", "DataSource", "load_busi", "resolve_data", "find_layout", "download_kaggle",
-    "rule_summary", "content_fingerprint", "resize_images", "resize_masks",
-    "PAPER_SIZE", "DOWNLOAD_HINT", "LAYOUT_FOLDER", "KAGGLE_DATASET",
-]
+__all__ = ["BusiDataError", "DataSource", "load_busi", "resolve_data", "find_layout", "download_kaggle",
+           "rule_summary", "content_fingerprint", "resize_images", "resize_masks",
+           "PAPER_SIZE", "DOWNLOAD_HINT", "LAYOUT_FOLDER", "KAGGLE_DATASET"]
 
 #: The folder level of the Kaggle download; ``load_busi`` accepts the folder itself or its parent.
 LAYOUT_FOLDER = "Dataset_BUSI_with_GT"
@@ -343,11 +343,11 @@ def _select(arrays: dict[str, np.ndarray], phis: np.ndarray | None, max_tumour_f
     """The dataset of the images that pass the < 5 % rule (and ``include_normal``)."""
     masks = arrays["masks"]
     fraction = masks.reshape(len(masks), -1).mean(axis=1) if len(masks) else np.zeros(0)
-    meta = pd.DataFrame({"stem": arrays["stems"].astype(str), "label": arrays["labels"].astype(str),
-                         "orig_height": arrays["orig_height"].astype(int),
-                         "orig_width": arrays["orig_width"].astype(int),
-                         "n_masks": arrays["n_masks"].astype(int), "tumour_fraction": fraction,
-                         "file": arrays["files"].astype(str)})
+    meta = with_original_sizes(pd.DataFrame({   # the scanner's sizes: from manifest.csv, else the files'
+        "stem": arrays["stems"].astype(str), "label": arrays["labels"].astype(str),
+        "orig_height": arrays["orig_height"].astype(int), "orig_width": arrays["orig_width"].astype(int),
+        "n_masks": arrays["n_masks"].astype(int), "tumour_fraction": fraction,
+        "file": arrays["files"].astype(str)}), folder)
     keep = np.ones(len(meta), dtype=bool)
     if max_tumour_fraction is not None:
         keep &= fraction < float(max_tumour_fraction)
@@ -457,8 +457,8 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
                        f"({summary}; bl_utils.synthetic) in {display_path(folder.parent)}/. Numbers and figures "
                        f"are NOT the paper's: set DATA or BUSI_DIR to the BUSI folder for real results.")
         return DataSource(folder.parent, "synthetic", description)
-    description = (f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary}) "
-                   f"in {display_path(folder)}")
+    # no folder in the description: runs record it and published notebooks print it (no machine's path)
+    description = f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary})"
     return DataSource(folder, "busi", description)
 
 

@@ -16,7 +16,7 @@ import torch
 __all__ = ["BusiDataset", "META_COLUMNS"]
 
 #: The columns of :attr:`BusiDataset.meta`, in order.
-META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "n_masks", "tumour_fraction", "file")
+META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "size_source", "n_masks", "tumour_fraction", "file")
 
 
 class BusiDataset(torch.utils.data.Dataset):
@@ -30,9 +30,12 @@ class BusiDataset(torch.utils.data.Dataset):
         (negative inside, 0 on the inner boundary, positive outside; empty masks -> +diagonal),
         or ``None`` when loaded with ``distance_maps=False``.
     meta : ``pandas.DataFrame`` with one row per image and the columns ``stem`` (file name without
-        ``.png``, e.g. ``"benign (12)"``), ``label`` (class folder), ``orig_height``,
-        ``orig_width``, ``n_masks`` (mask files), ``tumour_fraction`` (on the resized mask),
-        ``file`` (image path relative to the layout folder); index ``0..N-1``.
+        ``.png``, e.g. ``"benign (12)"``), ``label`` (class folder), ``orig_height`` and
+        ``orig_width`` (the image's size as the scanner stored it, in pixels), ``size_source``
+        (where those come from: ``"manifest.csv"``, the folder's manifest, for a copy already
+        resized such as ``busi256``; ``"image files"`` for the Kaggle download, whose files are the
+        originals; :mod:`bl_utils.manifest`), ``n_masks`` (mask files), ``tumour_fraction`` (on the
+        resized mask), ``file`` (image path relative to the layout folder); index ``0..N-1``.
     settings : the settings it was loaded with; ``root``: the layout folder;
     from_cache : whether the arrays came from the on-disk cache.
 

@@ -1,5 +1,5 @@
-"""The computations behind notebook 2: the geometry of eqs. 1–2, candidate predictions, per-pixel
-loss terms, and what one setting of the loss explorer shows. Pure functions of arrays, no drawing.
+"""The computations behind notebook 2: candidate predictions, per-pixel loss terms, and what one
+setting of the loss explorer shows. Pure functions of arrays, no drawing.
 
 :mod:`bl_utils.plots` draws what is computed here and :mod:`bl_utils.widgets` wires it to sliders;
 this module imports neither (the arrows go ``widgets → plots → explorer``). Every name here is
@@ -10,16 +10,16 @@ Conventions (those of :mod:`bl_utils.distance`): arrays are ``(H, W)``; points a
 with pixel centres at integer coordinates; Φ_G is negative inside the tumour G and positive
 outside; ``D_G = |Φ_G|`` is the distance to the contour ∂G. Probabilities ``s`` lie in ``[0, 1]``.
 
-* :class:`Disk` — an analytic disk (mask, signed distance, contour points);
-* :func:`normal_correspondences`, :func:`contour_distance` — eq. 1, ``Dist(∂G, ∂S) =
-  ∫_∂G ||y_∂S(p) − p||² dp``, by sampling ∂G;
-* :func:`region_distance_integral` — eq. 2's ``2 ∫_ΔS D_G(q) dq`` with the exact D_G of a disk;
-* :func:`pixel_region_integral`, :func:`boundary_loss_sum` — the same quantities on the pixel grid;
-* :func:`distance_identities` — eq. 1 beside eq. 2 beside the change of L_B, for disks;
+* eqs. 1–2 on analytic disks (:class:`Disk`, :func:`normal_correspondences`,
+  :func:`contour_distance`, :func:`region_distance_integral`, :func:`pixel_region_integral`,
+  :func:`boundary_loss_sum`, :func:`distance_identities`) live in :mod:`bl_utils.disks` and are
+  importable from here too;
 * :func:`candidate_prediction`, :func:`standard_candidates`, :func:`candidate_losses`,
   :func:`empty_policy_table` — L_B of hand-made predictions;
 * :func:`segmentation_at`, :func:`strategy_weights`, :func:`loss_term_maps`, :func:`explore` —
-  what one setting of the explorer's sliders shows (an :class:`ExplorerState`);
+  what one setting of the explorer's sliders shows (an :class:`ExplorerState`), with
+  :func:`colour_bounds`, the colour scales of its maps, fixed over the α slider's range
+  :data:`ALPHA_RANGE`;
 * small helpers: :func:`soft_dice_loss`, :func:`significant` (rounding for printed results),
   :func:`tumour_index`, :func:`image_title`, :func:`summary_lines`, :func:`summary_text`,
   :func:`zoom_window`.
@@ -34,6 +34,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+# eqs. 1–2 on disks: boundary_loss_sum is used here, the others are importable from here as before
+from .disks import (Disk, boundary_loss_sum, contour_distance, distance_identities,  # noqa: F401
+                    normal_correspondences, pixel_region_integral, region_distance_integral)
 from .distance import signed_distance_map
 from .schedules import STRATEGIES, ConstantSchedule, Strategy, make_strategy
 
@@ -43,120 +46,8 @@ LOG_CLAMP = -100.0
 
 
 # --------------------------------------------------------------------------------------------
-# Eqs. 1–2 on analytic disks
+# Printed results
 # --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Disk:
-    """The disk of ``radius`` (pixels) centred at ``center = (row, col)`` (pixel coordinates)."""
-
-    center: tuple[float, float]
-    radius: float
-
-    def __post_init__(self):
-        if not self.radius > 0:
-            raise ValueError(f"Disk: radius must be > 0, got {self.radius}")
-
-    def mask(self, shape: tuple[int, int]) -> np.ndarray:
-        """Boolean ``shape`` array: True at the pixel centres inside the disk (boundary included)."""
-        return self.signed_distance(shape) <= 0
-
-    def signed_distance(self, shape: tuple[int, int]) -> np.ndarray:
-        """Exact signed distance ``|q − c| − r`` to the circle at every pixel centre (float64)."""
-        rows, cols = np.indices(shape, dtype=float)
-        return np.hypot(rows - self.center[0], cols - self.center[1]) - self.radius
-
-    def contour(self, n: int = 720) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` points ``p_k`` evenly spaced on the circle and their outward unit normals, ``(n, 2)``."""
-        theta = 2 * np.pi * np.arange(n) / n
-        normals = np.stack([np.sin(theta), np.cos(theta)], axis=1)
-        return np.asarray(self.center, float) + self.radius * normals, normals
-
-
-def normal_correspondences(g: Disk, s: Disk, n: int = 720) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``p`` on ∂G and ``y_∂S(p)``: where the normal to ∂G at ``p`` first meets ∂S.
-
-    Returns two ``(n, 2)`` arrays. ``y_∂S(p) = p + t·n(p)`` with ``t`` the root of
-    ``|p + t·n − c_S| = r_S`` of smallest ``|t|`` (outwards when S bulges out, inwards when it
-    shrinks). Raises ``ValueError`` when some normal line misses ∂S (then eq. 1 is undefined).
-    """
-    p, normal = g.contour(n)
-    offset = p - np.asarray(s.center, float)
-    b = np.sum(offset * normal, axis=1)
-    disc = b * b - (np.sum(offset * offset, axis=1) - s.radius ** 2)
-    if np.any(disc < 0):
-        raise ValueError("normal_correspondences: some normals of ∂G miss ∂S; move S so that it "
-                         "contains the centre of G")
-    root = np.sqrt(disc)
-    t = np.where(np.abs(-b + root) <= np.abs(-b - root), -b + root, -b - root)
-    return p, p + t[:, None] * normal
-
-
-def contour_distance(g: Disk, s: Disk, n: int = 4096) -> float:
-    """Eq. 1: ``Dist(∂G, ∂S) = ∫_∂G ||y_∂S(p) − p||² dp``, by the rectangle rule on ``n`` points.
-
-    Exact for a periodic smooth integrand up to ~machine precision for ``n`` in the thousands.
-    Units: pixels³ (squared length times arc length).
-    """
-    p, y = normal_correspondences(g, s, n)
-    return float(np.sum((y - p) ** 2) * (2 * np.pi * g.radius / n))
-
-
-def region_distance_integral(g: Disk, s: Disk, step: float = 0.125) -> float:
-    """Eq. 2's right side ``2 ∫_ΔS D_G(q) dq`` in the continuous plane, with the exact D_G of ``g``.
-
-    ``ΔS`` is the symmetric difference of the two disks; the integral is the midpoint rule on a
-    grid of spacing ``step`` (pixels) over their bounding box (error ~``step²``).
-    """
-    lo = np.minimum(np.subtract(g.center, g.radius), np.subtract(s.center, s.radius)) - 1
-    hi = np.maximum(np.add(g.center, g.radius), np.add(s.center, s.radius)) + 1
-    rows = np.arange(lo[0], hi[0], step) + step / 2
-    cols = np.arange(lo[1], hi[1], step) + step / 2
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    dist_g = np.hypot(rr - g.center[0], cc - g.center[1]) - g.radius
-    in_s = np.hypot(rr - s.center[0], cc - s.center[1]) <= s.radius
-    region = (dist_g <= 0) != in_s
-    return float(2 * np.abs(dist_g[region]).sum() * step * step)
-
-
-def pixel_region_integral(phi_g: np.ndarray, mask_g: np.ndarray, mask_s: np.ndarray) -> float:
-    """Eq. 2 on the pixel grid: ``2 Σ_{q∈ΔS} |Φ_G(q)|`` with ``ΔS = G xor S`` (pixel area 1)."""
-    region = np.asarray(mask_g, bool) != np.asarray(mask_s, bool)
-    return float(2 * np.abs(np.asarray(phi_g, float)[region]).sum())
-
-
-def boundary_loss_sum(phi: np.ndarray, prob: np.ndarray) -> float:
-    """Eq. 7 with the integral as a pixel sum: ``Σ_q Φ_G(q) s(q)`` (L_B times the pixel count)."""
-    return float(np.sum(np.asarray(phi, float) * np.asarray(prob, float)))
-
-
-def distance_identities(g: Disk, candidates: dict[str, Disk], shape: tuple[int, int] = (256, 256),
-                        n: int = 4096):
-    """Eq. 1 beside eq. 2 beside the change of L_B, for a disk G and candidate disks S.
-
-    Returns a ``pandas.DataFrame`` (one row per candidate) with the columns
-
-    * ``eq. 1``: ``Dist(∂G, ∂S)`` by :func:`contour_distance` (sampling ∂G);
-    * ``eq. 2 (exact D_G)``: ``2∫_ΔS D_G`` by :func:`region_distance_integral` (continuous plane);
-    * ``eq. 2 (pixels, Φ_G)``: ``2Σ_ΔS |Φ_G|`` by :func:`pixel_region_integral`, with Φ_G from
-      :func:`bl_utils.distance.signed_distance_map` of the rasterised G and ΔS between the
-      rasterised disks;
-    * ``2·ΔL_B``: ``2(ΣΦ_G s − ΣΦ_G g)``, twice the change of the summed boundary loss from
-      ``s = g`` to ``s = S`` (both binary): equal to the previous column exactly (eqs. 3–6).
-    """
-    mask_g = g.mask(shape)
-    phi_g = signed_distance_map(mask_g)
-    rows = {}
-    for name, s in candidates.items():
-        mask_s = s.mask(shape)
-        rows[name] = {
-            "eq. 1": contour_distance(g, s, n),
-            "eq. 2 (exact D_G)": region_distance_integral(g, s),
-            "eq. 2 (pixels, Φ_G)": pixel_region_integral(phi_g, mask_g, mask_s),
-            "2·ΔL_B": 2 * (boundary_loss_sum(phi_g, mask_s) - boundary_loss_sum(phi_g, mask_g)),
-        }
-    return pd.DataFrame.from_dict(rows, orient="index")
-
 
 def significant(values, digits: int = 3):
     """``values`` (a number, array, ``Series`` or ``DataFrame``) rounded to ``digits`` significant
@@ -364,6 +255,49 @@ def loss_term_maps(image_phi, mask, prob, w_ce: float, w_b: float) -> dict[str, 
 EXPLORER_DEFAULTS = dict(strategy="rebalance", alpha=0.5, delta=0.5, shift=(0, 8), dilation=0,
                          blur=3.0, confidence=0.999, phi_scale="image")
 
+#: The range of the explorer's α slider; :func:`colour_bounds` keeps the colour scales fixed over it.
+ALPHA_RANGE = (0.0, 1.0)
+
+
+def colour_bounds(phi, mask, prob, strategy: str, alpha: float, window) -> dict[str, float]:
+    """Colour bounds of the explorer's maps that do not move with α, over the zoom ``window``.
+
+    Returns ``{"phi", "ce", "boundary", "total": b}``: each map is drawn on ``[−b, b]`` (the CE,
+    which is ≥ 0, on ``[0, b]``). ``phi``, ``mask``, ``prob`` are those of :func:`explore`,
+    ``window = (r0, r1, c0, c1)`` the part of the image the figure shows (:func:`zoom_window`).
+
+    Why fixed: with each panel scaled to its own maximum, moving α rescales a map and its colour
+    bar together, so the picture stays the same and only the bar's numbers change. With bounds
+    that α does not move, the colours carry the weights: a term at weight 0.3 looks 30 % as
+    strong as at weight 1, and under ``rebalance`` the CE panel fades while the L_B panel
+    darkens as α grows. Each panel keeps its own scale: near the contours the CE is often 100 times
+    Φ_G·s per pixel (Φ_G ÷ image side), and one scale shared by the panels would blank the L_B one.
+
+    * ``"phi"``: the largest ``|Φ_G|`` in the window (α plays no part);
+    * ``"ce"``, ``"boundary"``: the largest unweighted BCE, ``|Φ_G·s|``, times the term's largest
+      weight over :data:`ALPHA_RANGE` and ``alpha``, at least 1. On the slider every strategy's
+      largest weight is 1 (``w_CE = 1 − α`` of ``rebalance`` at α = 0, ``w_B = α`` at α = 1), so
+      this is the term at weight 1, whatever the strategy; ``ce``'s ``w_B = 0`` leaves a blank panel;
+    * ``"total"``: the largest ``|w_CE·CE + w_B·Φ_G·s|`` over every α of :data:`ALPHA_RANGE`
+      and ``alpha``. The weights are affine in α ((1, 0), (1, α) or (1 − α, α)), so that maximum
+      is reached at an end of the range, where it is computed exactly.
+
+    A map that is 0 in the whole window gets ``b = 1``. The bounds change with the prediction,
+    Φ_G and the window (so with δ, through S_θ), never with α within the range.
+    """
+    r0, r1, c0, c1 = window
+    terms = loss_term_maps(phi, mask, prob, 1.0, 1.0)
+    ce, b = (terms[key][r0:r1, c0:c1] for key in ("ce", "boundary"))
+    weights = np.array([strategy_weights(strategy, a) for a in sorted({*ALPHA_RANGE, float(alpha)})])
+
+    def top(values) -> float:
+        return float(np.max(np.abs(values), initial=0.0)) or 1.0
+
+    return {"phi": top(np.asarray(phi)[r0:r1, c0:c1]),
+            "ce": max(1.0, float(np.abs(weights[:, 0]).max())) * top(ce),
+            "boundary": max(1.0, float(np.abs(weights[:, 1]).max())) * top(b),
+            "total": max(top(w_ce * ce + w_b * b) for w_ce, w_b in weights)}
+
 
 @dataclass
 class ExplorerState:
@@ -379,6 +313,8 @@ class ExplorerState:
     maps: dict[str, np.ndarray]
     settings: dict[str, Any] = field(default_factory=dict)
     numbers: dict[str, float] = field(default_factory=dict)
+    window: tuple[int, int, int, int] | None = None      # (r0, r1, c0, c1): the zoom of the map panels
+    bounds: dict[str, float] = field(default_factory=dict)   # colour bounds, fixed over α (colour_bounds)
 
 
 def _phi_of(dataset, index: int) -> np.ndarray:
@@ -445,7 +381,8 @@ def explore(dataset, index: int, strategy: str = EXPLORER_DEFAULTS["strategy"],
     side when ``phi_scale="image"`` (as :mod:`bl_utils.train` does by default), kept in pixels
     with ``"pixel"``. ``numbers`` holds ``w_ce``, ``w_b``, ``CE`` (mean BCE), ``L_B`` (mean
     Φ_G·s), ``L_B(g)`` (L_B of the perfect prediction), ``total`` (= w_ce·CE + w_b·L_B), the Dice
-    of ``S_θ`` and the area of ``S_θ`` in pixels.
+    of ``S_θ`` and the area of ``S_θ`` in pixels. ``window`` is :func:`zoom_window` of G and
+    ``S_θ``; ``bounds`` the maps' colour bounds over it, which α does not move (:func:`colour_bounds`).
     """
     mask = np.asarray(dataset.masks[index], bool)
     phi = _scaled_phi(dataset, index, phi_scale)
@@ -455,9 +392,11 @@ def explore(dataset, index: int, strategy: str = EXPLORER_DEFAULTS["strategy"],
     seg = segmentation_at(prob, delta)
     settings = dict(strategy=strategy, alpha=alpha, delta=delta, shift=tuple(shift), dilation=dilation,
                     blur=blur, confidence=confidence, phi_scale=phi_scale)
+    window = zoom_window(mask, seg)
     return ExplorerState(index=index, title=image_title(dataset, index), image=np.asarray(dataset.images[index]),
                          mask=mask, phi=phi, prob=prob, segmentation=seg, maps=maps, settings=settings,
-                         numbers=_explorer_numbers(phi, mask, prob, seg, w_ce, w_b, maps))
+                         numbers=_explorer_numbers(phi, mask, prob, seg, w_ce, w_b, maps), window=window,
+                         bounds=colour_bounds(phi, mask, prob, strategy, alpha, window))
 
 
 def summary_lines(state: ExplorerState) -> list[str]:

@@ -48,6 +48,7 @@ from . import train as bl_train
 from .config import data_id, default_results_dir, run_folder
 from .runs import load_run, results_table
 from .runtime import display_path, get_device
+from .training_data import data_identity
 
 try:
     from submitit.helpers import Checkpointable
@@ -185,7 +186,7 @@ class PlannedRun:
 def _data_id(config) -> str:
     """:attr:`bl_utils.train.TrainingData.data_id` of a resolved ``config``'s data, without
     resizing images or computing distance maps."""
-    source, fingerprint = bl_train.data_identity(config.data, config.cache_dir)
+    source, fingerprint = data_identity(config.data, config.cache_dir)
     return data_id(source.kind, fingerprint)
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from . import study
 from .plots import save_figure
 from .runs import RunResult
-from .runtime import display_path, project_root
+from .runtime import project_root
 
 __all__ = ["PUBLISH_ENV", "Session", "start", "output_folder"]
 

@@ -11,6 +11,7 @@ module only draws (imports go ``widgets → plots → explorer``, never back).
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
@@ -19,11 +20,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import PercentFormatter
 from PIL import Image
 
 from .explorer import Disk, ExplorerState, normal_correspondences, summary_lines, zoom_window
+from .manifest import FROM_FILES, FROM_MANIFEST
 from .plots_results import (STRATEGY_COLOURS, clear_ticks, name_figure, plot_components_comparison,
-                            plot_qualitative_cases, plot_training_curves)
+                            plot_qualitative_cases, plot_training_curves, title_size)
 from .plots_study import (plot_ablations, plot_annotation_noise, plot_corruption_examples,
                           plot_robustness_curves, plot_table1_seeds)
 from .runtime import atomic_write, project_root
@@ -171,8 +174,21 @@ def plot_boundary_loss_views(g: Disk, s: Disk, n_normals: int = 18, resolution: 
     return fig
 
 
-#: Font sizes of the explorer's static figure: legible at a notebook's width (~900 px).
-_EXPLORER_FONT = {"title": 11, "text": 10, "ticks": 9}
+#: Font sizes of the explorer's static figure: legible at a notebook's width (~900 px). Titles are
+#: never smaller than the axis labels of the rcParams in use (see :func:`_explorer_fonts`).
+_EXPLORER_FONT = {"title": 11, "text": 10, "ticks": 9, "suptitle": 12}
+
+
+def _explorer_fonts() -> dict[str, float]:
+    """:data:`_EXPLORER_FONT` in points, raised so that the colour-bar labels are at least the
+    axis-label size of the current rcParams (``axes.labelsize``) and every title (panel and figure)
+    at least as large as those labels."""
+    size = matplotlib.rcParams["axes.labelsize"]               # points, or "medium" etc. (× font.size)
+    rc_label = matplotlib.font_manager.FontProperties(size=size).get_size_in_points()
+    label = max(float(rc_label), _EXPLORER_FONT["text"])
+    title = max(float(_EXPLORER_FONT["title"]), label)
+    return {"title": title, "suptitle": max(float(_EXPLORER_FONT["suptitle"]), title), "label": label,
+            "text": _EXPLORER_FONT["text"], "ticks": _EXPLORER_FONT["ticks"]}
 
 
 def _explorer_outline(ax, state: ExplorerState, window, what=("g", "s"), zoom: bool = True) -> None:
@@ -189,9 +205,16 @@ def _explorer_outline(ax, state: ExplorerState, window, what=("g", "s"), zoom: b
     clear_ticks(ax)
 
 
-def _explorer_colorbar(fig, shown, ax) -> None:
+def _explorer_colorbar(fig, shown, ax, label: str | None = None) -> None:
     bar = fig.colorbar(shown, ax=ax, shrink=0.85)
     bar.ax.tick_params(labelsize=_EXPLORER_FONT["ticks"])
+    if label:
+        bar.set_label(label, fontsize=_explorer_fonts()["label"])
+
+
+def _explorer_bound(state: ExplorerState, key: str, part) -> float:
+    """The colour bound of map ``key``: the state's own (fixed over α), else the largest ``|part|``."""
+    return state.bounds.get(key) or float(np.max(np.abs(part), initial=0.0)) or 1.0
 
 
 def _draw_explorer_image(ax, state: ExplorerState, window) -> None:
@@ -201,48 +224,53 @@ def _draw_explorer_image(ax, state: ExplorerState, window) -> None:
     _explorer_outline(ax, state, window, zoom=False)
     if (r1 - r0, c1 - c0) != state.mask.shape:
         ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False, ec="w", ls="--", lw=1))
-    ax.set_title("image\n∂G (green) · ∂S_θ (orange)", fontsize=_EXPLORER_FONT["title"])
+    ax.set_title("image\n∂G (green) · ∂S_θ (orange)", fontsize=_explorer_fonts()["title"])
 
 
 def _draw_explorer_phi(fig, ax, state: ExplorerState, window) -> None:
     """Φ_G zoomed (blue inside G, red outside) with S_θ hatched."""
     r0, r1, c0, c1 = window
-    shown = ax.imshow(state.phi, cmap="RdBu_r", norm=_symmetric_norm(state.phi[r0:r1, c0:c1]))
+    bound = _explorer_bound(state, "phi", state.phi[r0:r1, c0:c1])
+    shown = ax.imshow(state.phi, cmap="RdBu_r", norm=_symmetric_norm(bound))
     if state.segmentation.any():
         ax.contourf(state.segmentation.astype(float), levels=[0.5, 1.5], colors="none", hatches=["///"])
     _explorer_outline(ax, state, window)
     _explorer_colorbar(fig, shown, ax)
     unit = "÷ image side" if state.settings.get("phi_scale") == "image" else "pixels"
     delta = state.settings.get("delta", 0.5)
-    ax.set_title(f"Φ_G ({unit})\nS_θ = {{s ≥ {delta:.2f}}} hatched", fontsize=_EXPLORER_FONT["title"])
+    ax.set_title(f"Φ_G ({unit})\nS_θ = {{s ≥ {delta:.2f}}} hatched", fontsize=_explorer_fonts()["title"])
 
 
 def _draw_explorer_terms(fig, axes, state: ExplorerState, window) -> None:
-    """w_CE·CE, w_B·Φ_G·s and their sum, zoomed, each titled with its mean over the whole image."""
+    """w_CE·CE, w_B·Φ_G·s and their sum, zoomed, each titled with its mean over the whole image and
+    drawn on the colour scale of ``state.bounds``, which α does not move: sliding α changes the
+    colours, not only the colour bars' numbers (see :func:`bl_utils.explorer.colour_bounds`)."""
     r0, r1, c0, c1 = window
     n = state.numbers
+    fixed = "scale fixed over α" if state.bounds else None
     panels = (("ce", f"w_CE·CE\nmean {n['w_ce'] * n['CE']:.3g}", "magma"),
               ("boundary", f"w_B·Φ_G·s\nmean {n['w_b'] * n['L_B']:.3g}", "RdBu_r"),
               ("total", f"sum\nmean = loss {n['total']:.3g}", "RdBu_r"))
     for ax, (key, title, cmap) in zip(axes, panels):
         values = state.maps[key]
-        part = values[r0:r1, c0:c1]
+        bound = _explorer_bound(state, key, values[r0:r1, c0:c1])
         if cmap == "magma":
-            shown = ax.imshow(values, cmap=cmap, vmin=0, vmax=max(float(part.max()), 1e-12))
+            shown = ax.imshow(values, cmap=cmap, vmin=0, vmax=bound)
         else:
-            shown = ax.imshow(values, cmap=cmap, norm=_symmetric_norm(part))
+            shown = ax.imshow(values, cmap=cmap, norm=_symmetric_norm(bound))
         _explorer_outline(ax, state, window, ("g",))
-        _explorer_colorbar(fig, shown, ax)
-        ax.set_title(title, fontsize=_EXPLORER_FONT["title"])
+        _explorer_colorbar(fig, shown, ax, fixed)
+        ax.set_title(title, fontsize=_explorer_fonts()["title"])
 
 
 def _draw_explorer_numbers(ax, state: ExplorerState) -> None:
     """The numbers of :func:`bl_utils.explorer.summary_lines` and the candidate's settings, as text."""
     st = state.settings
+    unused = "  (no effect for ce)" if st.get("strategy") == "ce" else ""
     lines = [*summary_lines(state), "",
-             f"α = {st.get('alpha', float('nan')):.2f},  δ = {st.get('delta', float('nan')):.2f}",
-             f"s: shift {tuple(st.get('shift', ()))}, dilation {st.get('dilation')}",
-             f"   blur σ {st.get('blur')}, max prob {st.get('confidence')}"]
+             f"α = {st.get('alpha', float('nan')):.2f}{unused},  δ = {st.get('delta', float('nan')):.2f}",
+             f"s: shift {tuple(st.get('shift', ()))} px, dilation {st.get('dilation')} px",
+             f"   blur σ {st.get('blur')} px, max prob {st.get('confidence')}"]
     ax.text(0.0, 1.0, "\n".join(lines), transform=ax.transAxes, va="top", ha="left",
             fontsize=_EXPLORER_FONT["text"], linespacing=1.5)
     ax.axis("off")
@@ -257,14 +285,20 @@ def plot_loss_explorer(state: ExplorerState, title: str | None = None):
     prediction, the per-pixel w_CE·CE, w_B·Φ_G·s and their sum, each titled with its mean over the
     whole image (the term's value in the loss). Above: ``title`` (the caller's name for the data)
     and the image's title. Returns the figure.
+
+    The maps use ``state.bounds`` (:func:`bl_utils.explorer.colour_bounds`): colour scales that do
+    not move with α, one per panel, so that the colours show the weights: a reader comparing two
+    α sees the CE fade and L_B darken, not two identical pictures under different colour bars (what
+    scaling each panel to its own maximum showed). A state without ``bounds`` (built by hand) is
+    scaled panel by panel. Titles are at least the rcParams' axis-label size.
     """
-    window = zoom_window(state.mask, state.segmentation)
+    window = state.window or zoom_window(state.mask, state.segmentation)
     fig, axes = plt.subplots(2, 3, figsize=(9.6, 7.2), constrained_layout=True)
     _draw_explorer_image(axes[0, 0], state, window)
     _draw_explorer_phi(fig, axes[0, 1], state, window)
     _draw_explorer_numbers(axes[0, 2], state)
     _draw_explorer_terms(fig, axes[1], state, window)
-    fig.suptitle(f"{title} — {state.title}" if title else state.title, fontsize=12)
+    fig.suptitle(f"{title} — {state.title}" if title else state.title, fontsize=_explorer_fonts()["suptitle"])
     return fig
 
 
@@ -296,55 +330,123 @@ def plot_examples(dataset, indices, ncols: int | None = None, size: float = 2.6,
         if mask.any():
             ax.imshow(mask, cmap=red, vmin=0, vmax=1, interpolation="nearest")
             ax.contour(mask.astype(float), levels=[0.5], colors="red", linewidths=0.8)
-        ax.set_title(f"{row.stem} · {100 * row.tumour_fraction:.1f} %", fontsize=9,
-                     color=_class_colour(row.label))
+        ax.set_title(f"{row.stem} · {100 * row.tumour_fraction:.1f} %", color=_class_colour(row.label))
     name_figure(fig, title)
     return fig
+
+
+#: Line styles of Figure 3's cuts, in increasing order of the cuts.
+_CUT_STYLES = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
+
+
+def _cuts(threshold: float, thresholds) -> dict[float, str]:
+    """``{cut: description}`` of :func:`plot_tumour_fraction_hist`, ascending; ``ValueError`` outside (0, 1]."""
+    if thresholds is None:
+        thresholds = (threshold,)
+    elif np.isscalar(thresholds):
+        thresholds = (thresholds,)
+    items = thresholds.items() if isinstance(thresholds, dict) else ((t, "") for t in thresholds)
+    cuts = {float(cut): str(what or "") for cut, what in sorted(items)}
+    if not cuts or any(not 0 < cut <= 1 for cut in cuts):
+        raise ValueError(f"plot_tumour_fraction_hist: cuts must be fractions in (0, 1], got {list(cuts)}")
+    return cuts
+
+
+def _fraction_edges(top: float, cuts, bins: int) -> np.ndarray:
+    """Bin edges (fractions) from 0 to at least ``top``, about ``bins`` of them, whose width divides
+    every cut (to 0.01 %): no bin straddles a cut line. A cut is the edge ``k * width`` itself, so
+    an image at a cut falls right of its line, as the strict rule ``< cut`` says."""
+    base = math.gcd(*(max(1, round(cut * 10_000)) for cut in cuts))    # in 0.01 % steps
+    per = max(1, round(bins * base / 10_000 / top))
+    count = max(1, math.ceil(top * 10_000 * per / base - 1e-9))
+    return np.arange(count + 1) * base / per / 10_000
+
+
+def _draw_cuts(ax, fractions: np.ndarray, cuts: dict[float, str]) -> None:
+    """One vertical line per cut, its legend entry and, above it, how many tumour images it keeps."""
+    with_tumour = fractions > 0
+    n_tumour, n_empty = int(with_tumour.sum()), int((~with_tumour).sum())
+    for k, (cut, what) in enumerate(cuts.items()):
+        below = int(np.sum(with_tumour & (fractions < cut)))
+        share = f"{below} of {n_tumour} tumour images"
+        share += f", {below + n_empty} of {len(fractions)} images" if n_empty else ""
+        ax.axvline(cut, color="k", ls=_CUT_STYLES[k % len(_CUT_STYLES)], lw=1.5,
+                   label=f"< {100 * cut:g} %{f' ({what})' if what else ''}: {share}")
+        ax.annotate(f"{below}", (cut, 1), xycoords=("data", "axes fraction"), xytext=(0, -3),
+                    textcoords="offset points", ha="center", va="top", fontsize=10, fontweight="bold",
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="k", lw=0.6))
 
 
 def plot_tumour_fraction_hist(fractions, threshold: float = 0.05, labels=None, bins: int = 40,
-                              title: str | None = None):
-    """Figure 3 of the paper: histogram of the tumour surface fraction, with the ``threshold`` line.
+                              title: str | None = None, thresholds=None):
+    """Figure 3 of the paper: the histogram of the tumour surface fraction, with the cuts marked.
 
-    ``fractions``: one value per image in [0, 1] (``meta.tumour_fraction``); ``labels``: optional
-    classes, stacked in colour. Images without tumour (fraction 0, the normal class) are counted
-    in the legend, not drawn as a bar. ``bins``: about how many bins; their width divides
-    ``threshold``, so that no bin straddles the line. ``title``: above the figure. Returns it.
+    ``fractions``: one value per image in [0, 1] (``meta.tumour_fraction``); the images with a
+    tumour (fraction > 0: benign and malignant, 647 on BUSI) are drawn, stacked in colour by
+    ``labels`` (optional classes); those without (fraction 0, the normal class) are counted in the
+    legend. ``thresholds``: the cuts to mark, a sequence of fractions or ``{fraction: what it
+    is}``, e.g. ``{0.05: "the paper's text", 0.10: "their code"}``; ``None`` marks ``threshold``
+    alone. Each cut is a vertical line, with in the legend the tumour images strictly below it
+    (and all images, those without tumour included), and that count in a box at the top of the
+    line. ``bins``: about how many bins, of a width that divides every cut. ``title``: above the
+    figure. Raises ``ValueError`` for a cut outside (0, 1]. Returns the figure.
     """
+    cuts = _cuts(threshold, thresholds)
     fractions = np.asarray(fractions, float)
-    labels = np.asarray(labels if labels is not None else ["images"] * len(fractions)).astype(str)
+    labels = np.asarray(labels if labels is not None else ["images with a tumour"] * len(fractions)).astype(str)
     with_tumour = fractions > 0
-    top = max(float(fractions.max(initial=0)), threshold) * 100
-    per_threshold = max(1, round(bins * 100 * threshold / top))      # the threshold falls on a bin edge
-    edges = np.arange(0, top + 100 * threshold / per_threshold, 100 * threshold / per_threshold)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
+    edges = _fraction_edges(max(float(fractions.max(initial=0)), max(cuts)), cuts, bins)
+    fig, ax = plt.subplots(figsize=(8, 4.4), constrained_layout=True)
     groups = [c for c in dict.fromkeys(labels) if np.any(with_tumour & (labels == c))]
     if groups:
-        ax.hist([100 * fractions[with_tumour & (labels == c)] for c in groups], bins=edges, stacked=True,
+        ax.hist([fractions[with_tumour & (labels == c)] for c in groups], bins=edges, stacked=True,
                 color=[_class_colour(c, k) for k, c in enumerate(groups)], label=groups, edgecolor="white",
                 linewidth=0.4)
-    kept = int(np.sum(fractions < threshold))
-    ax.axvline(100 * threshold, color="k", ls="--", lw=1.5,
-               label=f"{100 * threshold:g} % rule: {kept} of {len(fractions)} kept")
+    _draw_cuts(ax, fractions, cuts)
     n_empty = int(np.sum(~with_tumour))
     if n_empty:
-        ax.plot([], [], " ", label=f"{n_empty} images without tumour (fraction 0, kept)")
-    ax.set(xlabel="tumour surface fraction (% of the image)", ylabel="images",
-           title="Tumour size: share of the image covered by the tumour mask")
-    ax.legend(frameon=False, fontsize=9)
+        ax.plot([], [], " ", label=f"{n_empty} image{'s' if n_empty > 1 else ''} without tumour (fraction 0, kept)")
+    ax.set_ylim(0, 1.15 * max([p.get_y() + p.get_height() for p in ax.patches] + [1]))
+    ax.xaxis.set_major_formatter(PercentFormatter(1, decimals=0))
+    ax.set(xlabel="tumour surface fraction (% of the image)", ylabel="images", xlim=(0, edges[-1]),
+           title=f"Tumour size: share of the image the tumour covers ({int(with_tumour.sum())} images with a tumour)")
+    ax.legend(frameon=False, fontsize=9, loc="upper right")
     name_figure(fig, title)
     return fig
 
 
+def size_source_line(meta) -> str:
+    """Where the sizes of ``meta`` (``BusiDataset.meta``) come from, in words, from its ``size_source``
+    column (:mod:`bl_utils.manifest`): the data folder's manifest, or the image files themselves."""
+    sources = meta["size_source"].value_counts().sort_index() if "size_source" in meta else {}
+    if len(sources) > 1:
+        return "sizes from " + " and ".join(f"{s} ({n} image{'s' * (n > 1)})" for s, n in sources.items())
+    if FROM_MANIFEST in sources:
+        return "sizes from the data folder's manifest.csv (its image files are resized)"
+    if FROM_FILES in sources:
+        sizes = set(zip(meta.orig_width, meta.orig_height))
+        if len(sizes) == 1:
+            (w, h), = sizes
+            return f"sizes of the image files: all {w} × {h} (resized? no manifest.csv gives the originals)"
+        return "sizes read from the image files (the originals)"
+    return "sizes as given (no size_source column)"
+
+
 def plot_image_sizes(meta, title: str | None = None):
-    """Original image sizes: width against height per class (``meta``: ``BusiDataset.meta``);
-    ``title`` above the figure. Returns it."""
-    fig, ax = plt.subplots(figsize=(5.5, 4.2), constrained_layout=True)
+    """The image sizes as the scanner stored them: width against height, one colour per class.
+
+    ``meta``: :attr:`BusiDataset.meta <bl_utils.dataset.BusiDataset.meta>` (``label``,
+    ``orig_width``, ``orig_height`` and ``size_source``, which the loader sets from the data
+    folder's ``manifest.csv`` when it has one, else from the image files). The axes' title says
+    which source the sizes come from (:func:`size_source_line`); ``title`` goes above the figure.
+    Returns the figure.
+    """
+    fig, ax = plt.subplots(figsize=(6, 4.4), constrained_layout=True)
     for k, (label, rows) in enumerate(meta.groupby("label", sort=True)):
         ax.scatter(rows.orig_width, rows.orig_height, s=12, alpha=0.6, color=_class_colour(label, k),
                    label=f"{label} ({len(rows)})")
     ax.set(xlabel="original width (pixels)", ylabel="original height (pixels)",
-           title="Image sizes before resizing")
+           title=f"Image sizes as stored by the scanner\n{size_source_line(meta)}")
     ax.legend(frameon=False, fontsize=9)
     name_figure(fig, title)
     return fig
@@ -361,9 +463,9 @@ def plot_duplicate_pairs(dataset, pairs, n: int = 3, size: float = 2.4, title: s
         axes = panel.subplots(1, 2)
         for ax, i in zip(axes, (pair.i, pair.j)):
             ax.imshow(dataset.images[int(i)], cmap="gray", vmin=0, vmax=255)
-            ax.set_title(dataset.meta.stem.iloc[int(i)], fontsize=9)
+            ax.set_title(dataset.meta.stem.iloc[int(i)])
             ax.axis("off")
         panel.suptitle("pixel-identical" if pair.identical else f"dHash distance {pair.distance}",
-                       fontsize=10)
+                       fontsize=title_size())
     name_figure(fig, title)
     return fig

@@ -12,16 +12,51 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .metrics import count_components, dice
 
 
+def _points(size) -> float:
+    """A matplotlib font size (points, or a name such as ``"large"``) in points."""
+    return FontProperties(size=size).get_size_in_points()
+
+
+def title_size() -> float:
+    """The font size (points) of the report's titles: ``rcParams["axes.titlesize"]``, never below the
+    axis labels' ``rcParams["axes.labelsize"]`` (12 and 10 with matplotlib's defaults)."""
+    return max(_points(plt.rcParams["axes.titlesize"]), _points(plt.rcParams["axes.labelsize"]))
+
+
+def _suptitles(fig) -> list:
+    """The suptitles of ``fig`` and of its sub-figures, at any depth."""
+    own = [fig._suptitle] if fig._suptitle is not None else []
+    return own + [t for sub in fig.subfigs for t in _suptitles(sub)]
+
+
+def figure_titles(fig) -> list:
+    """Every title of ``fig``: each Axes' (left, centre, right) and the (sub)figures' suptitles."""
+    return [t for ax in fig.get_axes() for t in (ax.title, ax._left_title, ax._right_title)] + _suptitles(fig)
+
+
+def legible_titles(fig) -> None:
+    """Bring every title of ``fig`` (:func:`figure_titles`) up to the size of its largest axis label
+    (and at least ``rcParams["axes.labelsize"]``), so no title is smaller than the labels it heads."""
+    labels = [_points(plt.rcParams["axes.labelsize"])]
+    labels += [label.get_fontsize() for ax in fig.get_axes() for label in (ax.xaxis.label, ax.yaxis.label)]
+    for text in figure_titles(fig):
+        text.set_fontsize(max(text.get_fontsize(), max(labels)))
+
+
 def name_figure(fig, title: str | None) -> None:
-    """The caller's name for the figure's data, above everything (nothing when ``title`` is None)."""
+    """The caller's name for the figure's data, above everything (nothing when ``title`` is None), at
+    :func:`title_size`; then :func:`legible_titles`. Every figure function of the report ends here."""
     if title:
-        fig.suptitle(title, fontsize=12)
+        fig.suptitle(title, fontsize=title_size())
+    legible_titles(fig)
 
 
 def clear_ticks(ax) -> None:
@@ -36,7 +71,7 @@ STRATEGY_COLOURS = {"ce": "#4c72b0", "ce+bl": "#dd8452", "ce+ramp": "#55a868", "
 
 #: The panels of :func:`plot_training_curves`: (title, y label, ((history column, line style), ...)).
 _CURVE_PANELS = (
-    ("(a) validation Dice", "Dice", (("val_dice", "o-"),)),
+    ("(a) validation Dice", "Dice", (("val_dice", "-"),)),
     ("(b) regional term L_R", "L_R (train mean, unweighted)", (("train_regional", "-"),)),
     ("(c) boundary term L_B", "L_B (train mean, unweighted)", (("train_boundary", "-"),)),
     ("(d) weights of the objective", "weight", (("w_regional", "-"), ("w_boundary", "--"))),
@@ -73,11 +108,37 @@ def _curve_label(strategy: str, runs) -> str:
     return f"{strategy}: mean of {len(runs)} seeds {seeds}, band min–max"
 
 
-def _curve_legend(fig, labels: dict[str, str], colours: dict[str, str]) -> None:
-    """One legend below the panels: a line per strategy, then the line styles of panel (d)."""
-    handles = [Line2D([], [], color=colours[s], lw=2, label=labels[s]) for s in labels]
+#: One marker per strategy, in the order the strategies appear: with the colour, what tells apart
+#: two strategies whose curves coincide.
+STRATEGY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def _curve_styles(groups: dict, epochs: int) -> dict[str, dict]:
+    """``plot`` keywords per strategy: its colour and its own marker, the markers of the n strategies
+    at interleaved epochs (every ``stride``-th, the k-th strategy from epoch ``k * stride / n``, or
+    the last epoch when there are more strategies than epochs), so that no marker hides another;
+    and lines that thin with k, from at most 3.6 pt to 1.2 pt (the first drawn is the widest,
+    underneath: where curves coincide, each shows as a coloured rim around the next)."""
+    palette = plt.get_cmap("tab10").colors
+    n = len(groups)
+    stride, step = max(n, -(-epochs // 10)), min(0.6, 2.4 / max(n - 1, 1))
+    styles = {}
+    for k, s in enumerate(groups):
+        first = min(k * stride // n, max(epochs - 1, 0))
+        styles[s] = dict(color=STRATEGY_COLOURS.get(s, palette[k % 10]), lw=1.2 + step * (n - 1 - k),
+                         marker=STRATEGY_MARKERS[k % len(STRATEGY_MARKERS)], ms=6, mec="white", mew=0.6,
+                         markevery=(first, stride))
+    return styles
+
+
+def _curve_legend(fig, labels: dict[str, str], styles: dict[str, dict]) -> None:
+    """One legend below the panels: a line per strategy (its colour, marker and width), then the line
+    styles of panel (d) and how coinciding curves are drawn."""
+    keys = ("color", "marker", "lw", "ms", "mec", "mew")       # not markevery: one marker per handle
+    handles = [Line2D([], [], label=labels[s], **{k: styles[s][k] for k in keys}) for s in labels]
     handles += [Line2D([], [], color="0.3", ls="-", label="(d) solid: w_R"),
-                Line2D([], [], color="0.3", ls="--", label="(d) dashed: w_B = α")]
+                Line2D([], [], color="0.3", ls="--", label="(d) dashed: w_B = α"),
+                Line2D([], [], ls="none", label="coinciding curves: the first strategy is the widest, underneath")]
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9, frameon=False)
 
 
@@ -88,30 +149,33 @@ def plot_training_curves(results, title: str | None = None):
 
     Four panels, one per quantity: (a) validation Dice, (b) the unweighted regional term L_R,
     (c) the unweighted boundary term L_B (their ratio is the evidence for the scale of Φ_G), and
-    (d) the weights w_R (solid) and w_B = α (dashed) each strategy gave them. One colour per
-    strategy; several seeds of one strategy are drawn as their mean with the seeds' min–max as a
-    band. The legend sits below the panels, covering no line; ``title`` names the data above.
+    (d) the weights w_R (solid) and w_B = α (dashed) each strategy gave them. Each strategy has its
+    colour and its marker (:data:`STRATEGY_MARKERS`), the strategies' markers at interleaved epochs,
+    and the earlier a strategy comes the wider its line, drawn underneath: two strategies with the
+    same curve (ce and ce+ramp have w_R = 1, ce+ramp and rebalance the same w_B) both show. Several
+    seeds of one strategy are drawn as their mean with the seeds' min–max as a band. The legend, in
+    the order of the runs, sits below the panels, covering no line; ``title`` names the data above.
     Raises ``ValueError`` on an empty list. Returns the figure.
     """
     groups = _by_strategy(results)
     if not groups:
         raise ValueError("plot_training_curves: no runs given")
-    palette = plt.get_cmap("tab10").colors
-    colours = {s: STRATEGY_COLOURS.get(s, palette[k % 10]) for k, s in enumerate(groups)}
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7.6), layout="constrained")
+    styles = _curve_styles(groups, max(len(r.history) for runs in groups.values() for r in runs))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.8), layout="constrained")
     for ax, (panel, ylabel, curves) in zip(axes.flat, _CURVE_PANELS):
         for strategy, runs in groups.items():
             for column, style in curves:
                 band = _seed_band(runs, column)
-                ax.plot(band.index, band["mean"], style, color=colours[strategy], ms=3, lw=1.6)
+                ax.plot(band.index, band["mean"], style, **styles[strategy])
                 if len(runs) > 1:
-                    ax.fill_between(band.index, band["min"], band["max"], color=colours[strategy],
-                                    alpha=0.2, lw=0)
+                    ax.fill_between(band.index, band["min"], band["max"], color=styles[strategy]["color"],
+                                    alpha=0.2, lw=0, zorder=1)
         ax.set(title=panel, xlabel="epoch", ylabel=ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].set_ylim(0, 1)
     axes[1, 0].axhline(0, color="grey", lw=0.5)
     axes[1, 1].set_ylim(-0.05, 1.05)
-    _curve_legend(fig, {s: _curve_label(s, runs) for s, runs in groups.items()}, colours)
+    _curve_legend(fig, {s: _curve_label(s, runs) for s, runs in groups.items()}, styles)
     name_figure(fig, title)
     return fig
 
@@ -157,7 +221,7 @@ def _draw_prediction_panel(ax, image, truth, mask, name: str, connectivity: int)
     _outline(ax, mask, _PRED_COLOUR, lw=1.0, zorder=2)
     _truth_outline(ax, truth)
     n = count_components(mask, connectivity)
-    ax.set_title(f"{name}: Dice {dice(mask, truth):.2f}\n{n} component{'' if n == 1 else 's'}", fontsize=9)
+    ax.set_title(f"{name}: Dice {dice(mask, truth):.2f}\n{n} component{'' if n == 1 else 's'}")
 
 
 def plot_qualitative_cases(images, truths, predictions, row_titles=None, connectivity: int = 2,
@@ -187,9 +251,9 @@ def plot_qualitative_cases(images, truths, predictions, row_titles=None, connect
     for i in range(k):
         axes[i, 0].imshow(images[i], cmap="gray")
         _truth_outline(axes[i, 0], truths[i])
-        axes[i, 0].set_title("image + ground truth", fontsize=9)
+        axes[i, 0].set_title("image + ground truth")
         if row_titles is not None:
-            axes[i, 0].set_ylabel(row_titles[i], fontsize=9)
+            axes[i, 0].set_ylabel(row_titles[i])
         for ax, (name, m) in zip(axes[i, 1:], masks.items()):
             _draw_prediction_panel(ax, images[i], truths[i], m[i], name, connectivity)
     for ax in axes.ravel():

@@ -125,6 +125,6 @@ def plot_corruption_examples(image, corruptions: dict, title: str = ""):
             ax.axis("off")
             if j < len(levels):
                 ax.imshow(corrupt(image, kind, levels[j], seed=corruption_seed(kind, j)), cmap="gray", vmin=0, vmax=255)
-                ax.set_title(f"{kind} {levels[j]:g}", fontsize=9)
+                ax.set_title(f"{kind} {levels[j]:g}")
     name_figure(fig, title)
     return fig

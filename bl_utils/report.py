@@ -37,7 +37,6 @@ import argparse
 import ast
 import contextlib
 import os
-import re
 import sys
 import tempfile
 import time

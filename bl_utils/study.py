@@ -32,7 +32,8 @@ from .config import TrainConfig, data_id, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, write_json
 from .schedules import STRATEGIES
-from .train import data_identity, train_all
+from .train import run_order, train_all
+from .training_data import data_identity
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
            "smoke_version", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
@@ -50,17 +51,30 @@ GET_BUSI = ('To see the images, set DATA = "kaggle" (BUSI from Kaggle, credentia
 
 @dataclass(frozen=True)
 class Experiment:
-    """A group of runs: ``strategies`` × ``seeds`` at ``profile`` with ``settings`` changed."""
+    """A group of runs: ``strategies`` × ``seeds`` (× ``folds``) of ``protocol`` at ``profile``
+    with ``settings`` changed (:data:`bl_utils.config.PROTOCOLS`)."""
 
     title: str
     profile: str = "quick"
     strategies: tuple[str, ...] = STRATEGIES
     seeds: tuple[int, ...] = SEEDS
     settings: dict[str, Any] = field(default_factory=dict)
+    protocol: str = "earlier"
+    folds: tuple[int | None, ...] = (None,)
 
+
+#: Seeds of the study's repeated cross-validation (each seed: its own partition in 5 folds).
+STUDY_SEEDS = (0, 1)
+STUDY_FOLDS = (0, 1, 2, 3, 4)
 
 #: Every group of runs the report publishes, in the order they are trained.
 EXPERIMENTS: dict[str, Experiment] = {
+    "study": Experiment("The study: 425 tumour images, repeated 5-fold cross-validation, 20 epochs, poly decay",
+                        protocol="study", seeds=STUDY_SEEDS, folds=STUDY_FOLDS),
+    "odonnat_pham": Experiment("Odonnat & Pham's protocol as their code ran it, CPU profile",
+                               protocol="odonnat-pham", seeds=ABLATION_SEEDS),
+    "odonnat_pham_paper": Experiment("Odonnat & Pham's protocol at their profile (256², ResNet-34)", profile="paper",
+                                     protocol="odonnat-pham", strategies=("ce", "rebalance"), seeds=(0,)),
     "table1": Experiment("Table 1: the four strategies, CPU profile, 5 seeds"),
     "paper": Experiment("Table 1 at Odonnat & Pham's profile (256², ResNet-34, 20 epochs)",
                         profile="paper", seeds=(0,)),
@@ -83,7 +97,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 def data_id_of(data: str) -> str:
     """The data level of the run folders of ``data`` (a BUSI folder or ``"synthetic"``):
-    :func:`bl_utils.config.data_id` of its content fingerprint (:func:`bl_utils.train.data_identity`)."""
+    :func:`bl_utils.config.data_id` of its content fingerprint (:func:`bl_utils.training_data.data_identity`)."""
     source, fingerprint = data_identity(data)
     return data_id(source.kind, fingerprint)
 
@@ -102,7 +116,7 @@ def published_data_id(results_dir: str | os.PathLike | None = None) -> str | Non
 
 
 def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
-              data_id: str | None = None, also: Sequence[str | os.PathLike] = ()
+              data_id: str | None = None, also: Sequence[str | os.PathLike] = (), folds=(None,)
               ) -> tuple[list[RunResult], list[Path]]:
     """The complete runs of ``config`` for ``strategies`` × ``seeds``, without training:
     ``(found, missing folders)``. A run is looked for in ``out`` (default: ``results/``), then in
@@ -112,12 +126,12 @@ def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
     data_id = data_id or data_id_of(config.data)
     places = [Path(out or default_results_dir()), *map(Path, also)]
     found, missing = [], []
-    for seed in seeds:
-        for name in strategies:
-            run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
-            folders = [run_folder(run, place, data_id) for place in places]
-            complete = next((f for f in folders if (f / "run.json").is_file()), None)
-            (found.append(load_run(complete)) if complete else missing.append(folders[0]))
+    for seed, fold, name in run_order(strategies, seeds, folds):
+        changes = {"seed": seed, "strategy": name, **({} if fold is None else {"fold": fold})}
+        run = dataclasses.replace(config, **changes).resolve(device)
+        folders = [run_folder(run, place, data_id) for place in places]
+        complete = next((f for f in folders if (f / "run.json").is_file()), None)
+        (found.append(load_run(complete)) if complete else missing.append(folders[0]))
     return found, missing
 
 
@@ -125,14 +139,16 @@ def config_of(name: str, data: str, **changes: Any) -> TrainConfig:
     """The :class:`~bl_utils.config.TrainConfig` of experiment ``name`` on ``data`` (strategy and
     seed are set per run); ``changes`` override anything (e.g. ``device``)."""
     experiment = EXPERIMENTS[name]
-    return TrainConfig(**{"data": str(data), "profile": experiment.profile, **experiment.settings, **changes})
+    return TrainConfig.of_protocol(experiment.protocol, **{"data": str(data), "profile": experiment.profile,
+                                                           **experiment.settings, **changes})
 
 
 def load_experiment(name: str, data: str, out: str | Path | None = None, **changes: Any
                     ) -> tuple[list[RunResult], list[Path]]:
     """The complete runs of experiment ``name`` in ``out`` and the folders of those missing."""
     experiment = EXPERIMENTS[name]
-    return find_runs(config_of(name, data, **changes), experiment.strategies, experiment.seeds, out)
+    return find_runs(config_of(name, data, **changes), experiment.strategies, experiment.seeds, out,
+                     folds=experiment.folds)
 
 
 def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
@@ -161,7 +177,8 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
     """
     experiment = EXPERIMENTS[name]
     changes, seeds = smoke_version(name) if smoke else ({}, experiment.seeds)
-    if profile and not smoke and name != "paper":
+    folds = experiment.folds[:2] if smoke else experiment.folds
+    if profile and not smoke and experiment.profile != "paper":
         changes["profile"] = profile
     config = config_of(name, data or "synthetic", **changes)
     published = Path(published) if published else default_results_dir()
@@ -169,12 +186,13 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
     data_id = data_id or data_id_of(data)
     note = ""
     if (train or smoke) and data is not None:
-        found, missing = train_all(config, experiment.strategies, seeds, out, verbose=verbose), []
+        found, missing = train_all(config, experiment.strategies, seeds, out, verbose=verbose, folds=folds), []
     else:
-        found, missing = find_runs(config, experiment.strategies, seeds, out, data_id, also)
+        found, missing = find_runs(config, experiment.strategies, seeds, out, data_id, also, folds)
         if not found:
             as_defined = config_of(name, data or "synthetic", encoder_weights=None)
-            shown, absent = find_runs(as_defined, experiment.strategies, experiment.seeds, published, data_id)
+            shown, absent = find_runs(as_defined, experiment.strategies, experiment.seeds, published, data_id,
+                                      folds=experiment.folds)
             if shown:
                 resolved = config.resolve()
                 note = (f" (the published runs; this machine's settings, {resolved.profile} profile with "
@@ -254,10 +272,12 @@ def write_answer(folder: str | Path | None, name: str, markdown: str) -> Path:
     return folder / "answers.md"
 
 
-def run_experiment(name: str, data: str, out: str | Path | None = None, **changes: Any) -> list[RunResult]:
-    """Train (or load) every run of experiment ``name``; resumable."""
+def run_experiment(name: str, data: str, out: str | Path | None = None, seeds: Sequence[int] | None = None,
+                   **changes: Any) -> list[RunResult]:
+    """Train (or load) every run of experiment ``name`` (only ``seeds`` of them, when given); resumable."""
     experiment = EXPERIMENTS[name]
-    return train_all(config_of(name, data, **changes), experiment.strategies, experiment.seeds, out)
+    seeds = experiment.seeds if seeds is None else [s for s in experiment.seeds if s in seeds]
+    return train_all(config_of(name, data, **changes), experiment.strategies, seeds, out, folds=experiment.folds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="the BUSI folder (or 'synthetic')")
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--list", action="store_true", help="say which runs exist; train nothing")
+    parser.add_argument("--seeds", type=int, nargs="+", help="train only these of each experiment's seeds")
 
     launch.add_arguments(parser)   # --launcher local/slurm: one submitit job per missing run
     args = parser.parse_args(argv)
@@ -291,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             found, missing = load_experiment(name, data, args.out)
             print(f"{name:>14}: {len(found)} complete, {len(missing)} missing — {EXPERIMENTS[name].title}")
         else:
-            run_experiment(name, data, args.out)
+            run_experiment(name, data, args.out, seeds=args.seeds)
     return 0
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import os
 import sys
 import time
@@ -41,23 +40,20 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import data as bl_data
 from . import model as bl_model
-from . import noise
-from .config import TrainConfig, data_id, default_results_dir, run_folder
-from .distance import batch_signed_distance_maps
+from .config import TrainConfig, default_results_dir, run_folder
 from .evaluate import autocast, evaluate_corruptions, predict, predict_masks
 from .losses import StrategyLoss
-from .metrics import batch_dice, evaluate_masks, summarize
+from .metrics import batch_dice, batch_pooled_f1, evaluate_masks, summarize
 from .model import build_model
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, run_metadata, seed_everything, write_json
 from .schedules import STRATEGIES, make_strategy
-from .split import split_train_val
+from .training_data import TrainingData, prepare_data
 
 #: The modules whose code decides a run's numbers; their digest is :data:`CODE_VERSION`.
-CODE_MODULES = ("train", "config", "model", "evaluate", "losses", "schedules", "distance", "data", "dataset",
-                "cache", "split", "duplicates", "noise", "metrics")
+CODE_MODULES = ("train", "training_data", "config", "model", "evaluate", "losses", "schedules", "distance", "data",
+                "dataset", "cache", "split", "duplicates", "noise", "metrics")
 
 
 def _code_version() -> str:
@@ -97,125 +93,14 @@ def build_training(config: TrainConfig, device: torch.device, verbose: bool = Tr
 
 
 # --------------------------------------------------------------------------------------------
-# Data
-
-
-@dataclass
-class TrainingData:
-    """Train and validation tensors on the training device, and what identifies them.
-
-    ``*_images``: float32 ``(N, 1, H, W)``, standardised with the train set's ``mean``/``std`` (of
-    intensities / 255); ``*_masks``: float32 ``(N, 1, H, W)`` in {0, 1} (train masks carry the
-    annotation noise, if any); ``*_phis``: float32 ``(N, 1, H, W)``, Φ_G scaled as the config says.
-    ``val_uint8``: uint8 ``(N, H, W)`` validation images before standardisation (for
-    :mod:`bl_utils.noise`). ``fingerprint``: :func:`bl_utils.data.content_fingerprint` of the
-    images at 256² after the selection rule (a run's ``data_fingerprint``); ``data_fingerprint``:
-    that of every image of the data, before any rule (it names the data, :func:`data_identity`);
-    ``kind``: ``"busi"`` or ``"synthetic"``.
-    """
-
-    train_images: torch.Tensor
-    train_masks: torch.Tensor
-    train_phis: torch.Tensor
-    val_images: torch.Tensor
-    val_masks: torch.Tensor
-    val_phis: torch.Tensor
-    val_uint8: np.ndarray
-    mean: float
-    std: float
-    train_stems: list[str]
-    val_stems: list[str]
-    val_labels: list[str]
-    source: str
-    kind: str
-    fingerprint: str
-    n_images: int
-    data_fingerprint: str
-
-    @property
-    def data_id(self) -> str:
-        """The data level of a run's folder: :func:`bl_utils.config.data_id` of the whole data."""
-        return data_id(self.kind, self.data_fingerprint)
-
-
-def data_identity(data: str, cache_dir: str | None = None) -> tuple[bl_data.DataSource, str]:
-    """The source of ``data`` (as :func:`bl_utils.data.resolve_data` reads it) and the content
-    fingerprint of *every* image it holds at 256², before any selection rule: what names the data
-    in a run's folder (:func:`bl_utils.config.data_id`), whatever rule a protocol applies. Reads
-    no image when the resized arrays are cached; computes no Φ_G."""
-    source = bl_data.resolve_data(data)
-    everything = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
-                                   distance_maps=False, cache_dir=cache_dir, progress=False)
-    return source, bl_data.content_fingerprint(everything)
-
-
-def _load_split(config: TrainConfig, verbose: bool):
-    """The dataset at 256² after the selection rule (and ``max_images``), its source, the
-    fingerprints of the kept images and of the whole data, and the split."""
-    source, whole = data_identity(config.data, config.cache_dir)
-    if verbose:
-        print(source.description)
-    dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False,
-                                max_tumour_fraction=config.max_tumour_fraction,
-                                cache_dir=config.cache_dir, progress=verbose)
-    fingerprint = bl_data.content_fingerprint(dataset)
-    if config.max_images is not None and config.max_images < len(dataset):
-        chosen = np.random.default_rng(config.split_seed).permutation(len(dataset))[:config.max_images]
-        dataset = dataset.subset(np.sort(chosen))
-    split = split_train_val(dataset, val_fraction=config.val_fraction, seed=config.split_seed,
-                            groups=None if config.group_duplicates else False)
-    return dataset, source, fingerprint, whole, split
-
-
-def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:
-    """Load the data of a resolved ``config``, split it, degrade the training masks if asked
-    (``mask_noise``, seeded by ``seed``), resize to ``image_size``, compute Φ_G, move to ``device``."""
-    dataset, source, fingerprint, whole, split = _load_split(config, verbose)
-    masks = dataset.masks.copy()
-    if config.mask_noise > 0:
-        masks[split.train] = noise.jitter_contours(masks[split.train], config.mask_noise, seed=config.seed)
-    size = (config.image_size, config.image_size)
-    images_u8 = bl_data.resize_images(dataset.images, size)
-    masks = bl_data.resize_masks(masks, size)
-    phis = batch_signed_distance_maps(masks[:, None], empty=config.phi_empty)[:, 0]
-    if config.phi_scale == "image":
-        phis = phis / float(config.image_size)
-    images = torch.from_numpy(images_u8).float().div_(255.0).unsqueeze(1)
-    mean, std = float(images[split.train].mean()), float(images[split.train].std().clamp_min(1e-6))
-    images = (images - mean) / std
-
-    def take(array, index):
-        tensor = torch.as_tensor(array) if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
-        return tensor.float().reshape(len(array), 1, *size)[torch.as_tensor(index)].to(device).contiguous()
-
-    meta = dataset.meta
-    return TrainingData(
-        take(images, split.train), take(masks, split.train), take(phis, split.train),
-        take(images, split.val), take(masks, split.val), take(phis, split.val),
-        val_uint8=images_u8[split.val], mean=mean, std=std,
-        train_stems=list(meta.stem.iloc[split.train]), val_stems=list(meta.stem.iloc[split.val]),
-        val_labels=list(meta.label.iloc[split.val]), source=source.description, kind=source.kind,
-        fingerprint=fingerprint, n_images=len(dataset), data_fingerprint=whole)
-
-
-def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:
-    """Why Φ_G is scaled: for each ``phi_scale``, max |Φ_G| and L_B of the untrained guess s = 0.5
-    (``0.5 · mean Φ_G``) beside the BCE of that guess (ln 2). ``phis``: ``(N, H, W)`` in pixels."""
-    rows = []
-    for scale, divisor in (("pixel", 1.0), ("image", float(image_size))):
-        lb = 0.5 * float(np.mean(phis)) / divisor
-        rows.append({"phi_scale": scale, "max_abs_phi": float(np.abs(phis).max()) / divisor,
-                     "L_B_at_s_half": lb, "ratio_to_bce": lb / math.log(2)})
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------------------------
 # The loop
 
 
-def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
-    """The shuffled batches of one epoch, a function of ``(seed, epoch)`` only (last batch may be short)."""
-    generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+def batch_order(n: int, batch_size: int, seed: int, epoch: int, fixed: bool = False) -> list[torch.Tensor]:
+    """The shuffled batches of one epoch, a function of ``(seed, epoch)`` only (last batch may be
+    short); ``fixed``: the order of epoch 0 for every epoch (one random order, as an unshuffled
+    loader over a randomly drawn training set gives)."""
+    generator = torch.Generator().manual_seed(seed * 100_003 + (0 if fixed else epoch))
     order = torch.randperm(n, generator=generator)
     return list(order.split(batch_size))
 
@@ -292,15 +177,28 @@ def _objective(objective: StrategyLoss, logits, masks, phis, epoch: int, config:
     return loss, terms
 
 
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (0-based) of ``total_steps``: ``lr`` itself
+    (``lr_schedule="constant"``), or nnU-Net's polynomial decay ``lr · (1 − step / total_steps)^0.9``
+    (``"poly"``, Isensee et al. 2021), which falls to ~0 at the last step."""
+    if config.lr_schedule == "poly":
+        return config.lr * (1.0 - step / total_steps) ** 0.9
+    return config.lr
+
+
 def train_one_epoch(state: TrainingState, objective: StrategyLoss, data: TrainingData,
                     config: TrainConfig, epoch: int, verbose: bool = True) -> list[float]:
     """One pass over the training set in the order of :func:`batch_order`; returns the epoch's
-    means ``[total, regional, boundary]`` (unweighted terms, averaged over images)."""
+    means ``[total, regional, boundary]`` (unweighted terms, averaged over images) and the sum of
+    the learning rates of its steps."""
     from tqdm.auto import tqdm
 
     device = data.train_images.device
     channels_last = device.type in ("cpu", "cuda")
-    batches = batch_order(len(data.train_images), config.batch_size, config.seed, epoch)
+    batches = batch_order(len(data.train_images), config.batch_size, config.seed, epoch,
+                          fixed=config.batch_order == "fixed")
+    total_steps = len(batches) * config.epochs
+    lr_sum = 0.0
     state.model.train()
     sums = torch.zeros(3, device=device)
     bar = tqdm(batches, desc=f"{config.strategy} epoch {epoch + 1}/{config.epochs}", leave=False,
@@ -315,6 +213,10 @@ def train_one_epoch(state: TrainingState, objective: StrategyLoss, data: Trainin
         loss, terms = _objective(objective, logits, data.train_masks[index], data.train_phis[index],
                                  epoch, config, step)
         state.optimizer.zero_grad(set_to_none=True)
+        lr = learning_rate(config, epoch * len(batches) + step, total_steps)
+        for group in state.optimizer.param_groups:
+            group["lr"] = lr
+        lr_sum += lr
         if state.scaler is not None:
             state.scaler.scale(loss).backward()
             state.scaler.step(state.optimizer)
@@ -323,18 +225,22 @@ def train_one_epoch(state: TrainingState, objective: StrategyLoss, data: Trainin
             loss.backward()
             state.optimizer.step()
         sums += torch.stack([loss.detach(), terms["regional"], terms["boundary"]]) * len(index)
-    return (sums / len(data.train_images)).tolist()
+    return (sums / len(data.train_images)).tolist() + [lr_sum]
 
 
 def validate(model: torch.nn.Module, data: TrainingData, config: TrainConfig) -> dict[str, float]:
-    """Validation Dice after an epoch: mean over all images (Odonnat & Pham's metric: an image
-    without tumour scores 1 when predicted empty, else 0), over tumour images, and empty predictions."""
+    """Validation scores after an epoch: Dice averaged over all images (an image without tumour
+    scores 1 when predicted empty, else 0) and over tumour images, the empty predictions, and
+    Odonnat & Pham's metric as their code computed it (:func:`bl_utils.metrics.batch_pooled_f1`,
+    batches of 16 in the validation order)."""
     probs = predict(model, data.val_images, config.amp)
     dice = batch_dice(probs, data.val_masks, from_logits=False)
     tumour = data.val_masks.flatten(1).amax(1) > 0
     return {"val_dice": dice.mean().item(),
             "val_dice_tumour": dice[tumour].mean().item() if tumour.any() else float("nan"),
-            "val_empty_predictions": int((probs.flatten(1).amax(1) < 0.5).sum())}
+            "val_empty_predictions": int((probs.flatten(1).amax(1) < 0.5).sum()),
+            "val_f1_pooled": batch_pooled_f1(probs[:, 0].cpu().numpy() >= 0.5, data.val_masks[:, 0].cpu().numpy() > 0.5,
+                                             batch_size=16)}
 
 
 def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: bool = True,
@@ -366,15 +272,15 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
     objective = StrategyLoss(strategy, regional=config.regional)
     for epoch in range(state.start_epoch, config.epochs):
         started = time.perf_counter()
-        loss, regional, boundary = train_one_epoch(state, objective, data, config, epoch, verbose)
+        loss, regional, boundary, lr_sum = train_one_epoch(state, objective, data, config, epoch, verbose)
         w_regional, w_boundary = strategy.weights(float(epoch))
         row = {"epoch": epoch + 1, "alpha": strategy.alpha(float(epoch)), "w_regional": w_regional,
-               "w_boundary": w_boundary, "train_loss": loss, "train_regional": regional,
+               "w_boundary": w_boundary, "lr_sum": lr_sum, "train_loss": loss, "train_regional": regional,
                "train_boundary": boundary, **validate(state.model, data, config),
                "seconds": time.perf_counter() - started}
         state.history.append(row)
-        if row["val_dice"] > state.best["val_dice"]:
-            state.best = {"epoch": epoch + 1, "val_dice": row["val_dice"], "val_dice_tumour": row["val_dice_tumour"]}
+        if row[config.best_metric] > state.best.get(config.best_metric, -1.0):
+            state.best = {"epoch": epoch + 1, **{k: row[k] for k in ("val_dice", "val_dice_tumour", "val_f1_pooled")}}
             _save_torch(state.model.state_dict(), folder / "best.pt")
         _checkpoint(folder, state, epoch, identity)
         if verbose:
@@ -394,6 +300,13 @@ def _check_settings(folder: Path, found: dict[str, Any], wanted: dict[str, Any])
 
 # --------------------------------------------------------------------------------------------
 # The end of a run: per-image scores, degraded images, the run's files
+
+
+def normal_image_table(masks: np.ndarray, stems: list[str]) -> pd.DataFrame:
+    """One row per normal image: ``stem``, ``predicted_pixels`` and ``false_positive`` (any pixel
+    predicted), from bool ``masks`` ``(M, H, W)``."""
+    pixels = masks.reshape(len(masks), -1).sum(axis=1)
+    return pd.DataFrame({"stem": stems, "predicted_pixels": pixels.astype(int), "false_positive": pixels > 0})
 
 
 def _summary(table: pd.DataFrame, epoch: int, val_dice: float) -> dict[str, Any]:
@@ -416,8 +329,13 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
     masks = {"final": predict_masks(state.model, data.val_images, config.amp)}
     if evaluate_noise:
         _write_csv(evaluate_corruptions(state.model, data, config.amp), folder / "robustness.csv")
+    normal = {"final": predict_masks(state.model, data.normal_images, config.amp)} if data.normal_stems else {}
     state.model.load_state_dict(torch.load(folder / "best.pt", map_location=data.val_images.device, weights_only=True))
     masks["best"] = predict_masks(state.model, data.val_images, config.amp)
+    if data.normal_stems:
+        normal["best"] = predict_masks(state.model, data.normal_images, config.amp)
+        _write_csv(pd.concat([normal_image_table(normal[n], data.normal_stems).assign(checkpoint=n)
+                              for n in ("best", "final")], ignore_index=True), folder / "normal_images.csv")
     tables = {name: evaluate_masks(m, truth, stems=data.val_stems, labels=data.val_labels) for name, m in masks.items()}
     per_image = pd.concat([tables[n].assign(checkpoint=n) for n in ("best", "final")], ignore_index=True)
     history = pd.DataFrame(state.history)
@@ -430,8 +348,14 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
                             labels=np.array(data.val_labels))
     best = _summary(tables["best"], state.best["epoch"], state.best["val_dice"])
     final = _summary(tables["final"], len(history), history.val_dice.iloc[-1])
+    for summary, row in ((best, history.iloc[state.best["epoch"] - 1]), (final, history.iloc[-1])):
+        summary["val_f1_pooled"] = float(row["val_f1_pooled"])
+    for name, found in normal.items():
+        (best if name == "best" else final)["normal_fp_rate"] = float((found.reshape(len(found), -1).any(1)).mean())
+    if "lr_sum" in history:   # Σ lr · w_B / Σ lr: the boundary weight the optimiser actually applied
+        final["effective_w_boundary"] = float((history.lr_sum * history.w_boundary).sum() / history.lr_sum.sum())
     metadata = run_metadata(settings, data.val_images.device)
-    metadata.update(amp=config.amp, threads=torch.get_num_threads(), code_version=CODE_VERSION,
+    metadata.update(protocol=config.protocol, amp=config.amp, threads=torch.get_num_threads(), code_version=CODE_VERSION,
                     train_seconds=float(history.seconds.sum()), data=data.source, data_id=data.data_id,
                     n_images=data.n_images, best=best, final=final, train_stems=data.train_stems,
                     val_stems=data.val_stems, complete=True)
@@ -446,27 +370,37 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
 
 #: Settings that decide :func:`prepare_data`'s output; runs that share them share one preparation.
 DATA_KEYS = ("data", "image_size", "max_tumour_fraction", "split_seed", "max_images", "group_duplicates",
-             "val_fraction", "phi_scale", "phi_empty", "mask_noise", "cache_dir")
+             "val_fraction", "phi_scale", "phi_empty", "mask_noise", "cache_dir", "include_normal", "folds",
+             "fold", "normalise", "protocol")
+
+
+def run_order(strategies=STRATEGIES, seeds=(0,), folds=(None,)) -> list[tuple[int, int | None, str]]:
+    """``(seed, fold, strategy)`` of every run, the strategies of one (seed, fold) together, so
+    that a campaign trains them one after the other on one machine."""
+    return [(seed, fold, name) for seed in seeds for fold in folds for name in strategies]
 
 
 def _data_key(config: TrainConfig) -> tuple:
-    return tuple(getattr(config, k) for k in DATA_KEYS) + ((config.seed,) if config.mask_noise else ())
+    seeded = config.mask_noise or config.folds is not None or config.split_seed is None   # the seed draws the data
+    return tuple(getattr(config, k) for k in DATA_KEYS) + ((config.seed,) if seeded else ())
 
 
 def train_all(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str | os.PathLike | None = None,
-              resume: bool = True, verbose: bool = True, evaluate_noise: bool = True) -> list[RunResult]:
-    """Train (or load) every strategy for every seed, preparing the data once per data setting."""
+              resume: bool = True, verbose: bool = True, evaluate_noise: bool = True, folds=(None,)) -> list[RunResult]:
+    """Train (or load) every strategy for every seed (and fold of ``folds``; ``None``: the
+    config's split), the four strategies of one (seed, fold) in a row, preparing the data once
+    per data setting."""
     device = get_device(config.device)
     prepared: dict[tuple, TrainingData] = {}
     results = []
-    for seed in seeds:
-        for name in strategies:
-            run = dataclasses.replace(config, seed=seed, strategy=name).resolve(device)
-            key = _data_key(run)
-            if key not in prepared:
-                prepared = {key: prepare_data(run, device, verbose=verbose)}   # keep one in memory
-            results.append(train(run, out=out, resume=resume, verbose=verbose, data=prepared[key],
-                                 evaluate_noise=evaluate_noise))
+    for seed, fold, name in run_order(strategies, seeds, folds):
+        changes = {"seed": seed, "strategy": name, **({} if fold is None else {"fold": fold})}
+        run = dataclasses.replace(config, **changes).resolve(device)
+        key = _data_key(run)
+        if key not in prepared:
+            prepared = {key: prepare_data(run, device, verbose=verbose)}   # keep one in memory
+        results.append(train(run, out=out, resume=resume, verbose=verbose, data=prepared[key],
+                             evaluate_noise=evaluate_noise))
     return results
 
 

@@ -6,6 +6,12 @@ with :func:`bl_utils.explorer.explore` and redraws it with :func:`bl_utils.plots
 The widget code only connects sliders to those functions (imports go ``widgets → plots →
 explorer``, never back).
 
+Every slider's label says its unit (pixels for the shifts and the dilation, σ in pixels for the
+blur, probabilities for δ and the cap c, α unitless for the Φ_G scale in use); α is greyed out
+(disabled) while the strategy is ``ce``, where it changes nothing. The figure's colour scales do
+not move with α (:func:`bl_utils.explorer.colour_bounds`), so sliding α visibly changes the maps.
+Only ipywidgets APIs common to 7.7.1 (Colab) and 8 are used, with a fallback where they differ.
+
 For the notebooks' convenience every public name of :mod:`bl_utils.explorer` (``Disk``,
 ``distance_identities``, ``candidate_losses``, ``explore``, ``significant``, ...) is importable
 from here too: ``from bl_utils import widgets; widgets.significant(table)``.
@@ -24,12 +30,12 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .explorer import (EXPLORER_DEFAULTS, LOG_CLAMP, Disk, ExplorerState, boundary_loss_sum,
-                       candidate_losses, candidate_prediction, contour_distance, distance_identities,
-                       empty_policy_table, explore, image_title, loss_term_maps, normal_correspondences,
-                       pixel_region_integral, region_distance_integral, segmentation_at, significant,
-                       soft_dice_loss, standard_candidates, strategy_weights, summary_lines, summary_text,
-                       tumour_index, zoom_window)
+from .disks import (Disk, boundary_loss_sum, contour_distance, distance_identities, normal_correspondences,
+                    pixel_region_integral, region_distance_integral)
+from .explorer import (ALPHA_RANGE, EXPLORER_DEFAULTS, LOG_CLAMP, ExplorerState, candidate_losses,
+                       candidate_prediction, empty_policy_table, explore, image_title, loss_term_maps,
+                       segmentation_at, significant, soft_dice_loss, standard_candidates, strategy_weights,
+                       summary_lines, summary_text, tumour_index, zoom_window)
 from .plots import plot_loss_explorer
 from .schedules import STRATEGIES
 
@@ -59,29 +65,54 @@ def boundary_loss_explorer(dataset, index: int | None = None, **defaults) -> "Lo
     return LossExplorer(dataset, index=index, **defaults)
 
 
+#: Width of the controls' labels: wide enough for "α (unitless, Φ_G in pixels)".
+_LABEL_WIDTH = "190px"
+
+#: What hovering over α says (the label has room for its unit only).
+_ALPHA_TIP = ("weight of L_B: (w_CE, w_B) = (1, α) for ce+bl and ce+ramp, (1 − α, α) for rebalance; "
+              "no effect for ce (greyed out). Unitless, for Φ_G {}")
+
+
+def _tooltip(widget: W.Widget, text: str) -> W.Widget:
+    """Set the hover text: ``tooltip`` in ipywidgets 8, ``description_tooltip`` in 7.x."""
+    name = "tooltip" if widget.has_trait("tooltip") else "description_tooltip"
+    setattr(widget, name, text)
+    return widget
+
+
 def _slider(kind, value, low, high, description: str, **extra) -> W.Widget:
-    """One of the explorer's sliders: labelled, 340 px wide, updating on release."""
+    """One of the explorer's sliders: labelled (with its unit), 430 px wide, updating on release."""
     return kind(value=value, min=low, max=high, description=description, continuous_update=False,
-                style={"description_width": "110px"}, layout=W.Layout(width="340px"), **extra)
+                style={"description_width": _LABEL_WIDTH}, layout=W.Layout(width="430px"), **extra)
 
 
 def _make_controls(dataset, index: int, settings: dict[str, Any]) -> dict[str, W.Widget]:
-    """The explorer's controls, keyed by name, at ``settings`` (:data:`EXPLORER_DEFAULTS` keys)."""
+    """The explorer's controls, keyed by name, at ``settings`` (:data:`EXPLORER_DEFAULTS` keys).
+
+    Each slider's description ends with its unit in parentheses: pixels (shifts, dilation),
+    σ in pixels (blur), probability (δ, c); α is unitless, and its effect depends on the scale of
+    Φ_G (``settings["phi_scale"]``: divided by the image side, or in pixels), which it names.
+    """
     h, w = np.asarray(dataset.masks[0]).shape
     titles = [(image_title(dataset, i), i) for i in range(len(dataset.masks))]
+    image_scale = settings["phi_scale"] == "image"
+    phi_unit = "Φ_G ÷ side" if image_scale else "Φ_G in pixels"
+    alpha_tip = _ALPHA_TIP.format("divided by the image side, as in training" if image_scale else "in pixels")
+    label = {"style": {"description_width": _LABEL_WIDTH}}
     return {
         "index": W.Dropdown(options=titles, value=index, description="image",
-                            style={"description_width": "110px"}, layout=W.Layout(width="460px")),
+                            layout=W.Layout(width="560px"), **label),
         "strategy": W.Dropdown(options=list(STRATEGIES), value=settings["strategy"], description="strategy",
-                               style={"description_width": "110px"}, layout=W.Layout(width="340px")),
-        "alpha": _slider(W.FloatSlider, settings["alpha"], 0.0, 1.0, "α", step=0.01),
-        "delta": _slider(W.FloatSlider, settings["delta"], 0.01, 0.99, "threshold δ", step=0.01),
-        "dy": _slider(W.IntSlider, settings["shift"][0], -h // 4, h // 4, "shift dy"),
-        "dx": _slider(W.IntSlider, settings["shift"][1], -w // 4, w // 4, "shift dx"),
-        "dilation": _slider(W.IntSlider, settings["dilation"], -15, 15, "dilate (−erode)"),
-        "blur": _slider(W.FloatSlider, settings["blur"], 0.0, 10.0, "blur σ", step=0.5),
-        "confidence": _slider(W.FloatSlider, settings["confidence"], 0.9, 1.0, "max prob c", step=0.001,
-                              readout_format=".3f"),
+                               layout=W.Layout(width="430px"), **label),
+        "alpha": _tooltip(_slider(W.FloatSlider, settings["alpha"], *ALPHA_RANGE, f"α (unitless, {phi_unit})",
+                                  step=0.01), alpha_tip),
+        "delta": _slider(W.FloatSlider, settings["delta"], 0.01, 0.99, "threshold δ (probability)", step=0.01),
+        "dy": _slider(W.IntSlider, settings["shift"][0], -h // 4, h // 4, "shift dy (pixels)"),
+        "dx": _slider(W.IntSlider, settings["shift"][1], -w // 4, w // 4, "shift dx (pixels)"),
+        "dilation": _slider(W.IntSlider, settings["dilation"], -15, 15, "dilate, −erode (pixels)"),
+        "blur": _slider(W.FloatSlider, settings["blur"], 0.0, 10.0, "blur (σ in pixels)", step=0.5),
+        "confidence": _slider(W.FloatSlider, settings["confidence"], 0.9, 1.0, "max prob c (probability)",
+                              step=0.001, readout_format=".3f"),
     }
 
 
@@ -125,8 +156,13 @@ class LossExplorer(W.VBox):
         return f"<p><em>{EXPLORER_NOTE}</em></p>"
 
     def _repr_mimebundle_(self, **kwargs) -> dict[str, Any]:
-        """ipywidgets' bundle (the live widget view) with the note as its text and HTML fallbacks."""
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        """ipywidgets' bundle (the live widget view) with the note as its text and HTML fallbacks.
+
+        ipywidgets 7.x has no ``Widget._repr_mimebundle_`` (it displays through
+        ``_ipython_display_``, whose text is ``repr``, the note): the view is then built here."""
+        parent = getattr(super(), "_repr_mimebundle_", None)
+        bundle = (parent(**kwargs) if parent else None) or {"application/vnd.jupyter.widget-view+json": {
+            "version_major": 2, "version_minor": 0, "model_id": self.model_id}}
         return {**bundle, "text/plain": EXPLORER_NOTE, "text/html": self._repr_html_()}
 
     def settings(self) -> dict[str, Any]:
@@ -141,8 +177,10 @@ class LossExplorer(W.VBox):
         self.update()
 
     def update(self) -> ExplorerState:
-        """Recompute :attr:`state` from the controls, refresh the numbers and redraw the figure."""
+        """Recompute :attr:`state` from the controls, grey out α for ``ce`` (enable it for the other
+        strategies), refresh the numbers and redraw the figure."""
         self.state = explore(self.dataset, **self.settings())
+        self.controls["alpha"].disabled = self.controls["strategy"].value == "ce"   # α changes nothing there
         self.summary.value = f"<code>{summary_text(self.state)}</code>"
         fig = plot_loss_explorer(self.state)
         buffer = io.BytesIO()

@@ -161,6 +161,74 @@ def test_mask_encodings_any_value_above_zero(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# The original sizes: from the folder's manifest.csv when it has one, else the files'
+
+
+def _write_manifest(folder: Path, rows, columns=("class", "stem", "orig_h", "orig_w")) -> None:
+    pd.DataFrame(rows, columns=list(columns)).to_csv(folder / "manifest.csv", index=False)
+
+
+TINY_SIZES = {"benign (1)": (471, 562), "benign (2)": (310, 190), "benign (10)": (719, 1048),
+              "malignant (1)": (500, 600), "malignant (2)": (333, 444), "normal (1)": (600, 800)}
+
+
+def test_manifest_gives_the_original_sizes_and_changes_nothing_else(tiny):
+    kw = dict(image_size=(30, 40), max_tumour_fraction=None, cache_dir=False, distance_maps=False, progress=False)
+    files = data.load_busi(tiny, **kw)
+    assert (files.meta.size_source == "image files").all()
+    assert (files.meta.orig_height == 30).all() and (files.meta.orig_width == 40).all()
+    rows = [(stem.split()[0], stem, h, w) for stem, (h, w) in TINY_SIZES.items()]
+    _write_manifest(tiny, rows + [("benign", "benign (99)", 1, 1)])      # a row of no loaded image: ignored
+    listed = data.load_busi(tiny, **kw)
+    assert list(listed.meta.columns) == list(META_COLUMNS)
+    assert (listed.meta.size_source == "manifest.csv").all()
+    assert [(r.orig_height, r.orig_width) for r in listed.meta.itertuples()] == [TINY_SIZES[s] for s in listed.stems]
+    for name in ("images", "masks"):
+        np.testing.assert_array_equal(getattr(listed, name), getattr(files, name))
+    pd.testing.assert_frame_equal(listed.meta.drop(columns=["orig_height", "orig_width", "size_source"]),
+                                  files.meta.drop(columns=["orig_height", "orig_width", "size_source"]))
+    assert data.content_fingerprint(listed) == data.content_fingerprint(files)
+    # the other spelling of the columns, without a class column; and the < 5 % rule keeps the sizes
+    _write_manifest(tiny, [(s, h, w) for s, (h, w) in TINY_SIZES.items()], ("stem", "orig_height", "orig_width"))
+    kept = data.load_busi(tiny, **{**kw, "max_tumour_fraction": 0.05})
+    assert [(r.orig_height, r.orig_width) for r in kept.meta.itertuples()] == [TINY_SIZES[s] for s in kept.stems]
+
+
+def test_manifest_is_read_from_the_layout_folder_with_a_cache(tiny, tmp_path):
+    """The sizes are applied after the cache: a manifest written later is used by the cached load."""
+    kw = dict(image_size=16, max_tumour_fraction=None, cache_dir=tmp_path / "cache", distance_maps=False,
+              progress=False)
+    assert (data.load_busi(tiny.parent, **kw).meta.size_source == "image files").all()
+    _write_manifest(tiny, [(s.split()[0], s, h, w) for s, (h, w) in TINY_SIZES.items()])
+    cached = data.load_busi(tiny.parent, **kw)
+    assert cached.from_cache and cached.meta.set_index("stem").loc["benign (10)", "orig_width"] == 1048
+
+
+@pytest.mark.parametrize("rows, columns, phrases", [
+    ([("benign", "benign (1)", 10, 10)], None, ("no row for 5 of the 6 images", "benign/benign (2)", "delete")),
+    ([("benign (1)", 10)], ("stem", "orig_h"), ("no column orig_w or orig_width",)),
+    ([("benign", "benign (1)", 0, 10)], None, ("orig_h of 'benign (1)' is 0", "positive whole number")),
+    ([("benign", "benign (1)", 10.5, 10)], None, ("positive whole number",)),
+    ([("benign", "benign (1)", "", 10)], None, ("positive whole number",)),
+    ([("benign", "benign (1)", 10, 10)] * 2, None, ("more than once",)),
+], ids=["missing-row", "missing-column", "zero", "fraction", "empty", "twice"])
+def test_bad_manifest_raises_busidataerror_naming_the_fix(tiny, rows, columns, phrases):
+    _write_manifest(tiny, rows, columns or ("class", "stem", "orig_h", "orig_w"))
+    with pytest.raises(data.BusiDataError) as info:
+        data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)
+    message = str(info.value)
+    assert "manifest.csv" in message
+    for phrase in phrases:
+        assert phrase in message
+
+
+def test_unreadable_manifest(tiny):
+    (tiny / "manifest.csv").write_bytes(b"")
+    with pytest.raises(data.BusiDataError, match="Unreadable .*manifest.csv"):
+        data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)
+
+
+# --------------------------------------------------------------------------------------------
 # Bad input: one exception type, the file named, no cache left behind
 
 
@@ -480,11 +548,25 @@ def test_busi256_counts_780_and_the_papers_425(busi256):
     assert kept.class_counts().to_dict() == {"benign": 256, "malignant": 36, "normal": 133}
     table = data.rule_summary(everything.meta, 0.05)
     assert table.loc["total"].tolist() == [780, 425, 355] and table.loc["normal", "dropped"] == 0
+    assert data.content_fingerprint(kept) == "9df887104369f351"           # the notebooks' data
     # the fraction is the share of tumour pixels of the stored 256x256 mask
     for stem in ["benign (1)", "malignant (145)", "normal (5)"]:
         label = stem.split()[0]
         mask = np.asarray(Image.open(BUSI256 / label / f"{stem}_mask.png")) > 0
         assert everything.meta.set_index("stem").loc[stem, "tumour_fraction"] == mask.mean()
+
+
+@needs_sample
+@needs_busi256
+def test_sample_files_and_busi256_manifest_give_the_same_original_sizes(sample, busi256):
+    """The Kaggle files' own sizes (busi_sample) are the sizes busi256's manifest gives its resized copies."""
+    everything, _ = busi256
+    assert set(sample.meta.size_source) == {"image files"} and set(everything.meta.size_source) == {"manifest.csv"}
+    columns = ["label", "orig_height", "orig_width"]
+    shared = everything.meta.set_index("stem").loc[sample.stems, columns]
+    pd.testing.assert_frame_equal(shared, sample.meta.set_index("stem")[columns])
+    assert everything.meta.orig_width.between(190, 1048).all() and everything.meta.orig_height.between(310, 719).all()
+    assert len(set(zip(everything.meta.orig_width, everything.meta.orig_height))) > 100     # hundreds of shapes
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,11 +590,13 @@ def test_data_figures(tiny):
     fig = plots.plot_tumour_fraction_hist(ds.meta.tumour_fraction, 0.05, labels=ds.meta.label)
     (ax,) = fig.axes
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "5 % rule: 4 of 6 kept" in legend and "1 images without tumour (fraction 0, kept)" in legend
+    assert "< 5 %: 3 of 5 tumour images, 4 of 6 images" in legend
+    assert "1 image without tumour (fraction 0, kept)" in legend
     heights = sum(p.get_height() for p in ax.patches if p.get_height() > 0 and p.get_width() > 0)
     assert heights == 5                                   # every tumour image counted once (stacked)
-    assert any(np.isclose(5.0, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
+    assert any(np.isclose(0.05, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
     plt.close(fig)
+    assert "image files" in plots.plot_image_sizes(ds.meta).axes[0].get_title()
     for fig in (plots.plot_image_sizes(ds.meta),
                 plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds.images, max_distance=64, hash_size=4)),
                 plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds, max_distance=0).head(0))):

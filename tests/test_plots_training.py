@@ -113,3 +113,46 @@ def test_unknown_strategy_gets_a_colour_and_empty_input_raises():
     assert len(fig.axes[0].lines) == 1
     with pytest.raises(ValueError, match="no runs"):
         plots.plot_training_curves([])
+
+
+def test_each_strategy_has_its_own_marker_in_every_panel_and_the_legend():
+    ce, rebalance, old = runs()
+    mine = SimpleNamespace(strategy="mine", seed=3, history=history(3))
+    fig = plots.plot_training_curves([*ce, rebalance, old, mine])
+    colours = {"ce": plots.STRATEGY_COLOURS["ce"], "rebalance": plots.STRATEGY_COLOURS["rebalance"],
+               "ce+bl": plots.STRATEGY_COLOURS["ce+bl"]}
+    markers = {}
+    for ax in fig.axes:
+        for name, colour in colours.items():
+            found = {line.get_marker() for line in lines_of(ax, colour)}
+            assert len(found) == 1, (name, found)             # one marker per strategy, in every panel
+            markers.setdefault(name, found).update(found)
+    assert len({m for found in markers.values() for m in found}) == 3        # distinct between strategies
+    handles = fig.legends[0].legend_handles[:4]
+    assert [h.get_marker() for h in handles] == ["o", "s", "^", "D"]        # in the order of the runs
+    assert len({h.get_marker() for h in handles}) == 4
+
+
+def test_coinciding_curves_both_show():
+    """Two strategies with the same history: the first is drawn wider, underneath, their markers at
+    alternate epochs, and both colours are on the rendered panel."""
+    same = history(5)
+    first = SimpleNamespace(strategy="ce", seed=0, history=same)
+    second = SimpleNamespace(strategy="ce+ramp", seed=0, history=same.copy())
+    fig = plots.plot_training_curves([first, second])
+    for ax in fig.axes:
+        below, above = (lines_of(ax, plots.STRATEGY_COLOURS[s]) for s in ("ce", "ce+ramp"))
+        for a, b in zip(below, above):
+            np.testing.assert_array_equal(a.get_ydata(), b.get_ydata())
+            assert a.get_linewidth() > b.get_linewidth() and a.get_marker() != b.get_marker()
+            assert a.get_markevery() == (0, 2) and b.get_markevery() == (1, 2)       # epochs 1, 3, 5 and 2, 4, 6
+            assert ax.lines.index(a) < ax.lines.index(b)                    # drawn first: underneath
+    fig.set_dpi(100)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    box = fig.axes[0].get_window_extent()
+    height = rgb.shape[0]
+    panel = rgb[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)].reshape(-1, 3)
+    for name in ("ce", "ce+ramp"):
+        colour = np.array([int(plots.STRATEGY_COLOURS[name][i:i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(panel - colour).sum(axis=1) <= 12).sum() > 40, name      # visible (hidden before: 0)

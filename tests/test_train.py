@@ -7,8 +7,10 @@ files, resumption and command line as a full run.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
+import math
 import os
 import shutil
 import signal
@@ -27,6 +29,7 @@ from bl_utils import model as bl_model
 from bl_utils import runs as bl_runs
 from bl_utils import cli as bl_cli
 from bl_utils import train as bl_train
+from bl_utils import training_data
 from bl_utils.metrics import batch_dice
 from bl_utils.schedules import STRATEGIES, make_strategy
 from bl_utils.train import TrainConfig, TrainingError
@@ -37,8 +40,8 @@ pytestmark = pytest.mark.slow
 TINY = dict(profile="quick", image_size=32, encoder="resnet18", encoder_weights=None, epochs=2,
             batch_size=8, max_images=16, device="cpu")
 #: Columns of metrics.csv, in order.
-METRIC_COLUMNS = ["epoch", "alpha", "w_regional", "w_boundary", "train_loss", "train_regional",
-                  "train_boundary", "val_dice", "val_dice_tumour", "val_empty_predictions", "seconds"]
+METRIC_COLUMNS = ["epoch", "alpha", "w_regional", "w_boundary", "lr_sum", "train_loss", "train_regional",
+                  "train_boundary", "val_dice", "val_dice_tumour", "val_empty_predictions", "val_f1_pooled", "seconds"]
 #: Columns of results_table, in order (its docstring).
 TABLE_COLUMNS = ["strategy", "runs", "best_dice", "best_dice_sd", "final_dice", "final_dice_sd",
                  "final_dice_tumour", "final_dice_tumour_sd", "final_normal_fp_rate", "final_hd95",
@@ -108,7 +111,7 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     assert folder.name == "seed0" and folder.parent.name == "rebalance"
     assert sorted(p.name for p in folder.iterdir()) == [
         "best.pt", "metrics.csv", "predictions.npz", "robustness.csv", "run.json", "val_per_image.csv"]
-    assert set(bl_config.RUN_FILES) <= {p.name for p in folder.iterdir()}
+    assert set(bl_config.RUN_FILES) - {"normal_images.csv"} <= {p.name for p in folder.iterdir()}   # include_normal
 
     metrics = pd.read_csv(folder / "metrics.csv")
     assert list(metrics.columns) == METRIC_COLUMNS
@@ -122,13 +125,14 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
                 "data", "train_stems", "val_stems", "code_version", "amp", "threads", "train_seconds"):
         assert key in meta, key
     settings = meta["settings"]
-    assert set(bl_config.RESULT_KEYS) <= set(settings)
+    assert set(bl_config.RESULT_KEYS) - set(bl_config._ADDED_KEYS) <= set(settings)   # earlier protocol
     assert settings["seed"] == 0 and settings["epochs"] == 2 and settings["image_size"] == 32
     assert settings["encoder_weights"] is None and settings["profile"] == "quick"
     assert settings["phi_empty"] == "zero" and settings["split_seed"] == 0
     assert meta["code_version"] == bl_train.CODE_VERSION
     # the folder names the data by content and every setting that differs from the profile's
-    assert folder.parents[2].name == "synthetic-" + settings["data_fingerprint"][:8]
+    whole = training_data.data_identity(tiny_data, reference.settings.get("cache_dir"))[1]   # every image, no rule
+    assert folder.parents[2].name == meta["data_id"] == "synthetic-" + whole[:8] != "synthetic-" + settings["data_fingerprint"][:8]
     assert folder.parents[1].name == "quick-random+image_size=32+epochs=2+batch_size=8+max_images=16"
     assert meta["versions"]["torch"] == importlib.metadata.version("torch")
     assert meta["device"].startswith("cpu")
@@ -446,7 +450,66 @@ def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, 
 
 def test_phi_scale_table_by_hand():
     phis = np.array([[[-2.0, 6.0], [10.0, 2.0]]])          # mean 4, max |Φ| 10
-    table = bl_train.phi_scale_table(phis, image_size=4).set_index("phi_scale")
+    table = training_data.phi_scale_table(phis, image_size=4).set_index("phi_scale")
     assert table.loc["pixel", "L_B_at_s_half"] == pytest.approx(2.0)
     assert table.loc["image", "max_abs_phi"] == pytest.approx(2.5)
     assert table.loc["image", "ratio_to_bce"] == pytest.approx(0.5 / np.log(2))
+
+
+# --------------------------------------------------------------------------------------------
+# The protocols: Odonnat & Pham's as their code ran, and the study's cross-validation
+
+
+def test_odonnat_pham_protocol_trains_on_tumour_images_and_tests_on_the_normal_ones(tiny_data, cache_dir, tmp_path):
+    config = TrainConfig.of_protocol("odonnat-pham", **{**TINY, "max_images": None, "epochs": 3}, strategy="rebalance",
+                                     data=tiny_data, cache_dir=cache_dir, seed=1, max_tumour_fraction=0.5)
+    result = bl_train.train(config, out=tmp_path, verbose=False)
+    assert result.folder.relative_to(tmp_path).parts[1:] == (
+        "odonnat-pham-quick-random+image_size=32+epochs=3+batch_size=8+max_tumour_fraction=0.5", "rebalance", "seed1")
+    meta, history = result.metadata, result.history
+    assert meta["protocol"] == "odonnat-pham" and result.settings["regional"] == "wbce"
+    stems = meta["train_stems"] + meta["val_stems"]
+    assert not any(stem.startswith("normal") for stem in stems)              # no normal image trained or scored
+    normal = pd.read_csv(result.folder / "normal_images.csv")
+    assert set(normal.checkpoint) == {"best", "final"} and normal.stem.str.startswith("normal").all()
+    assert len(normal) == 2 * 6                                              # the 6 normal images, both checkpoints
+    final = normal[normal.checkpoint == "final"]
+    assert meta["final"]["normal_fp_rate"] == pytest.approx(final.false_positive.mean())
+    # α = max(0, t/T − 0.05) for t = 1 … T, T = 3; rebalance weights (1 − α, α)
+    assert history.alpha.tolist() == pytest.approx([1 / 3 - 0.05, 2 / 3 - 0.05, 1 - 0.05])
+    assert (history.w_regional + history.w_boundary).tolist() == pytest.approx([1, 1, 1])
+    # the best epoch is the one with the best batch-pooled F1, their metric
+    assert meta["best"]["epoch"] == int(history.val_f1_pooled.idxmax()) + 1
+    # their split: a random ungrouped draw from the run's seed, N - int(0.8 N) validation images
+    n = len(stems)
+    assert len(meta["val_stems"]) == n - int(0.8 * n)
+
+
+def test_study_protocol_is_a_cross_validation_fold_with_a_decaying_rate(tiny_data, cache_dir, tmp_path):
+    base = {**TINY, "max_images": None, "epochs": 3}
+    folds = [bl_train.train(TrainConfig.of_protocol("study", **base, strategy="ce", data=tiny_data, cache_dir=cache_dir,
+                                                    seed=0, fold=k, max_tumour_fraction=0.5), out=tmp_path, verbose=False)
+             for k in (0, 1)]
+    assert [r.folder.name for r in folds] == ["fold0", "fold1"]
+    val = [set(r.metadata["val_stems"]) for r in folds]
+    assert not val[0] & val[1]                                               # folds do not overlap
+    assert set(folds[0].metadata["train_stems"]) >= val[1]                   # fold 1 trains fold 0's model
+    steps = math.ceil(len(folds[0].metadata["train_stems"]) / TINY["batch_size"])
+    lr = [1e-3 * (1 - s / (3 * steps)) ** 0.9 for s in range(3 * steps)]
+    expected = [sum(lr[e * steps:(e + 1) * steps]) for e in range(3)]
+    assert folds[0].history.lr_sum.tolist() == pytest.approx(expected)      # nnU-Net's poly decay, per step
+    assert folds[0].metadata["final"]["effective_w_boundary"] == 0.0           # CE: no boundary weight
+
+
+def test_effective_boundary_weight_is_the_learning_rate_weighted_mean():
+    config = TrainConfig(strategy="rebalance", lr=1.0, lr_schedule="poly", epochs=4)
+    rates = [bl_train.learning_rate(config, step, 8) for step in range(8)]
+    assert rates[0] == 1.0 and rates[-1] == pytest.approx((1 / 8) ** 0.9) and rates == sorted(rates, reverse=True)
+    assert bl_train.learning_rate(dataclasses.replace(config, lr_schedule="constant"), 7, 8) == 1.0
+
+
+def test_phi_in_pixels_of_the_256_image_is_scaled_by_the_size_ratio():
+    phis = np.array([[-2.0, 0.0, 3.0]])
+    assert training_data.scale_phi(phis, "pixel256", 128).tolist() == [[-4.0, 0.0, 6.0]]
+    assert training_data.scale_phi(phis, "image", 2).tolist() == [[-1.0, 0.0, 1.5]]
+    assert training_data.scale_phi(phis, "pixel", 128) is phis

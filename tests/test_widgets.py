@@ -457,7 +457,64 @@ def test_explorer_rejects_unknown_settings():
         widgets.boundary_loss_explorer(fake_dataset(), colour="red")
 
 
-def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do():
+@pytest.mark.parametrize("phi_scale,alpha_scale", [("image", "Φ_G ÷ side"), ("pixel", "Φ_G in pixels")])
+def test_every_slider_says_its_unit(phi_scale, alpha_scale):
+    import ipywidgets
+
+    from bl_utils.explorer import ALPHA_RANGE
+
+    controls = widgets.boundary_loss_explorer(fake_dataset(), phi_scale=phi_scale).controls
+    sliders = {k: c for k, c in controls.items() if isinstance(c, (ipywidgets.FloatSlider, ipywidgets.IntSlider))}
+    assert set(sliders) == {"alpha", "delta", "dy", "dx", "dilation", "blur", "confidence"}
+    units = {"dy": "(pixels)", "dx": "(pixels)", "dilation": "(pixels)", "blur": "(σ in pixels)",
+             "delta": "(probability)", "confidence": "(probability)", "alpha": f"(unitless, {alpha_scale})"}
+    for key, slider in sliders.items():
+        assert slider.description.endswith(units[key]), (key, slider.description)
+    assert sliders["blur"].description.startswith("blur") and "δ" in sliders["delta"].description
+    assert (sliders["alpha"].min, sliders["alpha"].max) == ALPHA_RANGE         # the range colour_bounds holds
+    width = int(sliders["alpha"].style.description_width.removesuffix("px"))
+    assert all(7 * len(s.description) <= width for s in sliders.values())      # at ~7 px a character: not cut
+
+
+def test_alpha_is_disabled_exactly_when_the_strategy_is_ce():
+    ds = fake_dataset()
+    explorer = widgets.boundary_loss_explorer(ds)
+    alpha, strategy = explorer.controls["alpha"], explorer.controls["strategy"]
+    assert not alpha.disabled                                     # rebalance, the default
+    strategy.value = "ce"
+    assert alpha.disabled
+    total = explorer.state.numbers["total"]
+    alpha.value = 0.9                                             # still settable, and changes nothing
+    assert explorer.state.numbers["total"] == pytest.approx(total)
+    for name in ("ce+bl", "ce+ramp", "rebalance"):
+        strategy.value = name
+        assert not alpha.disabled, name
+    assert widgets.boundary_loss_explorer(ds, strategy="ce").controls["alpha"].disabled   # from the start
+
+
+def test_alpha_tooltip_with_ipywidgets_7_and_8():
+    """ipywidgets 8 calls the hover text ``tooltip``, 7.x (Colab's 7.7.1) ``description_tooltip``."""
+    import traitlets
+
+    class Seven(traitlets.HasTraits):             # a 7.x description widget: no ``tooltip`` trait
+        description_tooltip = traitlets.Unicode(allow_none=True)
+
+    assert widgets._tooltip(Seven(), "hover").description_tooltip == "hover"
+    alpha = widgets.boundary_loss_explorer(fake_dataset()).controls["alpha"]
+    tip = alpha.tooltip if alpha.has_trait("tooltip") else alpha.description_tooltip
+    assert "no effect for ce" in tip and "divided by the image side" in tip
+
+
+def test_the_disk_names_are_one_object_wherever_imported():
+    from bl_utils import disks, explorer
+
+    for name in ("Disk", "normal_correspondences", "contour_distance", "region_distance_integral",
+                 "pixel_region_integral", "boundary_loss_sum", "distance_identities"):
+        assert getattr(widgets, name) is getattr(explorer, name) is getattr(disks, name), name
+        assert getattr(disks, name).__module__ == "bl_utils.disks"
+
+
+def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(monkeypatch):
     from IPython.core.formatters import DisplayFormatter
     from IPython.lib.pretty import pretty
 
@@ -470,7 +527,15 @@ def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do():
     assert note in bundle["text/html"]
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
     # what IPython puts in the saved output of the cell
-    data, _ = DisplayFormatter().format(explorer)
+    import ipywidgets
+
+    if hasattr(ipywidgets.Widget, "_repr_mimebundle_"):      # ipywidgets 8: IPython asks for the bundle
+        data, _ = DisplayFormatter().format(explorer)
+    else:                                                    # 7.x (Colab's 7.7.1): _ipython_display_ sends it
+        shown = []
+        monkeypatch.setattr(ipywidgets.widgets.widget, "display", lambda data, raw: shown.append(data))
+        explorer._ipython_display_()
+        data = shown[0]
     assert data["text/plain"] == note and "Dropdown" not in data["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in data
 

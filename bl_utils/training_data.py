@@ -1,0 +1,179 @@
+"""The data of one training run: the images a run trains and validates on, prepared once.
+
+:func:`prepare_data` turns a resolved :class:`~bl_utils.config.TrainConfig` into
+:class:`TrainingData`: BUSI (or the synthetic stand-in) read at 256², the protocol's selection rule,
+its split (one seeded 80/20 split, Odonnat & Pham's random draw, or a cross-validation fold), the
+annotation noise if any, the images resized to the profile's size and standardised (or /255), Φ_G
+scaled as the config says (:func:`scale_phi`), and, for protocols without normal images in
+training, the normal images as a second test set. :func:`data_identity` names the data itself
+(the fingerprint of every image, before any rule): the data level of every run folder.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import data as bl_data
+from . import noise
+from .config import TrainConfig, data_id
+from .distance import batch_signed_distance_maps
+from .split import cross_validation_folds, fold_split, random_split, split_train_val
+
+__all__ = ["TrainingData", "data_identity", "prepare_data", "scale_phi", "phi_scale_table"]
+
+
+@dataclass
+class TrainingData:
+    """Train and validation tensors on the training device, and what identifies them.
+
+    ``*_images``: float32 ``(N, 1, H, W)``, standardised with the train set's ``mean``/``std`` (of
+    intensities / 255); ``*_masks``: float32 ``(N, 1, H, W)`` in {0, 1} (train masks carry the
+    annotation noise, if any); ``*_phis``: float32 ``(N, 1, H, W)``, Φ_G scaled as the config says.
+    ``val_uint8``: uint8 ``(N, H, W)`` validation images before standardisation (for
+    :mod:`bl_utils.noise`). ``fingerprint``: :func:`bl_utils.data.content_fingerprint` of the
+    images at 256² after the selection rule (a run's ``data_fingerprint``); ``data_fingerprint``:
+    that of every image of the data, before any rule (it names the data, :func:`data_identity`);
+    ``kind``: ``"busi"`` or ``"synthetic"``. ``normal_images`` ``(M, 1, H, W)`` (standardised like
+    the others) and ``normal_stems``: with ``include_normal=False``, the normal images of the data,
+    never trained on, a second test set for false positives.
+    """
+
+    train_images: torch.Tensor
+    train_masks: torch.Tensor
+    train_phis: torch.Tensor
+    val_images: torch.Tensor
+    val_masks: torch.Tensor
+    val_phis: torch.Tensor
+    val_uint8: np.ndarray
+    mean: float
+    std: float
+    train_stems: list[str]
+    val_stems: list[str]
+    val_labels: list[str]
+    source: str
+    kind: str
+    fingerprint: str
+    n_images: int
+    data_fingerprint: str
+    normal_images: torch.Tensor | None = None
+    normal_stems: list[str] = field(default_factory=list)
+
+    @property
+    def data_id(self) -> str:
+        """The data level of a run's folder: :func:`bl_utils.config.data_id` of the whole data."""
+        return data_id(self.kind, self.data_fingerprint)
+
+
+def data_identity(data: str, cache_dir: str | None = None) -> tuple[bl_data.DataSource, str]:
+    """The source of ``data`` (as :func:`bl_utils.data.resolve_data` reads it) and the content
+    fingerprint of *every* image it holds at 256², before any selection rule: what names the data
+    in a run's folder (:func:`bl_utils.config.data_id`), whatever rule a protocol applies. Reads
+    no image when the resized arrays are cached; computes no Φ_G."""
+    source = bl_data.resolve_data(data)
+    everything = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
+                                   distance_maps=False, cache_dir=cache_dir, progress=False)
+    return source, bl_data.content_fingerprint(everything)
+
+
+def _load_split(config: TrainConfig, verbose: bool):
+    """The dataset at 256² after the selection rule (and ``max_images``), its source, the
+    fingerprints of the kept images and of the whole data, and the split."""
+    source, whole = data_identity(config.data, config.cache_dir)
+    if verbose:
+        print(source.description)
+    dataset = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, distance_maps=False,
+                                max_tumour_fraction=config.max_tumour_fraction, include_normal=config.include_normal,
+                                cache_dir=config.cache_dir, progress=verbose)
+    fingerprint = bl_data.content_fingerprint(dataset)
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    if config.max_images is not None and config.max_images < len(dataset):
+        chosen = np.random.default_rng(split_seed).permutation(len(dataset))[:config.max_images]
+        dataset = dataset.subset(np.sort(chosen))
+    return dataset, source, fingerprint, whole, _split(config, dataset, split_seed)
+
+
+def _split(config: TrainConfig, dataset, split_seed: int):
+    """The run's :class:`~bl_utils.split.Split`: fold ``fold`` of a ``folds``-fold partition drawn
+    from ``seed`` (grouped by near-duplicates unless ``group_duplicates=False``, stratified), Odonnat
+    & Pham's random draw (their protocol), or the seeded 80/20 split of ``split_seed``."""
+    groups = None if config.group_duplicates else False
+    if config.folds is not None:
+        folds = cross_validation_folds(dataset, config.folds, seed=config.seed, groups=groups)
+        return fold_split(folds, config.fold, seed=config.seed, stems=list(dataset.meta.stem),
+                          grouped=config.group_duplicates)
+    if config.protocol == "odonnat-pham":
+        return random_split(dataset, seed=split_seed, train_fraction=1 - config.val_fraction)
+    return split_train_val(dataset, val_fraction=config.val_fraction, seed=split_seed, groups=groups)
+
+
+def _normal_images(config: TrainConfig, source) -> tuple[np.ndarray, list[str]]:
+    """uint8 ``(M, 256, 256)`` normal images of the data and their stems (none unless ``include_normal=False``)."""
+    if config.include_normal:
+        return np.zeros((0, bl_data.PAPER_SIZE, bl_data.PAPER_SIZE), np.uint8), []
+    everything = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
+                                   distance_maps=False, cache_dir=config.cache_dir, progress=False)
+    normal = np.flatnonzero(everything.meta.label.to_numpy() == "normal")
+    return everything.images[normal], list(everything.meta.stem.iloc[normal])
+
+
+def scale_phi(phis: np.ndarray, phi_scale: str, image_size: int) -> np.ndarray:
+    """Φ_G in pixels at ``image_size`` scaled as ``phi_scale`` says: divided by the image side
+    (``"image"``), as it is (``"pixel"``), or in pixels of the 256² image (``"pixel256"``: times
+    256 / ``image_size``, so that L_B at a smaller profile size is what it is at 256²)."""
+    if phi_scale == "image":
+        return phis / float(image_size)
+    if phi_scale == "pixel256":
+        return phis * (bl_data.PAPER_SIZE / float(image_size))
+    return phis
+
+
+def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:
+    """Load the data of a resolved ``config``, split it, degrade the training masks if asked
+    (``mask_noise``, seeded by ``seed``), resize to ``image_size``, compute Φ_G, move to ``device``."""
+    dataset, source, fingerprint, whole, split = _load_split(config, verbose)
+    masks = dataset.masks.copy()
+    if config.mask_noise > 0:
+        masks[split.train] = noise.jitter_contours(masks[split.train], config.mask_noise, seed=config.seed)
+    size = (config.image_size, config.image_size)
+    images_u8 = bl_data.resize_images(dataset.images, size)
+    masks = bl_data.resize_masks(masks, size)
+    phis = scale_phi(batch_signed_distance_maps(masks[:, None], empty=config.phi_empty)[:, 0], config.phi_scale,
+                     config.image_size)
+    images = torch.from_numpy(images_u8).float().div_(255.0).unsqueeze(1)
+    mean, std = 0.0, 1.0
+    if config.normalise:
+        mean, std = float(images[split.train].mean()), float(images[split.train].std().clamp_min(1e-6))
+    images = (images - mean) / std
+    normal_u8, normal_stems = _normal_images(config, source)
+    normal = torch.from_numpy(bl_data.resize_images(normal_u8, size)).float().div_(255.0).unsqueeze(1)
+    normal = ((normal - mean) / std).to(device) if len(normal_stems) else None
+
+    def take(array, index):
+        tensor = torch.as_tensor(array) if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
+        return tensor.float().reshape(len(array), 1, *size)[torch.as_tensor(index)].to(device).contiguous()
+
+    meta = dataset.meta
+    return TrainingData(
+        take(images, split.train), take(masks, split.train), take(phis, split.train),
+        take(images, split.val), take(masks, split.val), take(phis, split.val),
+        val_uint8=images_u8[split.val], mean=mean, std=std,
+        train_stems=list(meta.stem.iloc[split.train]), val_stems=list(meta.stem.iloc[split.val]),
+        val_labels=list(meta.label.iloc[split.val]), source=source.description, kind=source.kind,
+        fingerprint=fingerprint, n_images=len(dataset), data_fingerprint=whole, normal_images=normal,
+        normal_stems=normal_stems)
+
+
+def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:
+    """Why Φ_G is scaled: for each ``phi_scale``, max |Φ_G| and L_B of the untrained guess s = 0.5
+    (``0.5 · mean Φ_G``) beside the BCE of that guess (ln 2). ``phis``: ``(N, H, W)`` in pixels."""
+    rows = []
+    for scale, divisor in (("pixel", 1.0), ("image", float(image_size))):
+        lb = 0.5 * float(np.mean(phis)) / divisor
+        rows.append({"phi_scale": scale, "max_abs_phi": float(np.abs(phis).max()) / divisor,
+                     "L_B_at_s_half": lb, "ratio_to_bce": lb / math.log(2)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,97 @@
+"""Tests of notebook 1's figures in bl_utils.plots: Figure 3 marks each cut with the number of tumour
+images strictly below it (counted by hand here), and the image-size figure says where its sizes come
+from (the data folder's manifest.csv, or the image files)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Annotation
+
+from bl_utils import plots
+
+#: Ten images: two without tumour, and tumours on both sides of, and exactly at, 5 % and 10 %.
+FRACTIONS = np.array([0.0, 0.0, 0.01, 0.0499, 0.05, 0.07, 0.0999, 0.10, 0.30, 0.55])
+LABELS = ["normal", "normal", "benign", "benign", "malignant", "benign", "malignant", "benign", "malignant",
+          "malignant"]
+# by hand, strict "<": below 5 %: 0.01, 0.0499 (2 of 8); below 10 %: also 0.05, 0.07, 0.0999 (5 of 8)
+
+
+def legend_texts(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def count_boxes(ax) -> dict[float, str]:
+    """The boxed counts at the top of the cut lines: x (data) -> text."""
+    return {round(float(t.xy[0]), 6): t.get_text() for t in ax.texts if isinstance(t, Annotation)}
+
+
+def test_fig3_marks_both_cuts_with_their_counts_of_tumour_images():
+    fig = plots.plot_tumour_fraction_hist(FRACTIONS, labels=LABELS, title="Figure 3",
+                                          thresholds={0.05: "the paper's text", 0.10: "their code"})
+    (ax,) = fig.axes
+    legend = legend_texts(ax)
+    assert "< 5 % (the paper's text): 2 of 8 tumour images, 4 of 10 images" in legend
+    assert "< 10 % (their code): 5 of 8 tumour images, 7 of 10 images" in legend
+    assert "2 images without tumour (fraction 0, kept)" in legend
+    assert count_boxes(ax) == {0.05: "2", 0.1: "5"}
+    lines = [line for line in ax.get_lines() if line.get_label().startswith("<")]
+    assert [line.get_xdata()[0] for line in lines] == [0.05, 0.10]
+    assert len({str(line.get_linestyle()) for line in lines}) == 2         # told apart by their style
+    # the bars: every tumour image once, none straddling a cut, an image at a cut right of its line
+    bars = [p for p in ax.patches if p.get_height() > 0]
+    assert sum(p.get_height() for p in bars) == 8
+    edges = sorted({round(e, 12) for p in ax.patches for e in (p.get_x(), p.get_x() + p.get_width())})
+    assert 0.05 in edges and 0.1 in edges and edges[-1] >= 0.55
+    at_cut = [p for p in bars if p.get_x() == 0.05]
+    assert at_cut and sum(p.get_height() for p in at_cut) == 1
+    assert fig._suptitle.get_text() == "Figure 3"
+
+
+def test_fig3_thresholds_as_a_sequence_and_the_old_single_threshold_call():
+    fig = plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=(0.10, 0.05))
+    (ax,) = fig.axes
+    assert count_boxes(ax) == {0.05: "2", 0.1: "5"}
+    assert legend_texts(ax)[0] == "images with a tumour"
+    assert legend_texts(ax)[1:3] == ["< 5 %: 2 of 8 tumour images, 4 of 10 images",
+                                    "< 10 %: 5 of 8 tumour images, 7 of 10 images"]
+    old = plots.plot_tumour_fraction_hist(FRACTIONS, 0.05, labels=LABELS)
+    assert count_boxes(old.axes[0]) == {0.05: "2"}
+    assert "< 5 %: 2 of 8 tumour images, 4 of 10 images" in legend_texts(old.axes[0])
+    # only tumour images: no "images without tumour" line, and the count of all images is left out
+    tumours = plots.plot_tumour_fraction_hist(FRACTIONS[2:], 0.10)
+    assert legend_texts(tumours.axes[0]) == ["images with a tumour", "< 10 %: 5 of 8 tumour images"]
+
+
+@pytest.mark.parametrize("cuts", [(0.0,), (0.05, 1.5), ()])
+def test_fig3_rejects_cuts_outside_0_1(cuts):
+    with pytest.raises(ValueError, match="cuts"):
+        plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=cuts)
+
+
+def sizes_meta(source, widths=(562, 190, 1048), heights=(471, 310, 719)) -> pd.DataFrame:
+    meta = pd.DataFrame({"stem": ["benign (1)", "malignant (1)", "normal (1)"],
+                         "label": ["benign", "malignant", "normal"], "orig_height": heights, "orig_width": widths})
+    return meta if source is None else meta.assign(size_source=source)
+
+
+@pytest.mark.parametrize("meta, phrase", [
+    (sizes_meta("manifest.csv"), "from the data folder's manifest.csv"),
+    (sizes_meta("image files"), "read from the image files"),
+    (sizes_meta("image files", (256,) * 3, (256,) * 3), "all 256 × 256"),
+    (sizes_meta(["manifest.csv", "image files", "image files"]), "image files (2 images) and manifest.csv (1 image)"),
+    (sizes_meta(None), "no size_source column"),
+], ids=["manifest", "files", "one-size", "mixed", "unknown"])
+def test_image_sizes_say_where_the_sizes_come_from(meta, phrase):
+    fig = plots.plot_image_sizes(meta, title="BUSI")
+    (ax,) = fig.axes
+    assert "stored by the scanner" in ax.get_title() and phrase in ax.get_title()
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    np.testing.assert_array_equal(np.sort(points[:, 0]), np.sort(meta.orig_width))
+    np.testing.assert_array_equal(np.sort(points[:, 1]), np.sort(meta.orig_height))
+    assert legend_texts(ax) == ["benign (1)", "malignant (1)", "normal (1)"]
