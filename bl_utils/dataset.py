@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["BusiDataset", "META_COLUMNS"]
+__all__ = ["BusiDataset", "META_COLUMNS", "selection_counts"]
 
 #: The columns of :attr:`BusiDataset.meta`, in order.
 META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "size_source", "n_masks", "tumour_fraction", "file")
@@ -104,3 +104,19 @@ class BusiDataset(torch.utils.data.Dataset):
         h, w = self.image_size if len(self) else (0, 0)
         return (f"BusiDataset({len(self)} images {h}×{w}: {counts}; "
                 f"Φ_G {'yes' if self.phis is not None else 'no'})")
+
+
+def selection_counts(meta: pd.DataFrame, text_cut: float = 0.05, code_cut: float = 0.10) -> pd.DataFrame:
+    """The images each reading of Odonnat & Pham's selection keeps, by class: their text's rule
+    (tumour < ``text_cut`` of the image, read over every image, normal ones included: what this
+    report's earlier protocol did), the same cut on tumour images only, and their code's rule
+    (tumour images only, tumour < ``code_cut``). ``meta``: a dataset's ``meta`` (``label``,
+    ``tumour_fraction``) before any rule. On BUSI at 256² these keep 425, 292 and 425 images."""
+    tumour = meta.label != "normal"
+    rules = {f"their text, every image: tumour < {text_cut:.0%}": meta.tumour_fraction < text_cut,
+             f"tumour images only: tumour < {text_cut:.0%}": tumour & (meta.tumour_fraction < text_cut),
+             f"their code, tumour images only: tumour < {code_cut:.0%}": tumour & (meta.tumour_fraction < code_cut)}
+    rows = {name: meta.label[kept].value_counts().reindex(sorted(meta.label.unique()), fill_value=0)
+            for name, kept in rules.items()}
+    table = pd.DataFrame(rows).T
+    return table.assign(images=table.sum(axis=1))

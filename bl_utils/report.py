@@ -60,6 +60,8 @@ REQUIRED_PARAMETERS = ("DATA",)
 TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"
 #: The README block that holds the report's answers in plain words (``answers.md`` beside Table 1).
 ANSWERS_MARKERS = ("<!-- answers:start -->", "<!-- answers:end -->")
+#: The README block that counts the committed runs of each experiment (``results/runs.md``).
+RUNS_MARKERS = ("<!-- runs:start -->", "<!-- runs:end -->")
 
 
 class ReportError(Exception):
@@ -405,6 +407,14 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     answers = table.parent / "answers.md"
     if args.publish and not args.only and update_readme_table(root / "README.md", answers, ANSWERS_MARKERS):
         print(f"README.md: answers updated from {_shown(answers, root)}")
+    if args.publish and not args.only:
+        from .study import runs_markdown
+
+        runs = root / "results" / "runs.md"
+        with atomic_write(runs) as handle:
+            handle.write(runs_markdown(root / "results") + "\n")
+        if update_readme_table(root / "README.md", runs, RUNS_MARKERS):
+            print(f"README.md: run counts updated from {_shown(runs, root)}")
     print(f"Report complete in {time.perf_counter() - total:.0f} s: notebooks in {_shown(places['notebooks'], root)}/, "
           f"figures in {_shown(places['figures'], root)}/" + (f", Table 1 in {_shown(table, root)}" if table.is_file() else ""))
     return 0

@@ -25,7 +25,7 @@ __all__ = ["RunResult", "load_run", "load_predictions", "runs_frame", "results_t
 
 #: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
 #: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
-#: Segmentation" (Master MVA, ENS Paris-Saclay), Table 1; github.com/AmbroiseOdonnat/BoundaryLoss.
+#: Segmentation" (Master MVA, ENS Paris-Saclay), Table 1; github.com/ambroiseodt/BoundaryLoss.
 ODONNAT_PHAM_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
 
 @dataclass

@@ -37,7 +37,7 @@ from .training_data import data_identity
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
            "smoke_version", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
-           "validation_images", "write_answer"]
+           "validation_images", "write_answer", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -219,7 +219,8 @@ def data_statement(data: str | None, profile: str | None = "quick", smoke: bool 
         if source.kind == "busi":
             meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
                                      distance_maps=False, progress=False).meta
-            if ((meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)).all():
+            resized = (meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)
+            if ((meta.size_source == "manifest.csv") | resized).all():
                 copy = " — a copy already resized to 256² with one merged mask per image"
         line = f"Data: {source.description.rstrip('.')}{copy}; content fingerprint {fingerprint}."
     if profile is None:
@@ -248,6 +249,22 @@ def validation_images(data: str, run: RunResult) -> np.ndarray:
     images = dataset.images[[where[s] for s in run.metadata["val_stems"]]]
     size = run.settings["image_size"]
     return bl_data.resize_images(images, (size, size))
+
+
+def runs_markdown(results_dir: str | Path | None = None) -> str:
+    """A Markdown table of every experiment's committed runs in ``results_dir`` (default
+    ``results/``): complete and planned, counted from the run folders (no images needed)."""
+    folder = Path(results_dir) if results_dir else default_results_dir()
+    data_id = published_data_id(folder)
+    if data_id is None:
+        return "No published runs."
+    rows = ["| group of runs | protocol | profile | complete | planned |", "|---|---|---|---|---|"]
+    for name, experiment in EXPERIMENTS.items():
+        found, missing = find_runs(config_of(name, "synthetic", encoder_weights=None), experiment.strategies,
+                                   experiment.seeds, folder, data_id, folds=experiment.folds)
+        rows.append(f"| {experiment.title} | {experiment.protocol} | {experiment.profile} | {len(found)} | "
+                    f"{len(found) + len(missing)} |")
+    return "\n".join(rows)
 
 
 def tables_dir(results_dir: str | Path | None = None) -> Path:

@@ -1,7 +1,7 @@
 """Train the U-Net with each of the four strategies: one loop, resumable, reproducible.
 
 The experiment is Odonnat & Pham's ("Boundary Loss for Breast Ultrasound Segmentation", Master MVA,
-ENS Paris-Saclay; code github.com/AmbroiseOdonnat/BoundaryLoss), who applied the boundary loss of
+ENS Paris-Saclay; code github.com/ambroiseodt/BoundaryLoss), who applied the boundary loss of
 Kervadec et al. (MedIA 67, 2021) to BUSI: ``smp.Unet`` with a ResNet-34 encoder (ImageNet), one
 input channel, **one output channel with a sigmoid** (a binary problem: one logit per pixel is the
 same model as a two-channel softmax), Adam (lr 1e-3), batch 16, 20 epochs, 256×256 images, an 80/20
