@@ -45,7 +45,7 @@ def candidate_folders() -> list[Path]:
 def find_data(fingerprint: str) -> str | None:
     """The first :func:`candidate_folders` entry whose content fingerprint is ``fingerprint``."""
     from bl_utils import data as bl_data
-    from bl_utils.train import data_identity
+    from bl_utils.training_data import data_identity
 
     for folder in candidate_folders():
         try:
