@@ -1,19 +1,46 @@
 """bl_utils: the helper package of the boundary-loss-on-BUSI report.
 
-One module per concept, each importable on its own (``from bl_utils import distance``):
+One module per concept (``from bl_utils import distance``, ``from bl_utils.data import busi``);
+``python -m bl_utils {train,study,report}`` is its command line. The modules:
 
-* :mod:`~bl_utils.distance`  — signed distance maps Φ_G (negative inside, 0 on the inner boundary);
-* :mod:`~bl_utils.losses`    — the boundary loss L_B, regional losses, the strategies' objective;
-* :mod:`~bl_utils.schedules` — α(t) schedules and the four strategies as data;
-* :mod:`~bl_utils.data`      — the BUSI loader (cache, < 5 % rule, duplicate-aware split);
-* :mod:`~bl_utils.synthetic` — the built-in synthetic, ultrasound-like stand-in for BUSI;
-* :mod:`~bl_utils.train`     — the U-Net training loop (resumable; quick and paper profiles);
-* :mod:`~bl_utils.metrics`   — Dice, IoU, HD95, ASSD, connected components;
-* :mod:`~bl_utils.analysis`  — paired comparisons of strategies (bootstrap), case selection;
-* :mod:`~bl_utils.plots`     — every figure of the report, and ``save_figure``;
-* :mod:`~bl_utils.widgets`   — the computations behind notebook 2's sliders, and the widget;
-* :mod:`~bl_utils.runtime`   — device, seeds, atomic writes, run metadata;
-* :mod:`~bl_utils.report`    — ``python -m bl_utils.report`` runs the notebooks in order.
+* ``distance``          — signed distance maps Φ_G (negative inside, 0 on the inner boundary) and their scaling
+* ``losses``            — the boundary loss L_B, the regional losses, the strategies' objective
+* ``schedules``         — α(t) schedules and the four strategies as data
+* ``metrics``           — Dice, IoU, HD95, ASSD, connected components, Odonnat & Pham's batch-pooled F1
+* ``stats``             — corrected resampled t, TOST, Holm, the sizing of a ± margin answer
+* ``data.busi``         — where the data comes from; reading BUSI's layout; selection rules; content fingerprint
+* ``data.dataset``      — the arrays of a loaded dataset and their table; the selection counts
+* ``data.manifest``     — the original image sizes of a resized copy (manifest.csv)
+* ``data.cache``        — the resized arrays and Φ_G kept on disk between runs
+* ``data.duplicates``   — near-duplicate images and their groups
+* ``data.split``        — train/validation splits and cross-validation folds
+* ``data.synthetic``    — the synthetic, ultrasound-like stand-in in BUSI's layout
+* ``config``            — what a run is: profiles, protocols, every setting, the run's folder
+* ``training_data``     — the data of one run: selection, split, resizing, standardisation, Φ_G, normal images
+* ``model``             — the U-Net (segmentation-models-pytorch) and its encoder weights
+* ``train``             — the training loop: resumable, reproducible, the run's files
+* ``evaluate``          — predictions, and the final model on degraded images
+* ``noise``             — speckle, gain and contour jitter
+* ``runs``              — finished runs read back; Table 1
+* ``study``             — every group of runs the report publishes, and where to find them
+* ``analysis``          — the earlier protocol's paired comparisons (two-level bootstrap), case selection
+* ``crossval``          — the study's primary endpoint under repeated cross-validation
+* ``reproduction``      — Odonnat & Pham's Table 1 as their code ran it
+* ``disks``             — Kervadec et al.'s identities on analytic disks (eqs. 1–7)
+* ``explorer``          — the computations behind notebook 2's explorer
+* ``widgets``           — notebook 2's ipywidgets explorer
+* ``plots.style``       — save_figure, the strategies' colours and markers, legible titles
+* ``plots.data``        — notebook 1's figures
+* ``plots.maths``       — notebook 2's figures
+* ``plots.training``    — notebook 3's figures
+* ``plots.qualitative`` — notebook 4's figure
+* ``plots.robustness``  — notebook 5's figures
+* ``notebook``          — what every notebook does first: its data, its runs, where its files go
+* ``runtime``           — device, seeds, atomic writes, run metadata, the machine
+* ``colab``             — the notebooks' Colab header and setup
+* ``report``            — python -m bl_utils report: the notebooks in order, and their publication
+* ``launch``            — runs as local or Slurm jobs (submitit)
+* ``cli``               — python -m bl_utils train
 """
 
 __version__ = "0.1.0"

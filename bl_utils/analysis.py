@@ -28,6 +28,7 @@ import pandas as pd
 from .config import alpha_in_pixel_units
 from .noise import TEST_CORRUPTIONS
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
+from .schedules import BASELINE, BOUNDARY_STRATEGIES
 
 __all__ = ["BASELINE", "BOUNDARY_STRATEGIES", "LOWER_IS_BETTER", "per_image", "two_level_bootstrap",
            "paired_difference", "compare_to_baseline", "ablation_table", "mean_sd", "verdict_sentence",
@@ -36,9 +37,7 @@ __all__ = ["BASELINE", "BOUNDARY_STRATEGIES", "LOWER_IS_BETTER", "per_image", "t
            "robustness_summary", "paper_profile_sentence"]
 
 #: The baseline every comparison is made against: cross-entropy alone.
-BASELINE = "ce"
 #: The strategies that use the boundary loss.
-BOUNDARY_STRATEGIES = ("ce+bl", "ce+ramp", "rebalance")
 #: Metrics where a lower value is better.
 LOWER_IS_BETTER = {"hd95": True, "assd": True, "components": True, "pred_any": True,
                    "dice": False, "iou": False}

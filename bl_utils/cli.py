@@ -1,4 +1,4 @@
-"""The command line of the trainer: ``python -m bl_utils.train``.
+"""The command line of the trainer: ``python -m bl_utils train``.
 
 Trains (or loads) the runs of every strategy and seed asked for, in this process
 (:func:`bl_utils.train.train_all`) or, with ``--launcher local|slurm``, as one submitit job per missing run
@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import data as bl_data
+from .data import busi as bl_data
 from . import launch, train
 from .config import PROFILES, TrainConfig
 from .runs import results_table
@@ -25,7 +25,7 @@ __all__ = ["main"]
 
 
 def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="python -m bl_utils.train", description=train.__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bl_utils train", description=train.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strategy", default="all", help=f"one of {', '.join(STRATEGIES)}, or 'all'")
     parser.add_argument("--profile", default="auto", choices=["auto", *PROFILES])
@@ -34,7 +34,6 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming")
-    parser.add_argument("--resume", action="store_true", help="resume (the default; kept for clarity)")
     parser.add_argument("--no-noise-eval", action="store_true", help="skip the degraded-image evaluation")
     for name in ("image_size", "epochs", "batch_size", "max_images", "split_seed"):
         parser.add_argument("--" + name.replace("_", "-"), type=int)

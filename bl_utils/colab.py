@@ -1,7 +1,7 @@
 """Colab: the header of every notebook (badge and setup cell), and the setup that cell runs.
 
 :func:`sync_headers` writes each notebook's "Open in Colab" badge and its first code cell from the
-repository URL of pyproject.toml (``python -m bl_utils.report`` does it before executing a notebook).
+repository URL of pyproject.toml (``python -m bl_utils report`` does it before executing a notebook).
 
 The cell (written by :func:`bl_utils.report.setup_cell_source`) clones the repository, with its
 published ``results/``, and imports this module from the clone before anything is installed, so this

@@ -54,6 +54,7 @@ from typing import Any
 import torch
 
 from .model import encoder_weights_available
+from .distance import PHI_SCALES
 from .runtime import get_device, project_root, select_amp
 from .schedules import STRATEGIES
 
@@ -190,8 +191,6 @@ class TrainConfig:
 #: the published runs'; every other protocol records them all.
 _ADDED_KEYS = {"include_normal": True, "folds": None, "lr_schedule": "constant", "batch_order": "shuffle",
                "normalise": True, "best_metric": "val_dice"}
-#: How Φ_G is scaled: divided by the image side, in pixels, or in pixels of the 256² image.
-PHI_SCALES = ("image", "pixel", "pixel256")
 
 
 def resolve_profile(profile: str, device_type: str) -> str:

@@ -74,7 +74,7 @@ from typing import Sequence, Union
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["signed_distance_map", "batch_signed_distance_maps", "empty_value"]
+__all__ = ["signed_distance_map", "batch_signed_distance_maps", "empty_value", "PHI_SCALES", "scale_phi"]
 
 EmptyPolicy = Union[str, float]
 
@@ -245,3 +245,24 @@ def batch_signed_distance_maps(masks, spacing=None, empty: EmptyPolicy = "diagon
         for c in range(arr.shape[1]):
             out[b, c] = _sdm(arr[b, c], h, fill)
     return out
+
+
+#: How a run scales Φ_G (``TrainConfig.phi_scale``): divided by the image side, in pixels, or in
+#: pixels of the 256² image whatever the training size (Odonnat & Pham's units at their size).
+PHI_SCALES = ("image", "pixel", "pixel256")
+REFERENCE_SIDE = 256
+
+
+def scale_phi(phi: np.ndarray, phi_scale: str, side: int | None = None) -> np.ndarray:
+    """Φ_G in pixels, scaled as ``phi_scale`` says: divided by the image side (``"image"``), as
+    it is (``"pixel"``), or times 256 / side (``"pixel256"``: L_B at a smaller size is then what it
+    is at 256²). ``side``: the image side in pixels (default: the largest of ``phi``'s last two
+    axes). Raises ``ValueError`` for another ``phi_scale``."""
+    if phi_scale not in PHI_SCALES:
+        raise ValueError(f"phi_scale must be one of {PHI_SCALES}, got {phi_scale!r}")
+    side = float(side or max(np.shape(phi)[-2:]))
+    if phi_scale == "image":
+        return phi / side
+    if phi_scale == "pixel256":
+        return phi * (REFERENCE_SIDE / side)
+    return phi

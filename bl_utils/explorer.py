@@ -34,10 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-# eqs. 1–2 on disks: boundary_loss_sum is used here, the others are importable from here as before
-from .disks import (Disk, boundary_loss_sum, contour_distance, distance_identities,  # noqa: F401
-                    normal_correspondences, pixel_region_integral, region_distance_integral)
-from .distance import signed_distance_map
+from .disks import Disk, boundary_loss_sum
+from .distance import scale_phi, signed_distance_map
 from .schedules import STRATEGIES, ConstantSchedule, Strategy, make_strategy
 
 #: torch's ``binary_cross_entropy`` clamps ``log`` at -100; :func:`loss_term_maps` does the same,
@@ -344,13 +342,8 @@ def tumour_index(dataset, example: int = 0) -> int:
 
 
 def _scaled_phi(dataset, index: int, phi_scale: str) -> np.ndarray:
-    """Φ_G of image ``index``, divided by the image side for ``"image"``, in pixels for ``"pixel"``."""
-    phi = _phi_of(dataset, index)
-    if phi_scale == "image":
-        return phi / max(phi.shape)
-    if phi_scale != "pixel":
-        raise ValueError(f"phi_scale must be 'image' or 'pixel', got {phi_scale!r}")
-    return phi
+    """Φ_G of image ``index`` scaled as a run scales it (:func:`bl_utils.distance.scale_phi`)."""
+    return scale_phi(_phi_of(dataset, index), phi_scale)
 
 
 def _explorer_numbers(phi, mask, prob, seg, w_ce: float, w_b: float, maps) -> dict[str, float]:
@@ -376,7 +369,7 @@ def explore(dataset, index: int, strategy: str = EXPLORER_DEFAULTS["strategy"],
     """Compute what the explorer shows for image ``index`` of ``dataset`` and one slider setting.
 
     ``dataset`` needs ``.images``, ``.masks`` (and ``.phis`` or None, ``.meta`` optional) as a
-    :class:`bl_utils.data.BusiDataset` has. The candidate ``s`` is
+    :class:`bl_utils.data.busi.BusiDataset` has. The candidate ``s`` is
     ``candidate_prediction(mask, shift, dilation, blur, confidence)``; Φ_G is divided by the image
     side when ``phi_scale="image"`` (as :mod:`bl_utils.train` does by default), kept in pixels
     with ``"pixel"``. ``numbers`` holds ``w_ce``, ``w_b``, ``CE`` (mean BCE), ``L_B`` (mean

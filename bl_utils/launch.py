@@ -15,11 +15,11 @@ requeues and logs them. Nothing here is a scheduler of its own:
    pre-empted or timed-out job is requeued by submitit itself (up to 3 time-outs) and resumes the
    same way.
 
-Command line (the flags are added to ``python -m bl_utils.train`` and ``python -m bl_utils.study``
+Command line (the flags are added to ``python -m bl_utils train`` and ``python -m bl_utils study``
 by :func:`add_arguments`)::
 
-    python -m bl_utils.train --strategy all --seeds 0 1 2 --launcher local --wait
-    python -m bl_utils.study --data /shared/busi256 --launcher slurm --partition gpu --out /shared/results
+    python -m bl_utils train --strategy all --seeds 0 1 2 --launcher local --wait
+    python -m bl_utils study --data /shared/busi256 --launcher slurm --partition gpu --out /shared/results
 
 Notes:
 

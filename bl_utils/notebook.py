@@ -16,7 +16,7 @@ The data (``DATA``, the one place a reader changes it)
 Where files go
     Figures, tables and newly trained runs go to ``reports/<data>-<profile>/`` of the checkout
     (ignored by git), or to the folders the parameters name. Only a publication writes to
-    ``figures/`` and ``results/``: ``python -m bl_utils.report --publish`` sets the environment
+    ``figures/`` and ``results/``: ``python -m bl_utils report --publish`` sets the environment
     variable :data:`PUBLISH_ENV` for its kernels, and it is refused on data other than BUSI.
     Published runs are read from ``results/`` in every case.
 """
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import study
-from .plots import save_figure
+from .plots.style import save_figure
 from .runs import RunResult
 from .runtime import project_root
 
 __all__ = ["PUBLISH_ENV", "Session", "start", "output_folder"]
 
-#: Set (to ``1``) by ``python -m bl_utils.report --publish`` for the kernels it starts.
+#: Set (to ``1``) by ``python -m bl_utils report --publish`` for the kernels it starts.
 PUBLISH_ENV = "BL_PUBLISH"
 NEEDS = ("images", "runs")
 
@@ -105,7 +105,7 @@ def start(data: str | None = None, needs: str = "runs", profile: str | None = No
           tables_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Session:
     """Resolve a notebook's data and folders (see the module), print which data and profile it
     runs with, and return the :class:`Session`. ``smoke=None``: True on synthetic data (tiny runs).
-    Raises :class:`bl_utils.data.BusiDataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
+    Raises :class:`bl_utils.data.busi.BusiDataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
     ``ValueError`` for a publication on other data than BUSI."""
     if needs not in NEEDS:
         raise ValueError(f"needs must be one of {NEEDS}, got {needs!r}")

@@ -1,17 +1,17 @@
 """Run the whole report: execute the notebooks in order with papermill, without touching the published ones.
 
-    python -m bl_utils.report                          # built-in synthetic data, profile "auto"
-    python -m bl_utils.report --data ~/BUSI            # the real dataset (default: $BUSI_DIR, else synthetic)
-    python -m bl_utils.report --data kaggle            # BUSI downloaded from Kaggle by the notebooks
-    python -m bl_utils.report --profile quick          # force a profile (auto, quick or paper)
-    python -m bl_utils.report --only 02 03             # some notebooks only
-    python -m bl_utils.report -p SEEDS "[0, 1, 2]"     # any parameter of the notebooks' parameters cells
+    python -m bl_utils report                          # built-in synthetic data, profile "auto"
+    python -m bl_utils report --data ~/BUSI            # the real dataset (default: $BUSI_DIR, else synthetic)
+    python -m bl_utils report --data kaggle            # BUSI downloaded from Kaggle by the notebooks
+    python -m bl_utils report --profile quick          # force a profile (auto, quick or paper)
+    python -m bl_utils report --only 02 03             # some notebooks only
+    python -m bl_utils report -p SEEDS "[0, 1, 2]"     # any parameter of the notebooks' parameters cells
 
 By default nothing committed is overwritten: the executed notebooks, their figures, the training runs
 and Table 1 go to reports/<data>-<profile>/ (gitignored; <data> is synthetic, busi or kaggle), and
 the command prints where. The maintainers publish a run with
 
-    python -m bl_utils.report --publish --data ../shared/data/busi256
+    python -m bl_utils report --publish --data ../shared/data/busi256
 
 which executes notebooks/ in place (each written to a temporary name and renamed only when it ran
 without error), as a reader gets them: no parameter is injected (a published notebook holds no path
@@ -164,7 +164,7 @@ def check_parameters(declared: dict[str, dict[str, dict]], given: dict) -> None:
 def resolve_data(data: str, cwd: Path | None = None, root: Path = ROOT) -> str:
     """``synthetic``, ``kaggle``, or the folder ``data`` (relative to ``cwd``, default the working
     directory) made independent of the working directory: relative to the checkout ``root`` when it
-    lies in or beside it (``../shared/data/busi256``; :func:`bl_utils.data.resolve_data` reads such a
+    lies in or beside it (``../shared/data/busi256``; :func:`bl_utils.data.busi.resolve_data` reads such a
     path from the project root), else absolute. Raises :class:`ReportError` for a missing folder."""
     if data in DATA_KEYWORDS:
         return data
@@ -306,7 +306,7 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bl_utils.report", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bl_utils report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.environ.get("BUSI_DIR") or "synthetic",
                         help="'synthetic', 'kaggle' or the BUSI folder, relative to the working directory "

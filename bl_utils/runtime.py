@@ -39,7 +39,7 @@ def get_device(prefer: str | None = None):
     """Return the best available ``torch.device``: CUDA, then Apple MPS, then CPU.
 
     ``prefer`` (e.g. ``"cpu"``) forces a device; the environment variable ``BL_DEVICE`` does the
-    same for a whole run (``BL_DEVICE=cpu python -m bl_utils.report``).
+    same for a whole run (``BL_DEVICE=cpu python -m bl_utils report``).
     """
     import torch
 

@@ -55,6 +55,9 @@ __all__ = [
 
 #: The four strategies of the report, in the order the report compares them.
 STRATEGIES = ("ce", "ce+bl", "ce+ramp", "rebalance")
+#: The strategy every other one is compared with, and the three that use the boundary loss.
+BASELINE = "ce"
+BOUNDARY_STRATEGIES = ("ce+bl", "ce+ramp", "rebalance")
 #: The ramps :func:`make_strategy` knows for ``ce+ramp`` and ``rebalance``.
 SCHEDULES = ("linear", "kervadec", "odonnat-pham")
 

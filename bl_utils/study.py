@@ -6,8 +6,8 @@ boundary loss and the annotation-noise runs of notebook 5. Each :class:`Experime
 strategies, seeds and the settings it changes; its runs live where :func:`bl_utils.config.run_folder`
 puts them, so a notebook finds them from the same definition that made them::
 
-    python -m bl_utils.study --data ../shared/data/busi256 table1 paper phi_pixel   # train (resumable)
-    python -m bl_utils.study --list                                                  # what exists
+    python -m bl_utils study --data ../shared/data/busi256 table1 paper phi_pixel   # train (resumable)
+    python -m bl_utils study --list                                                  # what exists
 
 Costs on two CPU cores with native bf16: a quick run ~1.5 min (8 epochs), ~4 min at 20 epochs;
 a paper-profile run ~20 min (55–60 s per epoch).
@@ -26,12 +26,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import data as bl_data
+from .data import busi as bl_data
 from . import launch
-from .config import TrainConfig, data_id, default_results_dir, run_folder
+from .config import PROTOCOLS, TrainConfig, data_id, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, write_json
-from .schedules import STRATEGIES
+from .schedules import BOUNDARY_STRATEGIES, STRATEGIES
 from .train import run_order, train_all
 from .training_data import data_identity
 
@@ -43,7 +43,6 @@ __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experim
 SEEDS = (0, 1, 2, 3, 4)
 #: Seeds of each ablation and of the annotation-noise runs.
 ABLATION_SEEDS = (0, 1, 2)
-BOUNDARY = ("ce+bl", "ce+ramp", "rebalance")
 #: What a reader without the images does to get them (one line, shown where a cell needs them).
 GET_BUSI = ('To see the images, set DATA = "kaggle" (BUSI from Kaggle, credentials needed) or DATA = the '
             'folder of your BUSI download (Dataset_BUSI_with_GT), or set the environment variable BUSI_DIR.')
@@ -79,9 +78,9 @@ EXPERIMENTS: dict[str, Experiment] = {
     "paper": Experiment("Table 1 at Odonnat & Pham's profile (256², ResNet-34, 20 epochs)",
                         profile="paper", seeds=(0,)),
     "phi_pixel": Experiment("Ablation: Φ_G in pixels (the papers' units) instead of / image side",
-                            strategies=BOUNDARY, seeds=ABLATION_SEEDS, settings={"phi_scale": "pixel"}),
+                            strategies=BOUNDARY_STRATEGIES, seeds=ABLATION_SEEDS, settings={"phi_scale": "pixel"}),
     "phi_diagonal": Experiment("Ablation: Φ_G = +diagonal on normal images instead of 0",
-                               strategies=BOUNDARY, seeds=ABLATION_SEEDS, settings={"phi_empty": "diagonal"}),
+                               strategies=BOUNDARY_STRATEGIES, seeds=ABLATION_SEEDS, settings={"phi_empty": "diagonal"}),
     "mask_noise_4": Experiment("Annotation noise: contours jittered by 4 px (at 256²)",
                                seeds=ABLATION_SEEDS, settings={"mask_noise": 4.0}),
     "mask_noise_8": Experiment("Annotation noise: contours jittered by 8 px (at 256²)",
@@ -156,7 +155,7 @@ def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     profile, at most 3 epochs, two seeds for Table 1 and one elsewhere."""
     experiment = EXPERIMENTS[name]
     changes: dict[str, Any] = {"profile": "tiny"}
-    if "epochs" in experiment.settings:
+    if "epochs" in experiment.settings or "epochs" in PROTOCOLS[experiment.protocol]:
         changes["epochs"] = 3
     return changes, experiment.seeds[:2] if name == "table1" else experiment.seeds[:1]
 
@@ -199,8 +198,9 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
                         f"{resolved.encoder_weights or 'a random'} encoder, have none"
                         + ("" if data is None else ": TRAIN = True trains them") + ")")
                 found, missing = shown, absent
-    where = found[0].folder.parents[1] if found else (missing[0].parents[1] if missing else out)
-    print(f"{name}: {len(found)} of {len(found) + len(missing)} runs from {display_path(where)}{note}")
+    variant = lambda folder: folder.parents[2] if folder.name.startswith("fold") else folder.parents[1]
+    where = f"from {display_path(variant(found[0].folder))}" if found else f"({variant(missing[0]).name})" if missing else ""
+    print(f"{name}: {len(found)} of {len(found) + len(missing)} runs {where}{note}")
     return found
 
 
@@ -298,7 +298,7 @@ def run_experiment(name: str, data: str, out: str | Path | None = None, seeds: S
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bl_utils.study", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bl_utils study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiments", nargs="*", help=f"any of {', '.join(EXPERIMENTS)} (default: all)")
     parser.add_argument("--data", required=True, help="the BUSI folder (or 'synthetic')")

@@ -19,10 +19,10 @@ so a run killed at any moment continues from its last completed epoch (``last.pt
 the same metrics on the same machine and thread count. A run is never resumed across a change of
 the training code (:data:`CODE_VERSION`) or of the AMP mode: it starts over instead.
 
-Command line::
+Command line (:mod:`bl_utils.cli`)::
 
-    python -m bl_utils.train --strategy all --seeds 0 1 2 3 4 --data ../shared/data/busi256
-    python -m bl_utils.train --strategy rebalance --phi-scale pixel --data "$BUSI_DIR"
+    python -m bl_utils train --strategy all --seeds 0 1 2 3 4 --data ../shared/data/busi256
+    python -m bl_utils train --strategy rebalance --phi-scale pixel --data "$BUSI_DIR"
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +51,9 @@ from .schedules import STRATEGIES, make_strategy
 from .training_data import TrainingData, prepare_data
 
 #: The modules whose code decides a run's numbers; their digest is :data:`CODE_VERSION`.
-CODE_MODULES = ("train", "training_data", "config", "model", "evaluate", "losses", "schedules", "distance", "data",
-                "dataset", "cache", "split", "duplicates", "noise", "metrics")
+CODE_MODULES = ("train", "training_data", "config", "model", "evaluate", "losses", "schedules", "distance",
+                "data/busi", "data/dataset", "data/manifest", "data/cache", "data/split", "data/duplicates", "noise",
+                "metrics")
 
 
 def _code_version() -> str:
@@ -402,9 +402,3 @@ def train_all(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
         results.append(train(run, out=out, resume=resume, verbose=verbose, data=prepared[key],
                              evaluate_noise=evaluate_noise))
     return results
-
-
-if __name__ == "__main__":   # the command line lives in bl_utils.cli (it also submits jobs, bl_utils.launch)
-    from bl_utils.cli import main
-
-    sys.exit(main())

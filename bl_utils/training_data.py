@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import data as bl_data
+from .data import busi as bl_data
 from . import noise
 from .config import TrainConfig, data_id
-from .distance import batch_signed_distance_maps
-from .split import cross_validation_folds, fold_split, random_split, split_train_val
+from .distance import batch_signed_distance_maps, scale_phi
+from .data.split import cross_validation_folds, fold_split, random_split, split_train_val
 
-__all__ = ["TrainingData", "data_identity", "prepare_data", "scale_phi", "phi_scale_table"]
+__all__ = ["TrainingData", "data_identity", "prepare_data", "phi_scale_table"]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TrainingData:
     intensities / 255); ``*_masks``: float32 ``(N, 1, H, W)`` in {0, 1} (train masks carry the
     annotation noise, if any); ``*_phis``: float32 ``(N, 1, H, W)``, Φ_G scaled as the config says.
     ``val_uint8``: uint8 ``(N, H, W)`` validation images before standardisation (for
-    :mod:`bl_utils.noise`). ``fingerprint``: :func:`bl_utils.data.content_fingerprint` of the
+    :mod:`bl_utils.noise`). ``fingerprint``: :func:`bl_utils.data.busi.content_fingerprint` of the
     images at 256² after the selection rule (a run's ``data_fingerprint``); ``data_fingerprint``:
     that of every image of the data, before any rule (it names the data, :func:`data_identity`);
     ``kind``: ``"busi"`` or ``"synthetic"``. ``normal_images`` ``(M, 1, H, W)`` (standardised like
@@ -70,7 +70,7 @@ class TrainingData:
 
 
 def data_identity(data: str, cache_dir: str | None = None) -> tuple[bl_data.DataSource, str]:
-    """The source of ``data`` (as :func:`bl_utils.data.resolve_data` reads it) and the content
+    """The source of ``data`` (as :func:`bl_utils.data.busi.resolve_data` reads it) and the content
     fingerprint of *every* image it holds at 256², before any selection rule: what names the data
     in a run's folder (:func:`bl_utils.config.data_id`), whatever rule a protocol applies. Reads
     no image when the resized arrays are cached; computes no Φ_G."""
@@ -98,7 +98,7 @@ def _load_split(config: TrainConfig, verbose: bool):
 
 
 def _split(config: TrainConfig, dataset, split_seed: int):
-    """The run's :class:`~bl_utils.split.Split`: fold ``fold`` of a ``folds``-fold partition drawn
+    """The run's :class:`~bl_utils.data.split.Split`: fold ``fold`` of a ``folds``-fold partition drawn
     from ``seed`` (grouped by near-duplicates unless ``group_duplicates=False``, stratified), Odonnat
     & Pham's random draw (their protocol), or the seeded 80/20 split of ``split_seed``."""
     groups = None if config.group_duplicates else False
@@ -119,17 +119,6 @@ def _normal_images(config: TrainConfig, source) -> tuple[np.ndarray, list[str]]:
                                    distance_maps=False, cache_dir=config.cache_dir, progress=False)
     normal = np.flatnonzero(everything.meta.label.to_numpy() == "normal")
     return everything.images[normal], list(everything.meta.stem.iloc[normal])
-
-
-def scale_phi(phis: np.ndarray, phi_scale: str, image_size: int) -> np.ndarray:
-    """Φ_G in pixels at ``image_size`` scaled as ``phi_scale`` says: divided by the image side
-    (``"image"``), as it is (``"pixel"``), or in pixels of the 256² image (``"pixel256"``: times
-    256 / ``image_size``, so that L_B at a smaller profile size is what it is at 256²)."""
-    if phi_scale == "image":
-        return phis / float(image_size)
-    if phi_scale == "pixel256":
-        return phis * (bl_data.PAPER_SIZE / float(image_size))
-    return phis
 
 
 def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:

@@ -2,7 +2,7 @@
 
 :func:`boundary_loss_explorer` returns a :class:`LossExplorer`: sliders that choose an image, a
 strategy and α, the threshold δ and a hand-made prediction; on every change it recomputes the view
-with :func:`bl_utils.explorer.explore` and redraws it with :func:`bl_utils.plots.plot_loss_explorer`.
+with :func:`bl_utils.explorer.explore` and redraws it with :func:`bl_utils.plots.maths.plot_loss_explorer`.
 The widget code only connects sliders to those functions (imports go ``widgets → plots →
 explorer``, never back).
 
@@ -12,13 +12,10 @@ blur, probabilities for δ and the cap c, α unitless for the Φ_G scale in use)
 not move with α (:func:`bl_utils.explorer.colour_bounds`), so sliding α visibly changes the maps.
 Only ipywidgets APIs common to 7.7.1 (Colab) and 8 are used, with a fallback where they differ.
 
-For the notebooks' convenience every public name of :mod:`bl_utils.explorer` (``Disk``,
-``distance_identities``, ``candidate_losses``, ``explore``, ``significant``, ...) is importable
-from here too: ``from bl_utils import widgets; widgets.significant(table)``.
 
 Without a live kernel (a saved notebook on GitHub, an untrusted notebook) the widget cannot be
 drawn; its saved text and HTML say so and point to the static figure,
-``plots.plot_loss_explorer(explore(dataset, index))``.
+``plots.maths.plot_loss_explorer(explorer.explore(dataset, index))``.
 """
 
 from __future__ import annotations
@@ -30,21 +27,11 @@ import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .disks import (Disk, boundary_loss_sum, contour_distance, distance_identities, normal_correspondences,
-                    pixel_region_integral, region_distance_integral)
-from .explorer import (ALPHA_RANGE, EXPLORER_DEFAULTS, LOG_CLAMP, ExplorerState, candidate_losses,
-                       candidate_prediction, empty_policy_table, explore, image_title, loss_term_maps,
-                       segmentation_at, significant, soft_dice_loss, standard_candidates, strategy_weights,
-                       summary_lines, summary_text, tumour_index, zoom_window)
-from .plots import plot_loss_explorer
+from .explorer import ALPHA_RANGE, EXPLORER_DEFAULTS, ExplorerState, explore, image_title, summary_text, tumour_index
+from .plots.maths import plot_loss_explorer
 from .schedules import STRATEGIES
 
-__all__ = ["EXPLORER_DEFAULTS", "EXPLORER_NOTE", "LOG_CLAMP", "Disk", "ExplorerState", "LossExplorer",
-           "boundary_loss_explorer", "boundary_loss_sum", "candidate_losses", "candidate_prediction",
-           "contour_distance", "distance_identities", "empty_policy_table", "explore", "image_title",
-           "loss_term_maps", "normal_correspondences", "pixel_region_integral", "region_distance_integral",
-           "segmentation_at", "significant", "soft_dice_loss", "standard_candidates", "strategy_weights",
-           "summary_lines", "summary_text", "tumour_index", "zoom_window"]
+__all__ = ["EXPLORER_NOTE", "LossExplorer", "boundary_loss_explorer"]
 
 #: What a saved notebook shows in place of the widget (its ``text/plain``; kept under ipywidgets'
 #: 110-character cut of a widget's text anyway, so that no viewer shows it truncated).
@@ -59,7 +46,7 @@ def boundary_loss_explorer(dataset, index: int | None = None, **defaults) -> "Lo
     Returns a :class:`LossExplorer` (an ``ipywidgets.VBox``): display it as the last expression of
     a cell. ``index`` is the first image shown (default: the first with a tumour); ``defaults``
     override :data:`EXPLORER_DEFAULTS` (``TypeError`` on an unknown name). Without a widget front
-    end nothing is drawn; use ``plots.plot_loss_explorer(explore(dataset, index))`` for a static
+    end nothing is drawn; use ``plots.maths.plot_loss_explorer(explorer.explore(dataset, index))`` for a static
     figure of the same view.
     """
     return LossExplorer(dataset, index=index, **defaults)

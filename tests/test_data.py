@@ -1,4 +1,4 @@
-"""Tests of bl_utils.data (the BUSI loader, the < 5 % rule, the data source) and bl_utils.cache.
+"""Tests of bl_utils.data (the BUSI loader, the < 5 % rule, the data source) and bl_utils.data.cache.
 
 Oracles: the preprocessed copy ``../shared/data/busi256`` (made independently from the same
 Kaggle files: PIL bilinear greyscale images, nearest-neighbour mask unions), PIL itself, brute
@@ -20,9 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
-from bl_utils import cache as bl_cache
-from bl_utils import data, duplicates, synthetic
-from bl_utils.dataset import META_COLUMNS
+from bl_utils.data import cache as bl_cache
+from bl_utils.data import busi as data
+from bl_utils.data import duplicates, synthetic
+from bl_utils.data.dataset import META_COLUMNS
 from bl_utils.distance import signed_distance_map
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -579,15 +580,15 @@ def test_data_figures(tiny):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bl_utils import plots
+    from bl_utils.plots import data as data_plots
 
     ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, cache_dir=False,
                         distance_maps=False, progress=False)
-    fig = plots.plot_examples(ds, [0, 3, 5], ncols=2)
+    fig = data_plots.plot_examples(ds, [0, 3, 5], ncols=2)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["benign (1) · 0.5 %", "malignant (1) · 50.0 %", "normal (1) · 0.0 %"]
     plt.close(fig)
-    fig = plots.plot_tumour_fraction_hist(ds.meta.tumour_fraction, 0.05, labels=ds.meta.label)
+    fig = data_plots.plot_tumour_fraction_hist(ds.meta.tumour_fraction, 0.05, labels=ds.meta.label)
     (ax,) = fig.axes
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "< 5 %: 3 of 5 tumour images, 4 of 6 images" in legend
@@ -596,10 +597,10 @@ def test_data_figures(tiny):
     assert heights == 5                                   # every tumour image counted once (stacked)
     assert any(np.isclose(0.05, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
     plt.close(fig)
-    assert "image files" in plots.plot_image_sizes(ds.meta).axes[0].get_title()
-    for fig in (plots.plot_image_sizes(ds.meta),
-                plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds.images, max_distance=64, hash_size=4)),
-                plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds, max_distance=0).head(0))):
+    assert "image files" in data_plots.plot_image_sizes(ds.meta).axes[0].get_title()
+    for fig in (data_plots.plot_image_sizes(ds.meta),
+                data_plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds.images, max_distance=64, hash_size=4)),
+                data_plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds, max_distance=0).head(0))):
         assert fig.get_axes() is not None
         plt.close(fig)
 

@@ -317,3 +317,13 @@ def test_real_busi_masks_match_reference():
             assert 0 < phi.max() < math.hypot(256, 256)
         else:
             np.testing.assert_allclose(phi, math.hypot(256, 256))
+
+
+def test_phi_scales_divide_by_the_side_keep_pixels_or_take_the_256_image_units():
+    phis = np.array([[-2.0, 0.0, 3.0]] * 2)[None]     # (1, 2, 3): side 3
+    assert distance.scale_phi(phis, "pixel256", 128).tolist() == [[[-4.0, 0.0, 6.0]] * 2]
+    assert distance.scale_phi(phis, "image", 2).tolist() == [[[-1.0, 0.0, 1.5]] * 2]
+    assert distance.scale_phi(phis, "image").tolist() == [[[-2 / 3, 0.0, 1.0]] * 2]   # the side of phi
+    assert distance.scale_phi(phis, "pixel", 128) is phis
+    with pytest.raises(ValueError, match="phi_scale"):
+        distance.scale_phi(phis, "metres")

@@ -1,4 +1,4 @@
-"""Tests of bl_utils.duplicates: the difference hash, Hamming distances, duplicate pairs and groups.
+"""Tests of bl_utils.data.duplicates: the difference hash, Hamming distances, duplicate pairs and groups.
 
 Oracles: hand-worked hashes, block means and brute-force Hamming distances,
 ``scipy.sparse.csgraph.connected_components``, and BUSI's byte-identical benign (433) /
@@ -15,7 +15,8 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from bl_utils import data, duplicates
+from bl_utils.data import busi as data
+from bl_utils.data import duplicates
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi_sample" / "Dataset_BUSI_with_GT"
 

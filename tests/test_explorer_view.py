@@ -16,7 +16,8 @@ import pytest
 import torch
 from matplotlib.image import AxesImage
 
-from bl_utils import explorer, plots, widgets
+from bl_utils import explorer
+from bl_utils.plots import maths
 from bl_utils.schedules import STRATEGIES
 from test_widgets import fake_dataset
 
@@ -62,7 +63,7 @@ def test_colour_bounds_by_hand():
 def test_colour_bounds_are_the_same_for_every_alpha_and_clip_nothing(strategy, phi_scale):
     """Oracle: sweep the α slider (41 values, both ends included) and take the largest |map| seen."""
     ds = fake_dataset(size=64)
-    sweep = [widgets.explore(ds, 1, strategy=strategy, alpha=a, phi_scale=phi_scale)
+    sweep = [explorer.explore(ds, 1, strategy=strategy, alpha=a, phi_scale=phi_scale)
              for a in np.linspace(*explorer.ALPHA_RANGE, 41)]
     first = sweep[0]
     for state in sweep:
@@ -85,9 +86,9 @@ def test_colour_bounds_are_the_same_for_every_alpha_and_clip_nothing(strategy, p
 @pytest.mark.parametrize("strategy", ["rebalance", "ce+bl"])
 def test_moving_alpha_changes_the_colours_not_the_colour_scales(strategy):
     ds = fake_dataset(size=64)
-    figures = [plots.plot_loss_explorer(widgets.explore(ds, 1, strategy=strategy, alpha=a)) for a in (0.2, 0.8)]
+    figures = [maths.plot_loss_explorer(explorer.explore(ds, 1, strategy=strategy, alpha=a)) for a in (0.2, 0.8)]
     low, high = (shown_images(fig) for fig in figures)
-    state = widgets.explore(ds, 1, strategy=strategy, alpha=0.5)
+    state = explorer.explore(ds, 1, strategy=strategy, alpha=0.5)
     for key, a, b in zip(KEYS, low, high):
         assert (a.norm.vmin, a.norm.vmax) == (b.norm.vmin, b.norm.vmax), key       # the same colour bar
         assert a.norm.vmax == pytest.approx(state.bounds[key])
@@ -101,8 +102,8 @@ def test_moving_alpha_changes_the_colours_not_the_colour_scales(strategy):
 
 
 def test_ce_draws_the_boundary_term_blank_on_its_weight_one_scale():
-    state = widgets.explore(fake_dataset(size=64), 1, strategy="ce", alpha=0.7)
-    fig = plots.plot_loss_explorer(state)
+    state = explorer.explore(fake_dataset(size=64), 1, strategy="ce", alpha=0.7)
+    fig = maths.plot_loss_explorer(state)
     boundary = shown_images(fig)[2]
     assert not np.any(boundary.get_array())                                      # w_B = 0
     r0, r1, c0, c1 = state.window
@@ -112,10 +113,10 @@ def test_ce_draws_the_boundary_term_blank_on_its_weight_one_scale():
 
 
 def test_a_state_without_bounds_is_scaled_panel_by_panel():
-    state = widgets.explore(fake_dataset(size=64), 1, alpha=0.3)
+    state = explorer.explore(fake_dataset(size=64), 1, alpha=0.3)
     bare = dataclasses.replace(state, bounds={}, window=None)
     r0, r1, c0, c1 = explorer.zoom_window(state.mask, state.segmentation)
-    for key, im in zip(KEYS, shown_images(plots.plot_loss_explorer(bare))):
+    for key, im in zip(KEYS, shown_images(maths.plot_loss_explorer(bare))):
         values = state.phi if key == "phi" else state.maps[key]
         assert im.norm.vmax == pytest.approx(np.abs(values[r0:r1, c0:c1]).max()), key
 
@@ -126,7 +127,7 @@ def test_a_state_without_bounds_is_scaled_panel_by_panel():
 def test_titles_are_at_least_the_axis_label_size(rc):
     with matplotlib.rc_context(rc):
         label = matplotlib.font_manager.FontProperties(size=matplotlib.rcParams["axes.labelsize"]).get_size_in_points()
-        fig = plots.plot_loss_explorer(widgets.explore(fake_dataset(size=64), 1), title="synthetic")
+        fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(size=64), 1), title="synthetic")
         fig.canvas.draw()
     titles = [ax.title for ax in fig.axes if ax.get_title()]
     assert len(titles) == 5                                                      # every panel but the numbers

@@ -3,7 +3,7 @@ unchanged notebook in JupyterLab leaves git diff empty), one repository URL (pyp
 one setup cell and Colab badge of bl_utils.report, whose setup cell never raises.
 
 These read the committed notebooks: after a change to the header, re-publish them with
-``python -m bl_utils.report --publish --data ../shared/data/busi256``.
+``python -m bl_utils report --publish --data ../shared/data/busi256``.
 """
 
 import copy
@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 REPO_URL = bl_colab.repository_url(ROOT / "pyproject.toml")
 #: Other projects' repositories that a notebook links on purpose, as "owner/repo" (lower case).
-CITED_REPOSITORIES: set[str] = set()
+CITED_REPOSITORIES: set[str] = {"ambroiseodt/boundaryloss"}   # Odonnat & Pham's code, credited in notebook 3
 GITHUB = re.compile(r"(?:github\.com|githubusercontent\.com|colab\.research\.google\.com/github)/"
                     r"([\w.-]+)/([\w.-]+)", re.IGNORECASE)
-REPUBLISH = "re-publish: python -m bl_utils.report --publish --data ../shared/data/busi256"
+REPUBLISH = "re-publish: python -m bl_utils report --publish --data ../shared/data/busi256"
 
 pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks in notebooks/")
 
@@ -57,7 +57,7 @@ def test_header_is_the_canonical_badge_and_setup_cell(path):
     nb = _read(path)
     synced = bl_colab.sync_headers(copy.deepcopy(nb), REPO_URL, path.name)
     assert [c.source for c in nb.cells] == [c.source for c in synced.cells], (
-        f"{path.name}: its badge or setup cell differs from bl_utils.bl_colab.sync_headers; {REPUBLISH}")
+        f"{path.name}: its badge or setup cell differs from bl_utils.colab.sync_headers; {REPUBLISH}")
 
 
 def _fail(command, check=False, **kwargs):

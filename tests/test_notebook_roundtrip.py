@@ -6,7 +6,7 @@ JupyterLab saves through jupyter_server's FileContentsManager: ``_read_notebook`
 A committed notebook must be exactly those bytes, and its kernelspec the one that the installed
 ipykernel's ``kernel.json`` gives JupyterLab to write (else saving it rewrites the metadata).
 
-When one fails, re-publish: ``python -m bl_utils.report --publish --data ../shared/data/busi256``.
+When one fails, re-publish: ``python -m bl_utils report --publish --data ../shared/data/busi256``.
 """
 
 import inspect

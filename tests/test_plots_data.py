@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.text import Annotation
 
-from bl_utils import plots
+from bl_utils.plots import data as data_plots
 
 #: Ten images: two without tumour, and tumours on both sides of, and exactly at, 5 % and 10 %.
 FRACTIONS = np.array([0.0, 0.0, 0.01, 0.0499, 0.05, 0.07, 0.0999, 0.10, 0.30, 0.55])
@@ -32,7 +32,7 @@ def count_boxes(ax) -> dict[float, str]:
 
 
 def test_fig3_marks_both_cuts_with_their_counts_of_tumour_images():
-    fig = plots.plot_tumour_fraction_hist(FRACTIONS, labels=LABELS, title="Figure 3",
+    fig = data_plots.plot_tumour_fraction_hist(FRACTIONS, labels=LABELS, title="Figure 3",
                                           thresholds={0.05: "the paper's text", 0.10: "their code"})
     (ax,) = fig.axes
     legend = legend_texts(ax)
@@ -54,24 +54,24 @@ def test_fig3_marks_both_cuts_with_their_counts_of_tumour_images():
 
 
 def test_fig3_thresholds_as_a_sequence_and_the_old_single_threshold_call():
-    fig = plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=(0.10, 0.05))
+    fig = data_plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=(0.10, 0.05))
     (ax,) = fig.axes
     assert count_boxes(ax) == {0.05: "2", 0.1: "5"}
     assert legend_texts(ax)[0] == "images with a tumour"
     assert legend_texts(ax)[1:3] == ["< 5 %: 2 of 8 tumour images, 4 of 10 images",
                                     "< 10 %: 5 of 8 tumour images, 7 of 10 images"]
-    old = plots.plot_tumour_fraction_hist(FRACTIONS, 0.05, labels=LABELS)
+    old = data_plots.plot_tumour_fraction_hist(FRACTIONS, 0.05, labels=LABELS)
     assert count_boxes(old.axes[0]) == {0.05: "2"}
     assert "< 5 %: 2 of 8 tumour images, 4 of 10 images" in legend_texts(old.axes[0])
     # only tumour images: no "images without tumour" line, and the count of all images is left out
-    tumours = plots.plot_tumour_fraction_hist(FRACTIONS[2:], 0.10)
+    tumours = data_plots.plot_tumour_fraction_hist(FRACTIONS[2:], 0.10)
     assert legend_texts(tumours.axes[0]) == ["images with a tumour", "< 10 %: 5 of 8 tumour images"]
 
 
 @pytest.mark.parametrize("cuts", [(0.0,), (0.05, 1.5), ()])
 def test_fig3_rejects_cuts_outside_0_1(cuts):
     with pytest.raises(ValueError, match="cuts"):
-        plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=cuts)
+        data_plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=cuts)
 
 
 def sizes_meta(source, widths=(562, 190, 1048), heights=(471, 310, 719)) -> pd.DataFrame:
@@ -88,7 +88,7 @@ def sizes_meta(source, widths=(562, 190, 1048), heights=(471, 310, 719)) -> pd.D
     (sizes_meta(None), "no size_source column"),
 ], ids=["manifest", "files", "one-size", "mixed", "unknown"])
 def test_image_sizes_say_where_the_sizes_come_from(meta, phrase):
-    fig = plots.plot_image_sizes(meta, title="BUSI")
+    fig = data_plots.plot_image_sizes(meta, title="BUSI")
     (ax,) = fig.axes
     assert "stored by the scanner" in ax.get_title() and phrase in ax.get_title()
     points = np.concatenate([c.get_offsets() for c in ax.collections])

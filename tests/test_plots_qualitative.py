@@ -11,11 +11,10 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.colors import to_hex
 from matplotlib.contour import ContourSet
 
-from bl_utils import plots
+from bl_utils.plots import qualitative
 
 
 def cases():
@@ -39,7 +38,7 @@ def contour_sets(ax):
 @pytest.mark.filterwarnings("error")      # empty masks must not make matplotlib warn
 def test_fig4_titles_are_the_dice_and_components_of_the_masks_shown():
     images, truths, predictions = cases()
-    fig = plots.plot_qualitative_cases(images, truths, predictions, row_titles=["tumour (1)", "normal (1)"])
+    fig = qualitative.plot_qualitative_cases(images, truths, predictions, row_titles=["tumour (1)", "normal (1)"])
     axes = np.array(fig.axes).reshape(2, 3)
     assert [ax.get_title() for ax in axes[0]] == [
         "image + ground truth", "ce: Dice 0.44\n2 components", "ce+bl: Dice 0.00\n0 components"]
@@ -71,7 +70,7 @@ def test_fig4_ground_truth_is_visible_over_the_prediction_at_256_pixels():
     prediction = np.hypot(rows - 128, cols - 148) < 60         # crosses ∂G twice, covers most of it
     image = np.zeros((256, 256), np.uint8)
     image[0, 0] = 255                                          # black everywhere in the panels' middle
-    fig = plots.plot_qualitative_cases(image[None], truth[None], {"ce": prediction[None]}, title="BUSI")
+    fig = qualitative.plot_qualitative_cases(image[None], truth[None], {"ce": prediction[None]}, title="BUSI")
     assert fig._suptitle.get_text() == "BUSI"
     fig.set_dpi(100)
     fig.canvas.draw()
@@ -99,11 +98,11 @@ def test_fig4_ground_truth_is_visible_over_the_prediction_at_256_pixels():
 def test_fig4_rejects_inconsistent_shapes():
     images, truths, predictions = cases()
     with pytest.raises(ValueError, match="predictions"):
-        plots.plot_qualitative_cases(images, truths, {"ce": predictions["ce"][:1]})
+        qualitative.plot_qualitative_cases(images, truths, {"ce": predictions["ce"][:1]})
     with pytest.raises(ValueError, match="truths"):
-        plots.plot_qualitative_cases(images, truths[:, :20], predictions)
+        qualitative.plot_qualitative_cases(images, truths[:, :20], predictions)
     with pytest.raises(ValueError, match="row titles"):
-        plots.plot_qualitative_cases(images, truths, predictions, row_titles=["one"])
+        qualitative.plot_qualitative_cases(images, truths, predictions, row_titles=["one"])
 
 
 def components_tables():
@@ -117,44 +116,3 @@ def components_tables():
                                     "ci_low": [-1.0, 1.0], "ci_high": [0.5, 1.0], "improved": [1, 0],
                                     "worsened": [1, 1], "confidence": [0.9, 0.9]})
     return counts, comparison, hd95, hd95_comparison
-
-
-def test_fig5_draws_the_hand_counted_distribution_and_the_given_intervals(tmp_path):
-    counts, comparison, hd95, hd95_comparison = components_tables()
-    fig = plots.plot_components_comparison(counts, comparison, hd95=hd95, hd95_comparison=hd95_comparison,
-                                           max_count=3, title="synthetic")
-    assert fig._suptitle.get_text() == "synthetic"
-    ax_a, ax_b, ax_c = fig.axes
-    bars = [c for c in ax_a.containers if isinstance(c, BarContainer)]
-    heights = {c.get_label(): [p.get_height() for p in c] for c in bars}
-    # bins 0, 1, 2, >=3 over five images
-    assert heights == {"ce": [0.2, 0.2, 0.2, 0.4], "ce+bl": [0.2, 0.4, 0.2, 0.2],
-                       "rebalance": [0.0, 0.4, 0.2, 0.4]}
-    assert [t.get_text() for t in ax_a.get_xticklabels()] == ["0", "1", "2", "≥3"]
-    for ax, table, comp in ((ax_b, counts, comparison), (ax_c, hd95, hd95_comparison)):
-        for i, row in comp.iterrows():
-            bar = [c for c in ax.containers if isinstance(c, ErrorbarContainer)][i]
-            x, y = bar.lines[0].get_data()
-            assert (x[0], y[0]) == (i, row.mean_difference)
-            segment = bar.lines[2][0].get_segments()[0]
-            np.testing.assert_allclose(sorted(segment[:, 1]), [row.ci_low, row.ci_high])
-            points = ax.collections[2 * i].get_offsets()              # scatter, then error bars
-            d = (table[row.strategy] - table["ce"]).dropna().to_numpy()
-            np.testing.assert_allclose(np.sort(points[:, 1]), np.sort(d))
-            assert np.all(np.abs(points[:, 0] - i) <= 0.22)
-        assert [t.get_text() for t in ax.texts] == [f"{r.improved} better\n{r.worsened} worse"
-                                                   for r in comp.itertuples()]
-        assert [t.get_text() for t in ax.get_xticklabels()] == ["ce+bl", "rebalance"]
-    assert "90% bootstrap CI" in ax_b.get_title() and "HD95" in ax_c.get_title()
-    path = plots.save_figure(fig, "fig5_test", tmp_path)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_fig5_without_hd95_and_bad_columns():
-    counts, comparison, _, _ = components_tables()
-    fig = plots.plot_components_comparison(counts, comparison)
-    assert len(fig.axes) == 2
-    with pytest.raises(ValueError, match="'ce'"):
-        plots.plot_components_comparison(counts.drop(columns="ce"), comparison)
-    with pytest.raises(ValueError, match="ce\\+ramp"):
-        plots.plot_components_comparison(counts, comparison.assign(strategy=["ce+bl", "ce+ramp"]))

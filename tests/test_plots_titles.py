@@ -1,5 +1,5 @@
 """Every figure of the report titles its panels and itself at least at the size of its axis labels
-(bl_utils.plots_results.legible_titles, applied by name_figure, which every figure function ends with),
+(bl_utils.plots.style.legible_titles, applied by name_figure, which every figure function ends with),
 under matplotlib's default rcParams and under larger labels."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from matplotlib.font_manager import FontProperties
 
-from bl_utils import plots
+from bl_utils.plots import data as data_plots, maths, qualitative, robustness, training
 from bl_utils.explorer import Disk
-from bl_utils.plots_results import figure_titles
+from bl_utils.plots.style import figure_titles
 from test_plots_data import FRACTIONS, LABELS, sizes_meta
 from test_plots_qualitative import cases, components_tables
 from test_plots_training import runs
@@ -43,22 +43,20 @@ def _figures():
     pairs = pd.DataFrame({"i": [0], "j": [1], "identical": [False], "distance": [3]})
     image = (np.arange(1024).reshape(32, 32) % 251).astype(np.uint8)
     return {
-        "examples": lambda: plots.plot_examples(fake_dataset(), [0, 1, 2, 3], ncols=4, title="BUSI"),
-        "fig3": lambda: plots.plot_tumour_fraction_hist(FRACTIONS, labels=LABELS, thresholds=(0.05, 0.1), title="t"),
-        "image_sizes": lambda: plots.plot_image_sizes(sizes_meta("manifest.csv"), title="t"),
-        "duplicates": lambda: plots.plot_duplicate_pairs(fake_dataset(), pairs, title="t"),
-        "fig1": lambda: plots.plot_boundary_loss_views(Disk((60, 60), 32), Disk((54, 70), 36), resolution=40,
+        "examples": lambda: data_plots.plot_examples(fake_dataset(), [0, 1, 2, 3], ncols=4, title="BUSI"),
+        "fig3": lambda: data_plots.plot_tumour_fraction_hist(FRACTIONS, labels=LABELS, thresholds=(0.05, 0.1), title="t"),
+        "image_sizes": lambda: data_plots.plot_image_sizes(sizes_meta("manifest.csv"), title="t"),
+        "duplicates": lambda: data_plots.plot_duplicate_pairs(fake_dataset(), pairs, title="t"),
+        "fig1": lambda: maths.plot_boundary_loss_views(Disk((60, 60), 32), Disk((54, 70), 36), resolution=40,
                                                        title="t"),
-        "fig4": lambda: plots.plot_qualitative_cases(images, truths, predictions, row_titles=["a", "b"], title="t"),
-        "fig5": lambda: plots.plot_components_comparison(counts, comparison, hd95=hd95,
-                                                         hd95_comparison=hd95_comparison, title="t"),
-        "training_curves": lambda: plots.plot_training_curves([*ce, rebalance, old], title="t"),
-        "table1_seeds": lambda: plots.plot_table1_seeds(frame, {"ce": 0.5}, title="t"),
-        "ablations": lambda: plots.plot_ablations({"a": (frame, frame, "variant"), "b": (frame, frame, "v")},
+        "fig4": lambda: qualitative.plot_qualitative_cases(images, truths, predictions, row_titles=["a", "b"], title="t"),
+        "training_curves": lambda: training.plot_training_curves([*ce, rebalance, old], title="t"),
+        "table1_seeds": lambda: training.plot_table1_seeds(frame, {"ce": 0.5}, title="t"),
+        "ablations": lambda: training.plot_ablations({"a": (frame, frame, "variant"), "b": (frame, frame, "v")},
                                                   title="t"),
-        "robustness": lambda: plots.plot_robustness_curves(curves, title="t"),
-        "annotation_noise": lambda: plots.plot_annotation_noise(frame, title="t"),
-        "corruptions": lambda: plots.plot_corruption_examples(image, {"speckle": [0.1, 0.5], "gain": [0.5]},
+        "robustness": lambda: robustness.plot_robustness_curves(curves, title="t"),
+        "annotation_noise": lambda: robustness.plot_annotation_noise(frame, title="t"),
+        "corruptions": lambda: robustness.plot_corruption_examples(image, {"speckle": [0.1, 0.5], "gain": [0.5]},
                                                               title="t"),
     }
 

@@ -1,4 +1,4 @@
-"""Tests of notebook 3's training curves (bl_utils.plots.plot_training_curves): one panel per
+"""Tests of notebook 3's training curves (bl_utils.training.plot_training_curves): one panel per
 quantity, each strategy's line the mean of its seeds with their min–max as a band (worked out here
 with numpy), and a legend that covers no panel."""
 
@@ -16,7 +16,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 
-from bl_utils import plots
+from bl_utils.plots import style, training
 
 COLUMNS = ("val_dice", "train_regional", "train_boundary", "w_regional", "w_boundary")
 
@@ -51,7 +51,7 @@ def band_of(ax, colour: str):
 
 def test_one_panel_per_quantity_with_labels():
     ce, rebalance, old = runs()
-    fig = plots.plot_training_curves([*ce, rebalance, old], title="BUSI")
+    fig = training.plot_training_curves([*ce, rebalance, old], title="BUSI")
     assert len(fig.axes) == 4
     titles = [ax.get_title() for ax in fig.axes]
     assert ["Dice" in titles[0], "L_R" in titles[1], "L_B" in titles[2], "weights" in titles[3]] == [True] * 4
@@ -61,8 +61,8 @@ def test_one_panel_per_quantity_with_labels():
 
 def test_several_seeds_are_a_mean_line_and_a_min_max_band():
     ce, rebalance, old = runs()
-    fig = plots.plot_training_curves([*ce, rebalance, old])
-    colour = plots.STRATEGY_COLOURS["ce"]
+    fig = training.plot_training_curves([*ce, rebalance, old])
+    colour = style.STRATEGY_COLOURS["ce"]
     panels = dict(zip(("val_dice", "train_regional", "train_boundary", "weights"), fig.axes))
     for column in COLUMNS:
         ax = panels.get(column, panels["weights"])
@@ -79,25 +79,25 @@ def test_several_seeds_are_a_mean_line_and_a_min_max_band():
             assert (at.min(), at.max()) == pytest.approx((low, high)), (column, e)
     # one run: its own values, no band
     for name, run in (("rebalance", rebalance), ("ce+bl", old)):
-        c = plots.STRATEGY_COLOURS[name]
+        c = style.STRATEGY_COLOURS[name]
         np.testing.assert_allclose(lines_of(fig.axes[0], c)[0].get_ydata(), run.history.val_dice)
         assert not band_of(fig.axes[0], c)
-    weights = [ln.get_linestyle() for ln in lines_of(fig.axes[3], plots.STRATEGY_COLOURS["rebalance"])]
+    weights = [ln.get_linestyle() for ln in lines_of(fig.axes[3], style.STRATEGY_COLOURS["rebalance"])]
     assert weights == ["-", "--"]                            # w_R solid, w_B dashed
 
 
 def test_seeds_of_different_lengths_average_what_exists():
     short = SimpleNamespace(strategy="ce", seed=0, history=history(0, epochs=4))
     long = SimpleNamespace(strategy="ce", seed=1, history=history(1, epochs=6))
-    fig = plots.plot_training_curves([short, long])
-    line = lines_of(fig.axes[0], plots.STRATEGY_COLOURS["ce"])[0]
+    fig = training.plot_training_curves([short, long])
+    line = lines_of(fig.axes[0], style.STRATEGY_COLOURS["ce"])[0]
     expected = np.r_[(short.history.val_dice + long.history.val_dice[:4]) / 2, long.history.val_dice[4:]]
     np.testing.assert_allclose(line.get_ydata(), expected)
 
 
 def test_legend_names_the_seeds_and_covers_no_panel():
     ce, rebalance, old = runs()
-    fig = plots.plot_training_curves([*ce, rebalance, old])
+    fig = training.plot_training_curves([*ce, rebalance, old])
     assert all(ax.get_legend() is None for ax in fig.axes)
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
@@ -109,18 +109,18 @@ def test_legend_names_the_seeds_and_covers_no_panel():
 
 def test_unknown_strategy_gets_a_colour_and_empty_input_raises():
     run = SimpleNamespace(strategy="mine", seed=3, history=history(3))
-    fig = plots.plot_training_curves([run])
+    fig = training.plot_training_curves([run])
     assert len(fig.axes[0].lines) == 1
     with pytest.raises(ValueError, match="no runs"):
-        plots.plot_training_curves([])
+        training.plot_training_curves([])
 
 
 def test_each_strategy_has_its_own_marker_in_every_panel_and_the_legend():
     ce, rebalance, old = runs()
     mine = SimpleNamespace(strategy="mine", seed=3, history=history(3))
-    fig = plots.plot_training_curves([*ce, rebalance, old, mine])
-    colours = {"ce": plots.STRATEGY_COLOURS["ce"], "rebalance": plots.STRATEGY_COLOURS["rebalance"],
-               "ce+bl": plots.STRATEGY_COLOURS["ce+bl"]}
+    fig = training.plot_training_curves([*ce, rebalance, old, mine])
+    colours = {"ce": style.STRATEGY_COLOURS["ce"], "rebalance": style.STRATEGY_COLOURS["rebalance"],
+               "ce+bl": style.STRATEGY_COLOURS["ce+bl"]}
     markers = {}
     for ax in fig.axes:
         for name, colour in colours.items():
@@ -139,9 +139,9 @@ def test_coinciding_curves_both_show():
     same = history(5)
     first = SimpleNamespace(strategy="ce", seed=0, history=same)
     second = SimpleNamespace(strategy="ce+ramp", seed=0, history=same.copy())
-    fig = plots.plot_training_curves([first, second])
+    fig = training.plot_training_curves([first, second])
     for ax in fig.axes:
-        below, above = (lines_of(ax, plots.STRATEGY_COLOURS[s]) for s in ("ce", "ce+ramp"))
+        below, above = (lines_of(ax, style.STRATEGY_COLOURS[s]) for s in ("ce", "ce+ramp"))
         for a, b in zip(below, above):
             np.testing.assert_array_equal(a.get_ydata(), b.get_ydata())
             assert a.get_linewidth() > b.get_linewidth() and a.get_marker() != b.get_marker()
@@ -154,5 +154,5 @@ def test_coinciding_curves_both_show():
     height = rgb.shape[0]
     panel = rgb[int(height - box.y1):int(height - box.y0), int(box.x0):int(box.x1)].reshape(-1, 3)
     for name in ("ce", "ce+ramp"):
-        colour = np.array([int(plots.STRATEGY_COLOURS[name][i:i + 2], 16) for i in (1, 3, 5)])
+        colour = np.array([int(style.STRATEGY_COLOURS[name][i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(panel - colour).sum(axis=1) <= 12).sum() > 40, name      # visible (hidden before: 0)

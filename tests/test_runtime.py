@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bl_utils import runtime
-from bl_utils.plots import save_figure
+from bl_utils.plots.style import save_figure
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):

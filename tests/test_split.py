@@ -1,4 +1,4 @@
-"""Tests of bl_utils.split: sizes, stratification, seeding, duplicate groups kept together, leaks.
+"""Tests of bl_utils.data.split: sizes, stratification, seeding, duplicate groups kept together, leaks.
 
 Oracles: hand-counted quotas (the paper's 425 images -> 340 / 85), brute-force leak counts, and
 the real ``busi256`` copy (skipped when ``../shared/data`` is absent).
@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bl_utils import data, duplicates
-from bl_utils.dataset import BusiDataset
-from bl_utils.split import (count_leaks, cross_validation_folds, fold_split, load_split, random_split,
+from bl_utils.data import busi as data
+from bl_utils.data import duplicates
+from bl_utils.data.dataset import BusiDataset
+from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, load_split, random_split,
                             save_split, split_train_val)
 
 BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"

@@ -1,6 +1,6 @@
-"""Tests of bl_utils.synthetic: deterministic, BUSI's layout and encodings, ultrasound-like lesions.
+"""Tests of bl_utils.data.synthetic: deterministic, BUSI's layout and encodings, ultrasound-like lesions.
 
-Everything is read back through :func:`bl_utils.data.load_busi`, the loader the report uses.
+Everything is read back through :func:`bl_utils.data.busi.load_busi`, the loader the report uses.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from bl_utils import data, duplicates, synthetic
+from bl_utils.data import busi as data
+from bl_utils.data import duplicates, synthetic
 
 SMALL = dict(n_benign=3, n_malignant=3, n_normal=2)
 

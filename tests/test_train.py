@@ -200,9 +200,9 @@ def test_same_seed_gives_identical_metrics_on_cpu(reference, tiny_data, cache_di
 
 
 def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, tmp_path):
-    """``python -m bl_utils.train`` killed with SIGKILL after epoch 1, then rerun as is."""
+    """``python -m bl_utils train`` killed with SIGKILL after epoch 1, then rerun as is."""
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "bl_utils.train", *cli_args(tiny_data, out)]
+    command = [sys.executable, "-m", "bl_utils", "train", *cli_args(tiny_data, out)]
     # BL_PROJECT_ROOT: the default data cache goes to tmp_path, not into the checkout;
     # OMP_NUM_THREADS: the same number of threads as the reference run in this process
     env = dict(os.environ, BL_PROJECT_ROOT=str(tmp_path), OMP_NUM_THREADS=str(torch.get_num_threads()))
@@ -506,10 +506,3 @@ def test_effective_boundary_weight_is_the_learning_rate_weighted_mean():
     rates = [bl_train.learning_rate(config, step, 8) for step in range(8)]
     assert rates[0] == 1.0 and rates[-1] == pytest.approx((1 / 8) ** 0.9) and rates == sorted(rates, reverse=True)
     assert bl_train.learning_rate(dataclasses.replace(config, lr_schedule="constant"), 7, 8) == 1.0
-
-
-def test_phi_in_pixels_of_the_256_image_is_scaled_by_the_size_ratio():
-    phis = np.array([[-2.0, 0.0, 3.0]])
-    assert training_data.scale_phi(phis, "pixel256", 128).tolist() == [[-4.0, 0.0, 6.0]]
-    assert training_data.scale_phi(phis, "image", 2).tolist() == [[-1.0, 0.0, 1.5]]
-    assert training_data.scale_phi(phis, "pixel", 128) is phis

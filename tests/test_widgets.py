@@ -14,8 +14,9 @@ import pytest
 import torch
 from scipy import integrate, ndimage
 
-from bl_utils import widgets
-from bl_utils.widgets import Disk
+from bl_utils import disks, explorer, widgets
+from bl_utils import explorer as bl_explorer
+from bl_utils.disks import Disk
 
 
 def authors_sdm(mask: np.ndarray) -> np.ndarray:
@@ -73,7 +74,7 @@ def test_disk_rejects_non_positive_radius():
 
 def test_correspondences_of_concentric_disks_are_radial():
     g, s = Disk((5.0, -3.0), 10.0), Disk((5.0, -3.0), 13.0)
-    p, y = widgets.normal_correspondences(g, s, 64)
+    p, y = disks.normal_correspondences(g, s, 64)
     np.testing.assert_allclose(np.linalg.norm(p - g.center, axis=1), 10.0)
     np.testing.assert_allclose(y - p, 0.3 * (p - np.array(g.center)), atol=1e-12)
 
@@ -82,7 +83,7 @@ def test_correspondences_of_concentric_disks_are_radial():
 def test_correspondences_are_the_nearest_crossing_along_the_normal(s):
     """Brute force: walk along each normal line in both directions and find where it crosses ∂S first."""
     g = Disk((50, 50), 30)
-    p, y = widgets.normal_correspondences(g, s, 24)
+    p, y = disks.normal_correspondences(g, s, 24)
     _, normals = g.contour(24)
     t = np.linspace(-60, 60, 240001)
     for pk, nk, yk in zip(p, normals, y):
@@ -97,13 +98,13 @@ def test_correspondences_are_the_nearest_crossing_along_the_normal(s):
 
 def test_correspondences_raise_when_a_normal_misses_S():
     with pytest.raises(ValueError, match="miss"):
-        widgets.normal_correspondences(Disk((0, 0), 10), Disk((40, 0), 5))
+        disks.normal_correspondences(Disk((0, 0), 10), Disk((40, 0), 5))
 
 
 @pytest.mark.parametrize("r,big_r", [(40, 46), (40, 34), (12, 12.5), (30, 30)])
 def test_contour_distance_of_concentric_disks(r, big_r):
     # every normal has length |R − r|: Dist = 2πr (R − r)²
-    assert widgets.contour_distance(Disk((0, 0), r), Disk((0, 0), big_r)) == pytest.approx(
+    assert disks.contour_distance(Disk((0, 0), r), Disk((0, 0), big_r)) == pytest.approx(
         2 * math.pi * r * (big_r - r) ** 2, rel=1e-12, abs=1e-9)
 
 
@@ -115,7 +116,7 @@ def test_contour_distance_of_a_shifted_disk_matches_quadrature(d, phi0, big_r):
     e = np.array([math.sin(phi0), math.cos(phi0)])
     rho = lambda th: d * math.cos(th - phi0) + math.sqrt(big_r ** 2 - (d * math.sin(th - phi0)) ** 2)
     expected, _ = integrate.quad(lambda th: (rho(th) - r) ** 2 * r, 0, 2 * math.pi, limit=200)
-    value = widgets.contour_distance(Disk(tuple(c), r), Disk(tuple(c + d * e), big_r))
+    value = disks.contour_distance(Disk(tuple(c), r), Disk(tuple(c + d * e), big_r))
     assert value == pytest.approx(expected, rel=1e-9)
 
 
@@ -125,15 +126,15 @@ def test_contour_distance_of_a_shifted_disk_matches_quadrature(d, phi0, big_r):
 def test_region_integral_of_concentric_disks(r, big_r):
     # 2∫ΔS D_G = 2∫ |ρ − r| 2πρ dρ between r and R = (2π/3)(R − r)²(2R + r), worked out by hand
     expected = 2 * math.pi / 3 * (big_r - r) ** 2 * (2 * big_r + r)
-    value = widgets.region_distance_integral(Disk((7.3, 9.1), r), Disk((7.3, 9.1), big_r), step=0.0625)
+    value = disks.region_distance_integral(Disk((7.3, 9.1), r), Disk((7.3, 9.1), big_r), step=0.0625)
     assert value == pytest.approx(expected, rel=5e-3)
 
 
 def test_eq2_approaches_eq1_as_the_contours_get_close():
     # the ratio of eq. 2 to eq. 1 for concentric disks is (2R + r) / (3r) -> 1
     g = Disk((0, 0), 40)
-    ratios = [widgets.region_distance_integral(g, Disk((0, 0), 40 + k), step=0.0625)
-              / widgets.contour_distance(g, Disk((0, 0), 40 + k)) for k in (8, 4, 2)]
+    ratios = [disks.region_distance_integral(g, Disk((0, 0), 40 + k), step=0.0625)
+              / disks.contour_distance(g, Disk((0, 0), 40 + k)) for k in (8, 4, 2)]
     np.testing.assert_allclose(ratios, [(2 * (40 + k) + 40) / 120 for k in (8, 4, 2)], rtol=2e-2)
     assert ratios[0] > ratios[1] > ratios[2] > 1
 
@@ -160,17 +161,17 @@ def test_region_sum_equals_change_of_boundary_loss(seed, case):
     phi = authors_sdm(g)
     region = np.logical_xor(g, s)
     by_hand = 2 * sum(abs(phi[i, j]) for i, j in zip(*np.nonzero(region)))
-    assert widgets.pixel_region_integral(phi, g, s) == pytest.approx(by_hand, rel=1e-12, abs=1e-12)
-    change = 2 * (widgets.boundary_loss_sum(phi, s) - widgets.boundary_loss_sum(phi, g))
+    assert disks.pixel_region_integral(phi, g, s) == pytest.approx(by_hand, rel=1e-12, abs=1e-12)
+    change = 2 * (disks.boundary_loss_sum(phi, s) - disks.boundary_loss_sum(phi, g))
     assert change == pytest.approx(by_hand, rel=1e-9, abs=1e-9)
 
 
 def test_distance_identities_table():
     g = Disk((128, 128), 40)
-    table = widgets.distance_identities(g, {"shift": Disk((128, 134), 40), "enlarge": Disk((128, 128), 46)})
+    table = disks.distance_identities(g, {"shift": Disk((128, 134), 40), "enlarge": Disk((128, 128), 46)})
     assert list(table.index) == ["shift", "enlarge"]
     eq1, exact, pixels, change = (table[c].to_numpy() for c in table.columns)
-    np.testing.assert_allclose(eq1, [widgets.contour_distance(g, Disk((128, 134), 40)),
+    np.testing.assert_allclose(eq1, [disks.contour_distance(g, Disk((128, 134), 40)),
                                      2 * math.pi * 40 * 36], rtol=1e-9)
     np.testing.assert_allclose(exact[1], 2 * math.pi / 3 * 36 * 132, rtol=5e-3)
     np.testing.assert_allclose(pixels, change, rtol=1e-9)
@@ -181,23 +182,23 @@ def test_distance_identities_table():
 
 
 def test_significant_rounds_to_significant_digits():
-    assert widgets.significant(4543.2123) == 4540.0
-    assert widgets.significant(-0.000123456, 2) == -0.00012
-    assert widgets.significant(0.0) == 0.0
-    np.testing.assert_array_equal(widgets.significant(np.array([1.23456, 98765.0])), [1.23, 98800.0])
-    frame = widgets.significant(pd.DataFrame({"a": [1.23456, 2.0], "b": [1e-9 + 3.0, 12345.6]}))
+    assert explorer.significant(4543.2123) == 4540.0
+    assert explorer.significant(-0.000123456, 2) == -0.00012
+    assert explorer.significant(0.0) == 0.0
+    np.testing.assert_array_equal(explorer.significant(np.array([1.23456, 98765.0])), [1.23, 98800.0])
+    frame = explorer.significant(pd.DataFrame({"a": [1.23456, 2.0], "b": [1e-9 + 3.0, 12345.6]}))
     assert frame.to_dict("list") == {"a": [1.23, 2.0], "b": [3.0, 12300.0]}
-    assert widgets.significant(pd.Series([0.33333])).tolist() == [0.333]
+    assert explorer.significant(pd.Series([0.33333])).tolist() == [0.333]
 
 
 # ------------------------------------------------------------------ candidate predictions
 
 def test_candidate_prediction_defaults_return_the_mask():
     mask = random_blobs(3)
-    out = widgets.candidate_prediction(mask)
+    out = explorer.candidate_prediction(mask)
     assert out.dtype == np.float32 and out.shape == mask.shape
     np.testing.assert_array_equal(out, mask.astype(np.float32))
-    np.testing.assert_array_equal(widgets.candidate_prediction(mask.astype(np.uint8)), out)
+    np.testing.assert_array_equal(explorer.candidate_prediction(mask.astype(np.uint8)), out)
 
 
 @pytest.mark.parametrize("shift", [(1, 0), (0, 2), (-1, 1), (2, -3), (0, 0), (5, 0), (-7, 9)])
@@ -210,7 +211,7 @@ def test_candidate_shift_matches_hand_indexing(shift):
     for r, c in zip(*np.nonzero(mask)):
         if 0 <= r + dy < 5 and 0 <= c + dx < 6:
             expected[r + dy, c + dx] = True
-    np.testing.assert_array_equal(widgets.candidate_prediction(mask, shift=shift), expected)
+    np.testing.assert_array_equal(explorer.candidate_prediction(mask, shift=shift), expected)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
@@ -220,36 +221,36 @@ def test_candidate_dilation_and_erosion_match_scipy_disks(k):
     mask[30:42, 25:45] = True
     dilated = ndimage.binary_dilation(mask, structure=disk_footprint(k))
     eroded = ndimage.binary_erosion(mask, structure=disk_footprint(k))
-    np.testing.assert_array_equal(widgets.candidate_prediction(mask, dilation=k) > 0.5, dilated)
-    np.testing.assert_array_equal(widgets.candidate_prediction(mask, dilation=-k) > 0.5, eroded)
+    np.testing.assert_array_equal(explorer.candidate_prediction(mask, dilation=k) > 0.5, dilated)
+    np.testing.assert_array_equal(explorer.candidate_prediction(mask, dilation=-k) > 0.5, eroded)
 
 
 def test_candidate_awkward_masks():
     empty, full = np.zeros((9, 9), bool), np.ones((9, 9), bool)
-    assert widgets.candidate_prediction(empty, dilation=3).sum() == 0
-    assert widgets.candidate_prediction(empty, dilation=-3, blur=2).sum() == 0
-    assert widgets.candidate_prediction(full, dilation=-3).min() == 1      # the border is not background
+    assert explorer.candidate_prediction(empty, dilation=3).sum() == 0
+    assert explorer.candidate_prediction(empty, dilation=-3, blur=2).sum() == 0
+    assert explorer.candidate_prediction(full, dilation=-3).min() == 1      # the border is not background
     border = np.zeros((9, 9), bool)
     border[:, :4] = True                          # touches three borders: eroded from the right only
-    np.testing.assert_array_equal(widgets.candidate_prediction(border, dilation=-1) > 0.5,
+    np.testing.assert_array_equal(explorer.candidate_prediction(border, dilation=-1) > 0.5,
                                   np.pad(np.ones((9, 3), bool), ((0, 0), (0, 6))))
     one = np.zeros((9, 9), bool)
     one[4, 4] = True
-    np.testing.assert_array_equal(widgets.candidate_prediction(one, dilation=1) > 0.5,
+    np.testing.assert_array_equal(explorer.candidate_prediction(one, dilation=1) > 0.5,
                                   ndimage.binary_dilation(one))   # radius 1: the 4-neighbours
 
 
 @pytest.mark.parametrize("sigma", [0.5, 2.0, 4.0])
 def test_candidate_blur_matches_gaussian_filter(sigma):
     mask = random_blobs(4)
-    out = widgets.candidate_prediction(mask, blur=sigma)
+    out = explorer.candidate_prediction(mask, blur=sigma)
     np.testing.assert_allclose(out, ndimage.gaussian_filter(mask.astype(float), sigma, mode="nearest"), atol=1e-6)
     assert 0 <= out.min() and out.max() <= 1
 
 
 def test_candidate_confidence_squeezes_the_range():
     mask = random_blobs(5)
-    out = widgets.candidate_prediction(mask, confidence=0.9)
+    out = explorer.candidate_prediction(mask, confidence=0.9)
     np.testing.assert_allclose(out, np.where(mask, 0.9, 0.1), atol=1e-7)
 
 
@@ -263,14 +264,14 @@ def test_candidate_confidence_squeezes_the_range():
 ])
 def test_candidate_prediction_rejects_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        widgets.candidate_prediction(**kwargs)
+        explorer.candidate_prediction(**kwargs)
 
 
 def test_standard_candidates_and_their_losses():
     mask = Disk((30, 30), 8).mask((64, 64))
     phi = authors_sdm(mask)
-    candidates = widgets.standard_candidates(mask, shift=(0, 5), blur=2.0, dilation=3)
-    table = widgets.candidate_losses(phi, mask, candidates)
+    candidates = explorer.standard_candidates(mask, shift=(0, 5), blur=2.0, dilation=3)
+    table = explorer.candidate_losses(phi, mask, candidates)
     assert list(table.columns) == ["L_B", "ΣΦ_G s", "1 − Dice"]
     for name, prob in candidates.items():
         assert table.loc[name, "L_B"] == pytest.approx((phi * prob).mean(), rel=1e-6, abs=1e-9)
@@ -285,13 +286,13 @@ def test_standard_candidates_and_their_losses():
 def test_soft_dice_loss_by_hand():
     g = np.array([[1, 1, 0, 0]])
     s = np.array([[1.0, 0.5, 0.5, 0.0]])
-    assert widgets.soft_dice_loss(g, s) == pytest.approx(1 - 2 * 1.5 / (2 + 2))
-    assert widgets.soft_dice_loss(np.zeros((2, 2)), np.zeros((2, 2))) == 0
+    assert explorer.soft_dice_loss(g, s) == pytest.approx(1 - 2 * 1.5 / (2 + 2))
+    assert explorer.soft_dice_loss(np.zeros((2, 2)), np.zeros((2, 2))) == 0
 
 
 def test_empty_policy_table():
     shape = (30, 40)
-    table = widgets.empty_policy_table(shape, policies=("diagonal", "zero", 7.5), blob=Disk((15, 20), 5))
+    table = explorer.empty_policy_table(shape, policies=("diagonal", "zero", 7.5), blob=Disk((15, 20), 5))
     blob_fraction = Disk((15, 20), 5).mask(shape).mean()
     assert list(table.index) == ["diagonal", "zero", "7.5"]
     np.testing.assert_allclose(table["Φ_G (constant)"], [50.0, 0.0, 7.5], rtol=1e-6)   # diagonal of 30×40
@@ -305,11 +306,11 @@ def test_empty_policy_table():
 def test_segmentation_at_by_hand():
     prob = np.array([[0.1, 0.6, 0.5],
                      [0.49, 0.9, 1.0]])
-    np.testing.assert_array_equal(widgets.segmentation_at(prob, 0.5), [[0, 1, 1], [0, 1, 1]])   # δ is inside
-    assert not widgets.segmentation_at(prob, 1.0)[0].any() and widgets.segmentation_at(prob, 1.0)[1, 2]
-    assert widgets.segmentation_at(prob, 0.0).all()
+    np.testing.assert_array_equal(explorer.segmentation_at(prob, 0.5), [[0, 1, 1], [0, 1, 1]])   # δ is inside
+    assert not explorer.segmentation_at(prob, 1.0)[0].any() and explorer.segmentation_at(prob, 1.0)[1, 2]
+    assert explorer.segmentation_at(prob, 0.0).all()
     with pytest.raises(ValueError, match="threshold"):
-        widgets.segmentation_at(prob, 1.5)
+        explorer.segmentation_at(prob, 1.5)
 
 
 @pytest.mark.parametrize("strategy,alpha,expected", [
@@ -317,12 +318,12 @@ def test_segmentation_at_by_hand():
     ("rebalance", 0.3, (0.7, 0.3)), ("rebalance", 1.0, (0.0, 1.0)), ("ce+bl", 0.0, (1.0, 0.0)),
 ])
 def test_strategy_weights(strategy, alpha, expected):
-    assert widgets.strategy_weights(strategy, alpha) == pytest.approx(expected)
+    assert explorer.strategy_weights(strategy, alpha) == pytest.approx(expected)
 
 
 def test_strategy_weights_rejects_unknown():
     with pytest.raises(ValueError, match="unknown strategy"):
-        widgets.strategy_weights("dice", 0.5)
+        explorer.strategy_weights("dice", 0.5)
 
 
 @pytest.mark.parametrize("w_ce,w_b", [(1.0, 0.0), (0.7, 0.3), (0.0, 1.0), (1.0, 2.5)])
@@ -333,7 +334,7 @@ def test_loss_term_maps_match_torch(w_ce, w_b):
     prob = rng.uniform(size=mask.shape)
     prob[0, :5] = [0.0, 1.0, 0.0, 1.0, 0.5]           # exact 0/1: torch clamps log at -100
     mask[0, :4] = [True, True, False, False]
-    maps = widgets.loss_term_maps(phi, mask, prob, w_ce, w_b)
+    maps = explorer.loss_term_maps(phi, mask, prob, w_ce, w_b)
     bce = torch.nn.functional.binary_cross_entropy(torch.from_numpy(prob), torch.from_numpy(mask.astype(float)),
                                                    reduction="none").numpy()
     np.testing.assert_allclose(maps["ce"], w_ce * bce, rtol=1e-10, atol=1e-12)
@@ -350,13 +351,13 @@ def test_loss_term_maps_total_matches_strategy_loss():
 
     mask = random_blobs(7)
     phi = (authors_sdm(mask) / 52).astype(np.float32)
-    prob = np.clip(widgets.candidate_prediction(mask, shift=(2, 3), blur=2.0), 1e-4, 1 - 1e-4)
+    prob = np.clip(explorer.candidate_prediction(mask, shift=(2, 3), blur=2.0), 1e-4, 1 - 1e-4)
     logits = torch.logit(torch.from_numpy(prob).double())[None, None]
     strategy = make_strategy("ce+bl", epochs=10, alpha=0.4)
     total, terms = StrategyLoss(strategy)(logits, torch.from_numpy(mask.astype(np.float64))[None, None],
                                           torch.from_numpy(phi).double()[None, None], epoch=0.0)
     w_ce, w_b = float(terms["w_regional"]), float(terms["w_boundary"])
-    maps = widgets.loss_term_maps(phi, mask, prob, w_ce, w_b)
+    maps = explorer.loss_term_maps(phi, mask, prob, w_ce, w_b)
     assert maps["total"].mean() == pytest.approx(float(total), rel=1e-4)
     assert maps["boundary"].mean() == pytest.approx(w_b * float(terms["boundary"]), rel=1e-4, abs=1e-7)
 
@@ -370,7 +371,7 @@ def test_loss_term_maps_rejects_bad_input(kwargs, message):
     args = dict(image_phi=np.zeros((4, 4)), mask=np.zeros((4, 4), bool), prob=np.zeros((4, 4)), w_ce=1, w_b=1)
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
-        widgets.loss_term_maps(**args)
+        explorer.loss_term_maps(**args)
 
 
 # ------------------------------------------------------------------ explore() and the widget
@@ -378,20 +379,20 @@ def test_loss_term_maps_rejects_bad_input(kwargs, message):
 def test_tumour_index_skips_empty_masks():
     ds = fake_dataset()
     ds.masks = ds.masks[::-1].copy()          # the empty mask first
-    assert widgets.tumour_index(ds, 0) == 1
-    assert widgets.tumour_index(ds, 2) == 3
+    assert explorer.tumour_index(ds, 0) == 1
+    assert explorer.tumour_index(ds, 2) == 3
     with pytest.raises(ValueError, match="tumour images"):
-        widgets.tumour_index(ds, 3)
+        explorer.tumour_index(ds, 3)
     with pytest.raises(ValueError, match="no image with a tumour"):
-        widgets.tumour_index(SimpleNamespace(masks=np.zeros((2, 4, 4), bool)), 0)
+        explorer.tumour_index(SimpleNamespace(masks=np.zeros((2, 4, 4), bool)), 0)
 
 
 @pytest.mark.parametrize("phi_scale,divisor", [("image", 40.0), ("pixel", 1.0)])
 def test_explore_numbers(phi_scale, divisor):
     ds = fake_dataset()
-    state = widgets.explore(ds, 1, strategy="rebalance", alpha=0.25, delta=0.4, shift=(2, -3), dilation=1,
+    state = explorer.explore(ds, 1, strategy="rebalance", alpha=0.25, delta=0.4, shift=(2, -3), dilation=1,
                             blur=1.5, confidence=0.98, phi_scale=phi_scale)
-    prob = widgets.candidate_prediction(ds.masks[1], shift=(2, -3), dilation=1, blur=1.5, confidence=0.98)
+    prob = explorer.candidate_prediction(ds.masks[1], shift=(2, -3), dilation=1, blur=1.5, confidence=0.98)
     phi = ds.phis[1].astype(float) / divisor
     np.testing.assert_allclose(state.prob, prob)
     np.testing.assert_allclose(state.phi, phi, rtol=1e-6)
@@ -406,12 +407,12 @@ def test_explore_numbers(phi_scale, divisor):
     seg = prob >= 0.4
     assert n["dice"] == pytest.approx(2 * (seg & ds.masks[1]).sum() / (seg.sum() + ds.masks[1].sum()))
     assert state.title == "1: benign (1) (benign, tumour %.1f%%)" % (100 * ds.meta.tumour_fraction[1])
-    assert "L_B = " in widgets.summary_text(state)
+    assert "L_B = " in explorer.summary_text(state)
 
 
 def test_explore_on_an_image_without_tumour():
     ds = fake_dataset()
-    state = widgets.explore(ds, 3, shift=(0, 0), blur=0.0, confidence=1.0, phi_scale="pixel")
+    state = explorer.explore(ds, 3, shift=(0, 0), blur=0.0, confidence=1.0, phi_scale="pixel")
     assert state.numbers["L_B"] == 0 and state.numbers["L_B(g)"] == 0 and state.numbers["CE"] == 0
     assert state.numbers["dice"] == 1.0
 
@@ -424,14 +425,14 @@ def test_explorer_sliders_update_the_loss():
     assert isinstance(explorer, ipywidgets.VBox)
     controls = explorer.controls
     assert controls["index"].value == 0 and controls["strategy"].options == ("ce", "ce+bl", "ce+ramp", "rebalance")
-    assert explorer.state.settings["shift"] == widgets.EXPLORER_DEFAULTS["shift"]
+    assert explorer.state.settings["shift"] == bl_explorer.EXPLORER_DEFAULTS["shift"]
     before = explorer.state.numbers["L_B"]
 
     controls["dx"].value = 0                       # the default shift (0, 8) moves back onto the tumour
     controls["blur"].value = 0.0
     after = explorer.state.numbers["L_B"]
     assert after < before
-    expected = widgets.explore(ds, 0, **{**widgets.EXPLORER_DEFAULTS, "shift": (0, 0), "blur": 0.0})
+    expected = bl_explorer.explore(ds, 0, **{**bl_explorer.EXPLORER_DEFAULTS, "shift": (0, 0), "blur": 0.0})
     assert after == pytest.approx(expected.numbers["L_B"])
     assert f"L_B = {after:.4g}" in explorer.summary.value
 
@@ -505,15 +506,6 @@ def test_alpha_tooltip_with_ipywidgets_7_and_8():
     assert "no effect for ce" in tip and "divided by the image side" in tip
 
 
-def test_the_disk_names_are_one_object_wherever_imported():
-    from bl_utils import disks, explorer
-
-    for name in ("Disk", "normal_correspondences", "contour_distance", "region_distance_integral",
-                 "pixel_region_integral", "boundary_loss_sum", "distance_identities"):
-        assert getattr(widgets, name) is getattr(explorer, name) is getattr(disks, name), name
-        assert getattr(disks, name).__module__ == "bl_utils.disks"
-
-
 def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(monkeypatch):
     from IPython.core.formatters import DisplayFormatter
     from IPython.lib.pretty import pretty
@@ -541,7 +533,7 @@ def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(monkeypa
 
 
 def test_summary_lines_are_the_summary_text():
-    state = widgets.explore(fake_dataset(), 1)
-    lines = widgets.summary_lines(state)
-    assert widgets.summary_text(state) == "  ·  ".join(lines)
+    state = explorer.explore(fake_dataset(), 1)
+    lines = explorer.summary_lines(state)
+    assert explorer.summary_text(state) == "  ·  ".join(lines)
     assert lines[2] == f"L_B = {state.numbers['L_B']:.4g}" and lines[-1].startswith("Dice(S_θ, G) = ")

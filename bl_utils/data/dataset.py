@@ -1,7 +1,7 @@
 """The in-memory BUSI dataset: images, masks, Φ_G and a per-image table, ready to batch.
 
-:func:`bl_utils.data.load_busi` returns a :class:`BusiDataset`; :mod:`bl_utils.duplicates` and
-:mod:`bl_utils.split` take one. ``dataset[i]`` is what a ``torch.utils.data.DataLoader`` batches.
+:func:`bl_utils.data.busi.load_busi` returns a :class:`BusiDataset`; :mod:`bl_utils.data.duplicates` and
+:mod:`bl_utils.data.split` take one. ``dataset[i]`` is what a ``torch.utils.data.DataLoader`` batches.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["BusiDataset", "META_COLUMNS", "selection_counts"]
+__all__ = ["BusiDataError", "BusiDataset", "META_COLUMNS", "selection_counts"]
+
+
+class BusiDataError(ValueError):
+    """Bad BUSI input: a missing folder, a wrong layout, an image without a mask, a mask of the
+    wrong size, an unreadable file, a bad manifest. The message names the file and the fix."""
 
 #: The columns of :attr:`BusiDataset.meta`, in order.
 META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "size_source", "n_masks", "tumour_fraction", "file")
@@ -34,7 +39,7 @@ class BusiDataset(torch.utils.data.Dataset):
         ``orig_width`` (the image's size as the scanner stored it, in pixels), ``size_source``
         (where those come from: ``"manifest.csv"``, the folder's manifest, for a copy already
         resized such as ``busi256``; ``"image files"`` for the Kaggle download, whose files are the
-        originals; :mod:`bl_utils.manifest`), ``n_masks`` (mask files), ``tumour_fraction`` (on the
+        originals; :mod:`bl_utils.data.manifest`), ``n_masks`` (mask files), ``tumour_fraction`` (on the
         resized mask), ``file`` (image path relative to the layout folder); index ``0..N-1``.
     settings : the settings it was loaded with; ``root``: the layout folder;
     from_cache : whether the arrays came from the on-disk cache.

@@ -1,7 +1,7 @@
 """A synthetic, ultrasound-like stand-in for BUSI, written in BUSI's own file layout.
 
 The report runs out of the box without the real data (which must be downloaded by hand): this
-module writes a small deterministic dataset that :func:`bl_utils.data.load_busi` reads exactly
+module writes a small deterministic dataset that :func:`bl_utils.data.busi.load_busi` reads exactly
 like BUSI::
 
     <root>/Dataset_BUSI_with_GT/benign/benign (1).png, benign (1)_mask.png[, benign (1)_mask_1.png]
@@ -27,7 +27,7 @@ How an image is made (B-mode-like, greyscale, sizes of about 300–650 pixels, l
   image, as in BUSI (the 5 % rule then keeps about 70 % of lesion images plus every normal one);
 * duplicates like BUSI's: malignant (7) is a byte-identical copy of benign (13) (another label),
   and every 10th benign image is a second frame of the scene before it (same anatomy and
-  lesion, new speckle): :func:`bl_utils.duplicates.find_duplicates` should find these pairs;
+  lesion, new speckle): :func:`bl_utils.data.duplicates.find_duplicates` should find these pairs;
 * stored like BUSI: images as 8-bit grey, some as RGB with yellow calliper marks (a colour
   overlay); masks 1-bit, second masks RGBA 0/255, normal masks RGB all zero.
 
@@ -337,7 +337,7 @@ def write_synthetic_busi(root: str | os.PathLike, seed: int = DEFAULT_SEED, n_be
                     stored = Image.fromarray(np.dstack([value, value, value, np.full_like(value, 255)]), "RGBA")
                 _save(stored, folder / name)
     marker = {"generator_version": GENERATOR_VERSION, "seed": int(seed), "counts": counts,
-              "note": "SYNTHETIC ultrasound-like data written by bl_utils.synthetic; not BUSI."}
+              "note": "SYNTHETIC ultrasound-like data written by bl_utils.data.synthetic; not BUSI."}
     (root / _MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     return layout
 

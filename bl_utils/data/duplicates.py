@@ -8,7 +8,7 @@ split that puts one copy on each side measures memory, not segmentation:
   bits apart (:func:`hamming_distances`);
 * :func:`find_duplicates` lists the pairs within ``max_distance`` bits;
 * :func:`duplicate_groups` joins chains of pairs into groups, which
-  :func:`bl_utils.split.split_train_val` keeps on one side of the split (its default).
+  :func:`bl_utils.data.split.split_train_val` keeps on one side of the split (its default).
 
 Example::
 
@@ -68,7 +68,7 @@ def hamming_distances(bits: np.ndarray) -> np.ndarray:
 def find_duplicates(data, max_distance: int = 64, hash_size: int = 16) -> pd.DataFrame:
     """Pairs of (near-)duplicate images: dHash Hamming distance ``<= max_distance``.
 
-    ``data``: a :class:`~bl_utils.dataset.BusiDataset` (its preprocessed images) or a
+    ``data``: a :class:`~bl_utils.data.dataset.BusiDataset` (its preprocessed images) or a
     ``(N, H, W)`` array. Returns a DataFrame, one row per pair ``i < j`` sorted by distance then
     index, with the columns ``i, j, distance, identical`` (the preprocessed pixels are equal) and,
     for a dataset, ``stem_i, label_i, stem_j, label_j, same_label``. On the real BUSI data the
@@ -101,7 +101,7 @@ def duplicate_groups(data, max_distance: int = 64, hash_size: int = 16,
     """``int (N,)`` group ids: images linked by a chain of duplicate pairs share an id.
 
     ``pairs`` defaults to :func:`find_duplicates` ``(data, max_distance, hash_size)``; ids are
-    ``0..G-1`` numbered by each group's first image. :func:`bl_utils.split.split_train_val`
+    ``0..G-1`` numbered by each group's first image. :func:`bl_utils.data.split.split_train_val`
     computes these groups itself (with the defaults) and keeps each group on one side of the split;
     pass them as its ``groups=`` when they are already at hand or made with other settings.
     """

@@ -1,7 +1,7 @@
 """The train/validation split: seeded, stratified by class, duplicates kept on one side.
 
 :func:`split_train_val` draws the paper's 80/20 split (BUSI's 425 images -> 340 / 85). By default
-it first groups (near-)duplicate images (:func:`bl_utils.duplicates.duplicate_groups`) and draws
+it first groups (near-)duplicate images (:func:`bl_utils.data.duplicates.duplicate_groups`) and draws
 whole groups, so that no image is validated against a copy of itself seen in training;
 :func:`count_leaks` counts the duplicate pairs a split puts across train and validation.
 :func:`cross_validation_folds` assigns the images to k folds (grouped and stratified the same
@@ -23,7 +23,7 @@ import pandas as pd
 
 from .dataset import BusiDataset
 from .duplicates import duplicate_groups
-from .runtime import write_json
+from ..runtime import write_json
 
 __all__ = ["Split", "split_train_val", "cross_validation_folds", "fold_split", "random_split",
            "count_leaks", "save_split", "load_split"]
@@ -114,12 +114,12 @@ def split_train_val(data, val_fraction: float = 0.2, seed: int = 0, groups=None,
                     stratify: bool = True) -> Split:
     """A seeded train/validation split, stratified by class, keeping duplicates on one side.
 
-    ``data``: a :class:`~bl_utils.dataset.BusiDataset`, or its ``meta`` DataFrame (``label`` and
+    ``data``: a :class:`~bl_utils.data.dataset.BusiDataset`, or its ``meta`` DataFrame (``label`` and
     ``stem`` columns) when ``groups`` is given. The validation set gets about
     ``round(val_fraction * N)`` images (85 of BUSI's 425), shared among the classes in proportion
     to their sizes (largest remainders). ``groups``:
 
-    * ``None`` (default): :func:`~bl_utils.duplicates.duplicate_groups` ``(data)``, so that
+    * ``None`` (default): :func:`~bl_utils.data.duplicates.duplicate_groups` ``(data)``, so that
       near-duplicate images never straddle train and validation;
     * ``(N,)`` ids: these groups (e.g. duplicates found with other settings);
     * ``False``: every image on its own. **Warning:** this split leaks duplicates — copies of a
@@ -172,7 +172,7 @@ def _assign_folds(labels: np.ndarray, group_ids: np.ndarray, n_folds: int, seed:
 def cross_validation_folds(data_or_labels, n_folds: int = 5, seed: int = 0, groups=None) -> np.ndarray:
     """Assign each image to one of ``n_folds`` folds, grouped and stratified by class: ``int64 (N,)``.
 
-    ``data_or_labels``: a :class:`~bl_utils.dataset.BusiDataset`, its ``meta`` DataFrame (``label``
+    ``data_or_labels``: a :class:`~bl_utils.data.dataset.BusiDataset`, its ``meta`` DataFrame (``label``
     column) or a sequence of ``N`` labels. ``groups`` as in :func:`split_train_val`: ``None`` finds
     near-duplicates in a dataset's images (a meta table or labels then need explicit ``groups``),
     ``(N,)`` ids, or ``False`` (every image alone). A group never straddles two folds; a group
@@ -228,7 +228,7 @@ def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
     ``split_train_val(..., groups=False, stratify=False)`` (340 / 85), but another draw, and in
     general ``N − int(0.8 N)`` validation images, not ``round(0.2 N)``. Indices are sorted; their
     loaders (no shuffle) used the draw order for training and ``set`` order for validation.
-    ``data``: a :class:`~bl_utils.dataset.BusiDataset` or its ``meta`` DataFrame.
+    ``data``: a :class:`~bl_utils.data.dataset.BusiDataset` or its ``meta`` DataFrame.
     """
     meta = data.meta if isinstance(data, BusiDataset) else data
     if not isinstance(meta, pd.DataFrame):
@@ -244,7 +244,7 @@ def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
 
 
 def count_leaks(pairs: pd.DataFrame, split: Split) -> int:
-    """How many duplicate ``pairs`` (:func:`bl_utils.duplicates.find_duplicates`) have one image in
+    """How many duplicate ``pairs`` (:func:`bl_utils.data.duplicates.find_duplicates`) have one image in
     train and the other in validation."""
     in_val = np.zeros(int(max(split.train.max(initial=-1), split.val.max(initial=-1))) + 1, dtype=bool)
     in_val[split.val] = True

@@ -1,7 +1,7 @@
 """BUSI from disk: the Kaggle layout, the paper's < 5 % rule, a cache of the arrays and Φ_G.
 
 Data source (:func:`resolve_data`)
-    ``"synthetic"`` (the built-in default, written once by :mod:`bl_utils.synthetic` to
+    ``"synthetic"`` (the built-in default, written once by :mod:`bl_utils.data.synthetic` to
     ``<project root>/data/synthetic_busi``), ``"kaggle"`` (BUSI downloaded with ``kagglehub``), a
     path to the real BUSI folder (relative paths: from the working directory, else from the
     project root), or ``None`` (the environment variable ``BUSI_DIR`` if set, else synthetic).
@@ -24,8 +24,8 @@ Loading (:func:`load_busi`)
     ...), each read as "any value > 0 is tumour" whatever its encoding (1-bit, 0/255, RGB, RGBA:
     the alpha channel is ignored), taken at the original size and resized with nearest-neighbour
     (source pixel ``floor(i / (out / in))``, OpenCV's ``INTER_NEAREST``: this reproduces the masks
-    of the preprocessed ``busi256`` copy pixel for pixel), into a :class:`~bl_utils.dataset.BusiDataset`.
-    Its ``meta`` holds the scanner's sizes: ``manifest.csv``'s if any, else the files' (:mod:`bl_utils.manifest`).
+    of the preprocessed ``busi256`` copy pixel for pixel), into a :class:`~bl_utils.data.dataset.BusiDataset`.
+    Its ``meta`` holds the scanner's sizes: ``manifest.csv``'s if any, else the files' (:mod:`bl_utils.data.manifest`).
 
 The < 5 % rule (the paper's selection)
     ``tumour_fraction`` is the fraction of the *resized* mask's pixels that are tumour. With
@@ -34,11 +34,11 @@ The < 5 % rule (the paper's selection)
     data at 256×256 the rule keeps 425 of 780 images — 133 normal, 292 benign or malignant —
     which is the paper's 425 (340 train / 85 validation). ``max_tumour_fraction=None`` keeps all.
 
-Caching (:mod:`bl_utils.cache`)
+Caching (:mod:`bl_utils.data.cache`)
     The resized arrays and their Φ_G are computed once and kept in ``<project root>/.cache/busi``;
     changing a file or a setting rebuilds them, and nothing is cached from a failed load.
 
-Duplicates and the split live in :mod:`bl_utils.duplicates` and :mod:`bl_utils.split`.
+Duplicates and the split live in :mod:`bl_utils.data.duplicates` and :mod:`bl_utils.data.split`.
 Every bad input raises :class:`BusiDataError` (a ``ValueError``) naming the file and the fix.
 """
 
@@ -59,9 +59,9 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from .cache import cached_arrays, default_cache_dir
-from .dataset import BusiDataset
+from .dataset import BusiDataError, BusiDataset
 from .manifest import with_original_sizes
-from .runtime import display_path, project_root
+from ..runtime import display_path, project_root
 
 __all__ = ["BusiDataError", "DataSource", "load_busi", "resolve_data", "find_layout", "download_kaggle",
            "rule_summary", "content_fingerprint", "resize_images", "resize_masks",
@@ -87,11 +87,6 @@ DOWNLOAD_HINT = (
 
 _MASK_RE = re.compile(r"^(?P<stem>.+?)_mask(?:_(?P<k>\d+))?$")
 _NUMBER_RE = re.compile(r"\((\d+)\)\s*$")
-
-
-class BusiDataError(ValueError):
-    """Bad BUSI input: a missing folder, a wrong layout, an image without a mask, a mask of the
-    wrong size, an unreadable file. The message names the file and the fix."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,7 +298,7 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
       fraction of the resized image (the paper: 0.05, which keeps 425 of BUSI's 780 images at
       256×256 — every normal image, whose mask is empty, plus 292 benign/malignant ones);
       ``None`` keeps every image. ``include_normal=False`` drops the normal class.
-    * ``cache_dir``: where arrays and Φ_G are cached (:mod:`bl_utils.cache`): ``None`` =
+    * ``cache_dir``: where arrays and Φ_G are cached (:mod:`bl_utils.data.cache`): ``None`` =
       ``<project root>/.cache/busi``, a folder, or ``False`` for no cache. Reusing a cache takes a
       fraction of a second.
     * ``distance_maps``: compute (or load) Φ_G into ``dataset.phis``; ``False`` leaves it None.
@@ -312,7 +307,7 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
       ``progress=False`` in notebook cells whose output is compared, or mark them
       ``# NBVAL_IGNORE_OUTPUT``).
 
-    Returns a :class:`~bl_utils.dataset.BusiDataset`, ordered by class folder then by the number
+    Returns a :class:`~bl_utils.data.dataset.BusiDataset`, ordered by class folder then by the number
     in ``"(n)"``. Raises :class:`BusiDataError` for a missing root (with the download /
     ``BUSI_DIR`` hint), no BUSI layout, an image without a mask (or a mask without an image), a
     mask of another size than its image or an unreadable file, and ``ValueError`` for bad
@@ -420,7 +415,7 @@ def _count_by_class(folder: Path) -> dict[str, int]:
 def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") -> DataSource:
     """Turn the ``DATA`` parameter into a :class:`DataSource`.
 
-    * ``"synthetic"``: the built-in synthetic stand-in (:func:`bl_utils.synthetic.write_synthetic_busi`,
+    * ``"synthetic"``: the built-in synthetic stand-in (:func:`bl_utils.data.synthetic.write_synthetic_busi`,
       seed 0), written once to ``<project root>/data/synthetic_busi`` (into a temporary folder,
       renamed when complete; reused afterwards). Its description starts with "SYNTHETIC".
     * ``"kaggle"``: BUSI downloaded from Kaggle with ``kagglehub`` (:func:`download_kaggle`; kept
@@ -454,7 +449,7 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     if (folder.parent / synthetic._MARKER).is_file():   # the generator's folder, however it is named
         description = (f"SYNTHETIC ultrasound-like data (not BUSI): {sum(counts.values())} generated images "
-                       f"({summary}; bl_utils.synthetic) in {display_path(folder.parent)}/. Numbers and figures "
+                       f"({summary}; bl_utils.data.synthetic) in {display_path(folder.parent)}/. Numbers and figures "
                        f"are NOT the paper's: set DATA or BUSI_DIR to the BUSI folder for real results.")
         return DataSource(folder.parent, "synthetic", description)
     # no folder in the description: runs record it and published notebooks print it (no machine's path)

@@ -22,8 +22,9 @@ from matplotlib.image import AxesImage
 from matplotlib.text import Annotation, Text
 from PIL import Image, PngImagePlugin
 
-from bl_utils import plots, widgets
-from bl_utils.widgets import Disk
+from bl_utils import disks, explorer
+from bl_utils.disks import Disk
+from bl_utils.plots import maths, style
 from test_widgets import fake_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,13 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("s", [Disk((54, 70), 36), Disk((60, 60), 26), Disk((63, 57), 32)])
 def test_fig1_draws_the_normals_and_the_region(s):
     g = Disk((60, 60), 32)
-    fig = plots.plot_boundary_loss_views(g, s, n_normals=12, resolution=200)
+    fig = maths.plot_boundary_loss_views(g, s, n_normals=12, resolution=200)
     ax_a, ax_b = fig.axes[:2]
     assert "differential" in ax_a.get_title() and "integral" in ax_b.get_title()
     # (a): one arrow per normal, from p to y_∂S(p)
     arrows = [t for t in ax_a.texts if isinstance(t, Annotation) and t.arrow_patch is not None and not t.get_text()]
     assert len(arrows) == 12
-    p, y = widgets.normal_correspondences(g, s, 12)
+    p, y = disks.normal_correspondences(g, s, 12)
     starts = np.array(sorted((a.xyann[1], a.xyann[0]) for a in arrows))
     ends = np.array(sorted((a.xy[1], a.xy[0]) for a in arrows))
     np.testing.assert_allclose(starts, np.array(sorted(map(tuple, p))))
@@ -58,7 +59,7 @@ def test_fig1_draws_the_normals_and_the_region(s):
 
 
 def test_fig1_title_names_the_data():
-    fig = plots.plot_boundary_loss_views(Disk((60, 60), 32), Disk((54, 70), 36), resolution=50,
+    fig = maths.plot_boundary_loss_views(Disk((60, 60), 32), Disk((54, 70), 36), resolution=50,
                                          title="analytic disks")
     assert fig._suptitle.get_text() == "analytic disks"
 
@@ -70,8 +71,8 @@ def image_panels(fig):
 
 
 def test_loss_explorer_figure_shows_the_state_maps(tmp_path):
-    state = widgets.explore(fake_dataset(), 1, alpha=0.3, shift=(1, 2), blur=1.0)
-    fig = plots.plot_loss_explorer(state, title="synthetic")
+    state = explorer.explore(fake_dataset(), 1, alpha=0.3, shift=(1, 2), blur=1.0)
+    fig = maths.plot_loss_explorer(state, title="synthetic")
     panels = image_panels(fig)
     assert len(panels) == 5
     shown = [next(im for im in ax.get_images() if isinstance(im, AxesImage)).get_array() for ax in panels]
@@ -83,15 +84,15 @@ def test_loss_explorer_figure_shows_the_state_maps(tmp_path):
     assert fig._suptitle.get_text() == f"synthetic — {state.title}"
     # the numbers panel: every line of summary_lines, as text
     text = "\n".join(t.get_text() for ax in fig.axes for t in ax.texts)
-    for line in widgets.summary_lines(state):
+    for line in explorer.summary_lines(state):
         assert line in text
     assert f"L_B = {state.numbers['L_B']:.4g}" in text
-    path = plots.save_figure(fig, "fig2_test", folder=tmp_path)
+    path = style.save_figure(fig, "fig2_test", folder=tmp_path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_loss_explorer_figure_is_legible_at_notebook_width(tmp_path):
-    fig = plots.plot_loss_explorer(widgets.explore(fake_dataset(size=128), 1))
+    fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(size=128), 1))
     assert fig.get_size_inches()[0] <= 10
     rows = {ax.get_subplotspec().rowspan.start for ax in image_panels(fig)}
     assert len(rows) == 2                                  # two rows of panels
@@ -100,13 +101,13 @@ def test_loss_explorer_figure_is_legible_at_notebook_width(tmp_path):
     assert len(texts) > 30                                 # titles, tick labels, colour bars, numbers
     small = sorted({(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 9})
     assert not small
-    with Image.open(plots.save_figure(fig, "fig2_width", tmp_path, dpi=100)) as png:
+    with Image.open(style.save_figure(fig, "fig2_width", tmp_path, dpi=100)) as png:
         assert png.width <= 1000                           # ~900 px column, a little margin
 
 
 def test_loss_explorer_figure_on_an_empty_mask():
     # no tumour and no prediction: nothing to outline, the figure still draws
-    fig = plots.plot_loss_explorer(widgets.explore(fake_dataset(), 3, shift=(0, 0), blur=0.0, confidence=1.0))
+    fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(), 3, shift=(0, 0), blur=0.0, confidence=1.0))
     assert len(image_panels(fig)) == 5
 
 
@@ -136,7 +137,7 @@ def pixels(path) -> np.ndarray:
 
 
 def test_save_figure_writes_no_text_chunks(tmp_path):
-    path = plots.save_figure(small_figure(), "plain", tmp_path, dpi=80)
+    path = style.save_figure(small_figure(), "plain", tmp_path, dpi=80)
     chunks = png_chunks(path.read_bytes())
     assert chunks[0] == "IHDR" and chunks[-1] == "IEND" and "IDAT" in chunks
     assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(chunks)
@@ -145,7 +146,7 @@ def test_save_figure_writes_no_text_chunks(tmp_path):
 
 
 def test_save_figure_keeps_the_old_bytes_when_the_pixels_are_equal(tmp_path):
-    path = plots.save_figure(small_figure(), "kept", tmp_path, dpi=80)
+    path = style.save_figure(small_figure(), "kept", tmp_path, dpi=80)
     first = pixels(path)
     # the same pixels in other bytes: re-encoded by PIL, with a text chunk save_figure never writes
     info = PngImagePlugin.PngInfo()
@@ -153,9 +154,9 @@ def test_save_figure_keeps_the_old_bytes_when_the_pixels_are_equal(tmp_path):
     Image.fromarray(first).save(path, format="png", pnginfo=info, compress_level=1)
     other_bytes = path.read_bytes()
     assert "tEXt" in png_chunks(other_bytes)
-    assert plots.save_figure(small_figure(), "kept", tmp_path, dpi=80) == path
+    assert style.save_figure(small_figure(), "kept", tmp_path, dpi=80) == path
     assert path.read_bytes() == other_bytes                      # untouched
-    plots.save_figure(small_figure("C3"), "kept", tmp_path, dpi=80)    # new pixels: rewritten
+    style.save_figure(small_figure("C3"), "kept", tmp_path, dpi=80)    # new pixels: rewritten
     assert "tEXt" not in png_chunks(path.read_bytes())
     assert not np.array_equal(pixels(path), first)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]  # no temporary file left
@@ -163,25 +164,26 @@ def test_save_figure_keeps_the_old_bytes_when_the_pixels_are_equal(tmp_path):
 
 def test_save_figure_replaces_a_file_that_is_not_an_image(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    path = plots.save_figure(small_figure(), "broken", tmp_path, dpi=80)
+    path = style.save_figure(small_figure(), "broken", tmp_path, dpi=80)
     assert png_chunks(path.read_bytes())[0] == "IHDR"
 
 
 @pytest.mark.parametrize("name", ["", "../up", "sub/fig"])
 def test_save_figure_rejects_paths_as_names(tmp_path, name):
     with pytest.raises(ValueError, match="bare file name"):
-        plots.save_figure(small_figure(), name, tmp_path)
+        style.save_figure(small_figure(), name, tmp_path)
 
 
 RENDER = """
 import sys
 from types import SimpleNamespace
 import numpy as np
-from bl_utils import explorer, plots
+from bl_utils import explorer
+from bl_utils.plots import maths, style
 masks = np.stack([explorer.Disk((20, 22), 7).mask((48, 48)), np.zeros((48, 48), bool)])
 images = np.stack([(np.indices((48, 48)).sum(0) * 5 % 256).astype(np.uint8)] * 2)
 state = explorer.explore(SimpleNamespace(images=images, masks=masks, phis=None), 0)
-plots.save_figure(plots.plot_loss_explorer(state, title="threads"), "fig2", sys.argv[1], dpi=60)
+style.save_figure(maths.plot_loss_explorer(state, title="threads"), "fig2", sys.argv[1], dpi=60)
 """
 
 

@@ -1,4 +1,4 @@
-"""Notebook 5's annotation-noise figure (bl_utils.plots_study.plot_annotation_noise): one panel per
+"""Notebook 5's annotation-noise figure (bl_utils.plots.robustness.plot_annotation_noise): one panel per
 quantity, the tumours missed among them (HD95 is over the tumours found), each strategy's line the
 mean of its seeds per jitter strength (worked out here with pandas)."""
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 
-from bl_utils.plots_study import plot_annotation_noise
+from bl_utils.plots.robustness import plot_annotation_noise
 
 
 def test_annotation_noise_panels_show_the_seed_means_and_the_tumours_missed():

@@ -1,4 +1,4 @@
-"""The on-disk cache of the loaded BUSI arrays and their Φ_G (used by :func:`bl_utils.data.load_busi`).
+"""The on-disk cache of the loaded BUSI arrays and their Φ_G (used by :func:`bl_utils.data.busi.load_busi`).
 
 Reading 780 PNG files and computing 780 distance maps takes a while; reusing them takes a fraction
 of a second. Entries live in ``<project root>/.cache/busi`` (:func:`default_cache_dir`), one pair
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .runtime import atomic_write, project_root
+from ..runtime import atomic_write, project_root
 
 __all__ = ["default_cache_dir", "cached_arrays", "CACHE_VERSION", "ARRAY_NAMES"]
 
@@ -48,7 +48,7 @@ def _digest(obj: Any, n: int = 16) -> str:
 
 
 def _distance_code_digest() -> str:
-    from . import distance
+    from .. import distance
 
     return hashlib.sha256(Path(distance.__file__).read_bytes()).hexdigest()[:12]
 
@@ -93,7 +93,7 @@ def _drop_stale(cache: Path, prefix: str, current: str) -> None:
 
 def _compute_phis(masks: np.ndarray, empty: str = "diagonal") -> np.ndarray:
     """Φ_G ``float32 (N, H, W)`` of bool masks ``(N, H, W)`` (empty masks -> +diagonal)."""
-    from .distance import batch_signed_distance_maps
+    from ..distance import batch_signed_distance_maps
 
     if len(masks) == 0:
         return np.zeros(masks.shape, np.float32)

@@ -1,0 +1,11 @@
+"""The data: BUSI as downloaded, its selection, its near-duplicates and splits, and the synthetic stand-in.
+
+* :mod:`~bl_utils.data.busi`       — where the data comes from (a folder, Kaggle, synthetic), reading
+  BUSI's layout, resizing, the selection rules, the content fingerprint;
+* :mod:`~bl_utils.data.dataset`    — :class:`~bl_utils.data.dataset.BusiDataset`, the arrays and their table;
+* :mod:`~bl_utils.data.manifest`   — the original image sizes of a resized copy (``manifest.csv``);
+* :mod:`~bl_utils.data.cache`      — the resized arrays and Φ_G kept on disk between runs;
+* :mod:`~bl_utils.data.duplicates` — near-duplicate images (difference hash) and their groups;
+* :mod:`~bl_utils.data.split`      — train/validation splits and cross-validation folds;
+* :mod:`~bl_utils.data.synthetic`  — the synthetic, ultrasound-like stand-in written in BUSI's layout.
+"""
