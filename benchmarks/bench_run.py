@@ -30,7 +30,7 @@ import torch
 
 from bl_utils import train as bl_train
 from bl_utils.config import PROFILES, TrainConfig
-from bl_utils.data import resolve_data
+from bl_utils.data.busi import resolve_data
 from bl_utils.runtime import get_device, machine_line
 
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", nargs="+", default=["quick", "paper"], choices=sorted(PROFILES))
     parser.add_argument("--data", default="synthetic",
-                        help="'synthetic' (default), the BUSI folder, or 'kaggle' (bl_utils.data.resolve_data)")
+                        help="'synthetic' (default), the BUSI folder, or 'kaggle' (bl_utils.data.busi.resolve_data)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs actually trained (default 1)")
     parser.add_argument("--max-images", type=int, default=None, help="use only this many images")
     parser.add_argument("--weights", default="none", choices=["none", "imagenet"],
