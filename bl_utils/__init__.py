@@ -26,6 +26,7 @@ One module per concept (``from bl_utils import distance``, ``from bl_utils.data 
 * ``analysis``          — the earlier protocol's paired comparisons (two-level bootstrap), case selection
 * ``crossval``          — the study's primary endpoint under repeated cross-validation
 * ``reproduction``      — Odonnat & Pham's Table 1 as their code ran it
+* ``words``             — the report's sentences, composed from the analyses' values
 * ``disks``             — Kervadec et al.'s identities on analytic disks (eqs. 1–7)
 * ``explorer``          — the computations behind notebook 2's explorer
 * ``widgets``           — notebook 2's ipywidgets explorer

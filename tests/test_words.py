@@ -1,0 +1,66 @@
+"""The report's sentences (bl_utils.words): each names what the values say — which strategy, which
+setting, which verdict — and keeps its answer apart from its paragraphs. The tests check those
+facts in the words, not the wording of whole sentences."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from bl_utils import words
+from bl_utils.runs import RunResult
+
+
+def _verdicts(**verdicts):
+    return pd.DataFrame([{"strategy": k.replace("_", "+"), "mean_difference": 0.1, "ci_low": 0.05, "ci_high": 0.15,
+                          "verdict": v} for k, v in verdicts.items()])
+
+
+def test_robustness_summary_names_the_strategy_and_the_setting_of_each_clear_difference():
+    calm = _verdicts(ce_bl="no clear difference")
+    summary = words.robustness_summary(calm, calm, {"8 px": _verdicts(ce_ramp="better", rebalance="worse")})
+    assert summary.answer in summary.parts[-1] and summary.markdown.endswith(summary.answer)
+    less, more = summary.answer.split("more than CE")
+    assert "less than CE" in less and "ce+ramp (contours jittered by 8 px in training)" in less
+    assert "rebalance (contours jittered by 8 px in training)" in more and "ce+ramp" not in more
+    same = _verdicts(ce_ramp="no clear difference", rebalance="worse").assign(
+        jitter="8 px", comparison="final Dice, tumour images")
+    answer = words.robustness_summary(calm, calm, {"8 px": _verdicts(ce_ramp="better")}, same).answer
+    against_same_masks = answer.split("same jittered masks")[1]
+    assert "rebalance worse (8 px)" in against_same_masks and "ce+ramp" not in against_same_masks
+
+
+def test_robustness_summary_without_a_difference_lists_what_was_measured():
+    calm = _verdicts(ce_bl="no clear difference")
+    summary = words.robustness_summary(calm, calm, {})
+    assert any("not measured yet" in part for part in summary.parts)
+    assert "no measurable difference" in summary.answer
+    assert "test-time speckle" in summary.answer and "a test-time gain error" in summary.answer
+
+
+def _run_with_best(folder, strategy, seed, **best):
+    path = folder / f"{strategy}-{seed}"
+    path.mkdir()
+    return RunResult(path, {"strategy": strategy, "seed": seed}, pd.DataFrame(), best, {})
+
+
+def test_paper_profile_sentence_flags_a_run_that_stops_predicting_tumours(tmp_path):
+    # 26 normal images predicted empty score 1 each: 0.35 over all images hides a tumour Dice of 0.05
+    runs = [_run_with_best(tmp_path, "ce", 0, val_dice=0.70, dice_tumour=0.57, tumour_missed=14, n_tumour=59),
+            _run_with_best(tmp_path, "rebalance", 0, val_dice=0.35, dice_tumour=0.05, tumour_missed=55, n_tumour=59)]
+    sentence = words.paper_profile_sentence(runs)
+    assert "ce 0.700 (0.570; 14 of 59 missed)" in sentence
+    flagged = sentence.split("Below 0.5")[1]
+    assert "rebalance seed 0 (0.050)" in flagged and not re.search(r"\bce seed", flagged)
+    healthy = words.paper_profile_sentence(runs[:1])
+    assert "1 seed;" in healthy and "Below 0.5" not in healthy and "No run falls below 0.5" in healthy
+
+
+def test_verdict_sentence_says_whether_the_interval_includes_zero():
+    row = {"strategy": "ce+bl", "seeds": 3, "mean_difference": 0.02, "ci_low": -0.01, "ci_high": 0.05,
+           "verdict": "no clear difference"}
+    noise = words.verdict_sentence(row, "final Dice")
+    assert noise.startswith("ce+bl vs CE on final Dice: +0.020 [-0.010, +0.050]") and "includes 0" in noise
+    clear = words.verdict_sentence({**row, "ci_low": 0.01, "verdict": "better"}, "final Dice")
+    assert "better than CE" in clear and "excludes 0" in clear
