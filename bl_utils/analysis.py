@@ -30,7 +30,7 @@ from .noise import TEST_CORRUPTIONS
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
 from .schedules import BASELINE, BOUNDARY_STRATEGIES
 
-__all__ = ["BASELINE", "BOUNDARY_STRATEGIES", "LOWER_IS_BETTER", "per_image", "two_level_bootstrap",
+__all__ = ["LOWER_IS_BETTER", "per_image", "two_level_bootstrap",
            "paired_difference", "compare_to_baseline", "ablation_table", "mean_sd", "add_interval_column",
            "best_boundary_strategy", "select_cases", "normal_image_summary", "interval", "robustness_long",
            "robustness_curves", "degradation_vs_baseline", "annotation_noise_table", "annotation_noise_vs_ce"]

@@ -51,10 +51,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from .distance import PHI_SCALES, scale_phi
 from .model import encoder_weights_available
-from .distance import PHI_SCALES
 from .runtime import get_device, project_root, select_amp
 from .schedules import STRATEGIES
 
@@ -101,9 +102,10 @@ RUN_FILES = {
 }
 
 def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float:
-    """α expressed for Φ_G in pixels (the papers' units): ``alpha / image_size`` when Φ_G is divided
-    by the image side (``phi_scale="image"``), ``alpha`` itself for ``"pixel"`` and ``"pixel256"``."""
-    return alpha / image_size if phi_scale == "image" else alpha
+    """α expressed for Φ_G in pixels of the training image (the papers' units): α times the factor
+    :func:`bl_utils.distance.scale_phi` applies to Φ_G — ``alpha / image_size`` for ``"image"``,
+    ``alpha`` for ``"pixel"``, ``alpha · 256 / image_size`` for ``"pixel256"``."""
+    return alpha * float(scale_phi(np.float64(1.0), phi_scale, image_size))
 
 
 @dataclass

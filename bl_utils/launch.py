@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from . import train as bl_train
-from .config import data_id, default_results_dir, run_folder
+from .config import data_id, default_results_dir, resolve_profile, run_folder
 from .runs import load_run, results_table
 from .runtime import display_path, get_device
 from .training_data import data_identity
@@ -195,9 +195,7 @@ def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str 
     """Every ``strategies`` × ``seeds`` run of ``config`` (a :class:`~bl_utils.config.TrainConfig`),
     resolved for a job training on ``device_type``, with its folder under ``out`` (default
     :func:`bl_utils.config.default_results_dir`). Reads the data once per data setting."""
-    profile = config.profile
-    if profile == "auto":   # as TrainConfig.resolve does on the job's device
-        profile = "paper" if device_type == "cuda" else "quick"
+    profile = resolve_profile(config.profile, device_type)   # as TrainConfig.resolve does on the job's device
     out = Path(out or default_results_dir())
     data_ids: dict[tuple, str] = {}
     runs = []

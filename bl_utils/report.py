@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 from .colab import repository_url, sync_headers
+from .config import PROFILES as TRAINING_PROFILES
 from .runtime import atomic_write, project_root
 
 #: The package's own checkout (not the caller's working directory).
@@ -54,7 +55,9 @@ KERNEL_NAME = "python3"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 #: Data sources that are not folders; any other --data is a folder (BUSI).
 DATA_KEYWORDS = ("synthetic", "kaggle")
-PROFILES = ("auto", "quick", "paper")
+#: The profiles a report runs at: "auto" and the training profiles, less "tiny" (the smoke test's,
+#: which SMOKE chooses on synthetic data).
+PROFILES = ("auto", *(name for name in TRAINING_PROFILES if name != "tiny"))
 REQUIRED_PARAMETERS = ("DATA",)
 
 TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"

@@ -161,8 +161,9 @@ def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:
     """Why Φ_G is scaled: for each ``phi_scale``, max |Φ_G| and L_B of the untrained guess s = 0.5
     (``0.5 · mean Φ_G``) beside the BCE of that guess (ln 2). ``phis``: ``(N, H, W)`` in pixels."""
     rows = []
-    for scale, divisor in (("pixel", 1.0), ("image", float(image_size))):
-        lb = 0.5 * float(np.mean(phis)) / divisor
-        rows.append({"phi_scale": scale, "max_abs_phi": float(np.abs(phis).max()) / divisor,
+    for scale in ("pixel", "image"):
+        scaled = scale_phi(phis, scale, image_size)
+        lb = 0.5 * float(np.mean(scaled))
+        rows.append({"phi_scale": scale, "max_abs_phi": float(np.abs(scaled).max()),
                      "L_B_at_s_half": lb, "ratio_to_bce": lb / math.log(2)})
     return pd.DataFrame(rows)

@@ -506,3 +506,9 @@ def test_effective_boundary_weight_is_the_learning_rate_weighted_mean():
     rates = [bl_train.learning_rate(config, step, 8) for step in range(8)]
     assert rates[0] == 1.0 and rates[-1] == pytest.approx((1 / 8) ** 0.9) and rates == sorted(rates, reverse=True)
     assert bl_train.learning_rate(dataclasses.replace(config, lr_schedule="constant"), 7, 8) == 1.0
+
+
+def test_alpha_in_pixel_units_applies_the_same_factor_as_phi():
+    assert bl_config.alpha_in_pixel_units(1.0, "image", 128) == 1 / 128
+    assert bl_config.alpha_in_pixel_units(1.0, "pixel", 128) == 1.0
+    assert bl_config.alpha_in_pixel_units(1.0, "pixel256", 128) == 2.0      # Φ_G × 256/128 at the quick size
