@@ -98,12 +98,6 @@ def pytest_runtest_setup(item):
     environment as it was."""
     path = str(getattr(item, "fspath", ""))
     folder = _published_data(path)[0] if path.endswith(".ipynb") else None
-    if folder:
-        os.environ["BUSI_DIR"] = folder
-        os.environ.pop("BL_PUBLISH", None)
-    else:
-        for name, value in _ORIGINAL.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    from bl_utils.runtime import set_environment
+
+    set_environment({"BUSI_DIR": folder, "BL_PUBLISH": None} if folder else _ORIGINAL)

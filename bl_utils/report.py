@@ -44,7 +44,7 @@ from pathlib import Path
 
 from .colab import repository_url, sync_headers
 from .config import PROFILES as TRAINING_PROFILES
-from .runtime import atomic_write, project_root
+from .runtime import atomic_write, project_root, set_environment
 
 #: The package's own checkout (not the caller's working directory).
 ROOT = project_root(Path(__file__).resolve().parent)
@@ -213,16 +213,11 @@ def publish_environment(data: str, root: Path = ROOT) -> dict[str, str]:
 @contextlib.contextmanager
 def _environment(changes: dict[str, str] | None):
     """``os.environ`` updated with ``changes`` inside the block (kernels started there inherit it)."""
-    saved = {name: os.environ.get(name) for name in changes or {}}
-    os.environ.update(changes or {})
+    previous = set_environment(changes or {})
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        set_environment(previous)
 
 
 # --- the executed notebook ------------------------------------------------------------------

@@ -96,6 +96,18 @@ def display_path(path: str | os.PathLike) -> str:
         return str(path)
 
 
+def set_environment(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Set each variable of ``values`` in ``os.environ`` (``None``: unset it); return their previous
+    values in the same form, so that ``set_environment(previous)`` puts them back."""
+    previous = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return previous
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds.

@@ -1,5 +1,6 @@
 """Tests of the shared plumbing: atomic writes, seeding, device choice, project root, metadata."""
 
+import os
 import json
 
 import numpy as np
@@ -135,3 +136,15 @@ def test_auto_mixed_precision_uses_bf16_only_where_it_is_native(monkeypatch, kin
     assert runtime.select_amp(_FakeDevice(kind), "fp16") == "fp16"    # an explicit choice wins
     with pytest.raises(ValueError, match="amp must be"):
         runtime.select_amp(_FakeDevice(kind), "fp8")
+
+
+def test_set_environment_sets_unsets_and_gives_back_what_was_there(monkeypatch):
+    from bl_utils.runtime import set_environment
+
+    monkeypatch.setenv("BL_TEST_A", "old")
+    monkeypatch.delenv("BL_TEST_B", raising=False)
+    previous = set_environment({"BL_TEST_A": None, "BL_TEST_B": "new"})
+    assert previous == {"BL_TEST_A": "old", "BL_TEST_B": None}
+    assert "BL_TEST_A" not in os.environ and os.environ["BL_TEST_B"] == "new"
+    set_environment(previous)
+    assert os.environ["BL_TEST_A"] == "old" and "BL_TEST_B" not in os.environ
