@@ -254,25 +254,28 @@ def normal_image_summary(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def robustness_long(results: Iterable[RunResult]) -> pd.DataFrame:
-    """The runs' ``robustness.csv`` in one table: ``strategy, seed, corruption, level`` and the
-    per-image metrics of the final model on the degraded validation images, plus ``pred_any``."""
+    """The runs' ``robustness.csv`` in one table: ``strategy, seed, fold, corruption, level`` and the
+    per-image metrics of the final model on the degraded validation images, plus ``pred_any``
+    (``fold``: -1 for runs without cross-validation folds)."""
     frames = [pd.read_csv(r.folder / "robustness.csv", dtype={"stem": str, "label": str})
-              .assign(strategy=r.strategy, seed=r.seed) for r in results]
+              .assign(strategy=r.strategy, seed=r.seed, fold=int(r.settings.get("fold", -1))) for r in results]
     long = pd.concat(frames, ignore_index=True)
     long["pred_any"] = (~long.pred_empty.astype(bool)).astype(float)
     return long
 
 
 def robustness_curves(rob: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy, corruption and level, over seeds (mean, min, max of the per-run values):
-    Dice on tumour images, HD95 on the tumour images found, tumours missed, components per
-    prediction, and the false-positive rate on normal images."""
+    """Per strategy, corruption and level, over runs (mean, min, max of the per-run values; a run is a
+    seed, or a (seed, fold)): Dice on tumour images, HD95 on the tumour images found, the share of
+    tumours missed, components per prediction, and the false-positive rate on normal images (NaN
+    where the runs scored none)."""
     tumour, normal = _subset(rob, "tumour"), _subset(rob, "normal")
-    keys = ["strategy", "corruption", "level", "seed"]
+    keys = ["strategy", "corruption", "level", "seed", "fold"]
     per_run = tumour.groupby(keys).agg(dice=("dice", "mean"), hd95=("hd95", "mean"),
-                                       missed=("pred_empty", "sum"), components=("components", "mean"))
+                                       missed=("pred_empty", "sum"), missed_share=("pred_empty", "mean"),
+                                       components=("components", "mean"))
     per_run["fp_rate"] = normal.groupby(keys).pred_any.mean()
-    grouped = per_run.groupby(keys[:-1])
+    grouped = per_run.groupby(keys[:-2])
     out = grouped.mean().add_suffix("_mean").join(grouped.min().add_suffix("_min")).join(grouped.max().add_suffix("_max"))
     return out.reset_index()
 

@@ -8,36 +8,57 @@ the interval is Nadeau & Bengio's corrected resampled t (variance × (1/J + n_te
 plain t-interval beside it; verdicts come from :func:`bl_utils.stats.compare_all` (TOST against a
 ± margin and the two-sided test against 0, each Holm-corrected over the three comparisons).
 
-Everything else — tumours missed, false positives on the normal images never trained on, the
-effective boundary weight — is secondary: :func:`secondary_table` gives means and plain intervals,
-no verdict.
+Everything else — HD95 (a missed tumour counted at :func:`hd95_penalty`), tumours missed,
+components, false positives on the normal images never trained on, the Dice drop under test-time
+degradations, the effective boundary weight — is secondary and exploratory:
+:func:`secondary_table` gives means and sd over runs, :func:`secondary_differences` and
+:func:`degradation_differences` the paired differences with the same two intervals and **no
+verdict**.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import stats
+from .analysis import robustness_long
 from .runs import RunResult
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
-__all__ = ["PRIMARY", "per_image_folds", "run_differences", "primary_answer", "sizing", "secondary_table"]
+__all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "primary_answer", "sizing",
+           "secondary_table", "interval_table", "secondary_differences", "degradation_differences"]
 
 #: The primary endpoint's definition, as the notebook states it before any result.
 PRIMARY = dict(metric="dice", images="tumour", checkpoint="final", baseline=BASELINE, margin=0.02, alpha=0.05)
 
 
+def hd95_penalty(side: int) -> float:
+    """The HD95 counted for a tumour the model missed (an empty prediction, where HD95 is undefined):
+    the diagonal of the scored ``side`` × ``side`` image, in its pixels — the largest distance two of
+    its pixels can be apart, so a missed tumour never scores better than a found one."""
+    return float(side) * math.sqrt(2.0)
+
+
+def _with_fold(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
+    """``table`` with the run's ``strategy, seed, fold`` (``fold`` -1 for runs without folds) and
+    ``hd95_penalised``: HD95, or :func:`hd95_penalty` of the run's image size for a missed tumour."""
+    missed = ~table.target_empty.astype(bool) & table.pred_empty.astype(bool)
+    penalised = table.hd95.where(~missed, hd95_penalty(r.settings.get("image_size", 0))) if "hd95" in table else np.nan
+    return table.assign(strategy=r.strategy, seed=r.seed, fold=int(r.settings.get("fold", -1)),
+                        hd95_penalised=penalised)
+
+
 def per_image_folds(results: Iterable[RunResult], checkpoint: str = "final") -> pd.DataFrame:
-    """One row per (run, validation image) at ``checkpoint``: ``strategy, seed, fold, stem, label``
-    and the metrics of ``val_per_image.csv`` (``fold`` is -1 for runs without folds)."""
+    """One row per (run, validation image) at ``checkpoint``: ``strategy, seed, fold, stem, label``,
+    the metrics of ``val_per_image.csv`` and ``hd95_penalised`` (see :func:`_with_fold`)."""
     frames = []
     for r in results:
         table = pd.read_csv(r.folder / "val_per_image.csv", dtype={"stem": str, "label": str})
-        table = table[table.checkpoint == checkpoint].drop(columns="checkpoint")
-        frames.append(table.assign(strategy=r.strategy, seed=r.seed, fold=int(r.settings.get("fold", -1))))
+        frames.append(_with_fold(table[table.checkpoint == checkpoint].drop(columns="checkpoint"), r))
     if not frames:
         return pd.DataFrame(columns=["strategy", "seed", "fold", "stem", "label", "dice", "target_empty"])
     return pd.concat(frames, ignore_index=True)
@@ -127,3 +148,71 @@ def secondary_table(results: Sequence[RunResult]) -> pd.DataFrame:
     table.columns = [f"{a} {b}" for a, b in table.columns]
     order = [s for s in STRATEGIES if s in table.index]
     return table.loc[order].assign(runs=joined.groupby("strategy").size().loc[order])
+
+
+# --------------------------------------------------------------------------------------------
+# Secondary, exploratory: paired differences with intervals, no verdict
+
+
+#: The secondary endpoints against CE, at the final epoch on the tumour images:
+#: (label, column of :func:`per_image_folds`). Lower is better for every one of them.
+SECONDARY = (("HD95 px (missed tumour = image diagonal)", "hd95_penalised"),
+             ("tumours missed (share)", "pred_empty"),
+             ("connected components per prediction", "components"))
+
+
+def interval_table(named_differences: dict, n_train: float, n_test: float) -> pd.DataFrame:
+    """Per name: ``n_runs, mean`` and the 95 % corrected (Nadeau–Bengio) and plain t-intervals of
+    the per-run differences ``d`` (shape ``(J,)``); NaN bounds where fewer than two runs. No verdict:
+    this is the table of the secondary, exploratory comparisons."""
+    rows = []
+    for name, d in named_differences.items():
+        d = np.asarray(d, dtype=float)
+        row = {"strategy": name, "n_runs": len(d), "mean": float(d.mean()) if len(d) else float("nan")}
+        for key, make in (("corrected", lambda: stats.corrected_t_interval(d, n_train, n_test)),
+                          ("plain", lambda: stats.t_interval(d))):
+            ci = make() if len(d) >= 2 else None
+            row[f"{key}_low"], row[f"{key}_high"] = (ci.low, ci.high) if ci else (float("nan"), float("nan"))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["strategy", "n_runs", "mean", "corrected_low", "corrected_high",
+                                       "plain_low", "plain_high"])
+
+
+def _named(differences: pd.DataFrame) -> dict:
+    return {s: differences[differences.strategy == s].difference.to_numpy()
+            for s in BOUNDARY_STRATEGIES if (differences.strategy == s).any()}
+
+
+def secondary_differences(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Each boundary-loss strategy minus CE, paired by (seed, fold), on every :data:`SECONDARY`
+    endpoint and on the false-positive rate on the normal images never trained on (one rate per
+    run): the columns of :func:`interval_table` plus ``endpoint``. Exploratory: intervals, no verdict."""
+    if not results:
+        return interval_table({}, 1, 1).assign(endpoint=[])
+    n_train, n_test = _sizes(results)
+    long = per_image_folds(results, "final")
+    long["pred_empty"] = long.pred_empty.astype(float)
+    frames = [interval_table(_named(run_differences(long, column, "tumour")), n_train, n_test).assign(endpoint=label)
+              for label, column in SECONDARY]
+    fp = pd.DataFrame([{"strategy": r.strategy, "seed": r.seed, "fold": int(r.settings.get("fold", -1)),
+                        "stem": "normal images", "fp": _normal_fp(r), "target_empty": False} for r in results])
+    frames.append(interval_table(_named(run_differences(fp.dropna(subset=["fp"]), "fp", "all")), n_train, n_test)
+                  .assign(endpoint="false positives, normal images (share)"))
+    table = pd.concat(frames, ignore_index=True)
+    return table[["endpoint"] + [c for c in table.columns if c != "endpoint"]]
+
+
+def degradation_differences(results: Sequence[RunResult], corruption: str, level: float,
+                            clean_level: float) -> pd.DataFrame:
+    """How much more Dice each boundary-loss strategy keeps than CE when the validation images are
+    degraded by ``corruption`` at ``level``: per run and tumour image the drop
+    ``dice(level) - dice(clean_level)``, then the strategy's drop minus CE's, paired by (seed, fold)
+    (positive: it degrades less than CE). The columns of :func:`interval_table`; exploratory."""
+    rob = robustness_long(results)
+    rob = rob[rob.corruption == corruption]
+    keys = ["strategy", "seed", "fold", "stem"]
+    clean = rob[rob.level == clean_level].set_index(keys).dice
+    at = rob[rob.level == level].set_index(keys)
+    long = at[["target_empty"]].assign(drop=at.dice - clean.reindex(at.index)).reset_index()
+    n_train, n_test = _sizes(results)
+    return interval_table(_named(run_differences(long, "drop", "tumour")), n_train, n_test)

@@ -16,7 +16,7 @@ from .analysis import interval
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
 
 __all__ = ["Summary", "verdict_sentence", "ablation_sentence", "paper_profile_sentence", "study_summary",
-           "robustness_summary"]
+           "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence"]
 
 
 @dataclass(frozen=True)
@@ -141,3 +141,61 @@ def robustness_summary(speckle: pd.DataFrame, gain: pd.DataFrame, noise_tables: 
         lines[-1] += (" Against CE trained on the same jittered masks (no clean run, no pairing across machines), final "
                       f"Dice on tumour images differs beyond noise for: {', '.join(clear) or 'none'}.")
     return Summary(tuple(lines), lines[-1].split("**Answer:**", 1)[1])
+
+
+# --------------------------------------------------------------------------------------------
+# The study protocol (repeated cross-validation): the primary answer and the exploratory rest
+
+
+def primary_verdict(row) -> str:
+    """The verdict of one row of :func:`bl_utils.crossval.primary_answer` in words: "better than
+    CE", "worse than CE", "equivalent to CE within ± m", "better than CE, by less than m", or
+    "inconclusive at ± b" with ``b = |mean| + half-width``, the smallest margin the runs could rule on."""
+    margin = f"{row['margin']:g}"
+    return {"better": "better than CE", "worse": "worse than CE",
+            "equivalent": f"equivalent to CE within ± {margin}",
+            "better_within_margin": f"better than CE, by less than {margin}",
+            "worse_within_margin": f"worse than CE, by less than {margin}",
+            }.get(row["verdict"], f"inconclusive at ± {row['bound']:.3f}")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}"
+
+
+def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, runs_planned: int,
+                    what: str) -> Summary:
+    """Notebook 3's answer under the study protocol, from :func:`bl_utils.crossval.primary_answer` and
+    :func:`bl_utils.crossval.sizing`. ``runs_done``/``runs_planned``: the study's runs committed and
+    planned; ``what``: what was run (profile, encoder), the scope the answer is stated for. Its
+    ``answer`` is the whole text (the primary endpoint's verdicts, the sizing, where it stopped)."""
+    if answer.empty:
+        text = (f"**Study protocol, primary endpoint** (final-epoch Dice on tumour images, strategy − CE, paired by "
+                f"seed and fold): no answer yet — {runs_done} of the {runs_planned} planned runs are done, and the "
+                f"corrected interval needs CE and a strategy on at least two common (seed, fold).")
+        return Summary((text,), text)
+    parts = [f"{row['name']} {_signed(row['mean'])} [{_signed(row['corrected_low'])}, {_signed(row['corrected_high'])}]"
+             f" over {int(row['n_runs'])} runs: **{primary_verdict(row)}**" for _, row in answer.iterrows()]
+    first = (f"**Study protocol, primary endpoint** ({what}; final-epoch Dice on tumour images, strategy − CE, paired "
+             f"by seed and fold, Nadeau–Bengio 95 % interval, Holm-corrected tests against 0 and against ± "
+             f"{answer['margin'].iloc[0]:g}): " + "; ".join(parts) + ".")
+    need = []
+    for _, row in sizing.iterrows():
+        if row["runs_needed"] is None or pd.isna(row["runs_needed"]):
+            need.append(f"{row['strategy']} none can (sd {row['sd']:.3f}: the interval's floor "
+                        f"± {row['half_width_floor']:.3f} is wider than the margin)")
+        else:
+            need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f})")
+    second = (f"Runs a ± {answer['margin'].iloc[0]:g} answer would need at 80 % power: " + "; ".join(need)
+              + f". The study stopped at {runs_done} of the {runs_planned} planned runs, by budget, not by an interim "
+                "verdict.")
+    return Summary((first, second), f"{first} {second}")
+
+
+def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
+    """One sentence for a table of :func:`bl_utils.crossval.interval_table` (strategy − CE per run,
+    corrected interval): the numbers only, labelled exploratory, no verdict."""
+    parts = [f"{row.strategy} {_signed(row['mean'])}{unit}"
+             + ("" if pd.isna(row.corrected_low) else f" [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]")
+             + f" ({int(row.n_runs)} run{'' if int(row.n_runs) == 1 else 's'})" for _, row in table.iterrows()]
+    return f"{what} (exploratory, strategy − CE, corrected 95 % interval): " + ("; ".join(parts) or "no runs yet") + "."

@@ -129,6 +129,18 @@ def test_degradation_relative_to_ce(tmp_path):
     assert row.strategy == "ce+bl" and row.mean_difference == pytest.approx(0.2) and row.verdict == "better"
 
 
+def test_robustness_curves_take_each_seed_and_fold_as_one_run():
+    # one seed, two folds with different images: each fold is a run, the curve the mean of the two runs
+    rows = [{"strategy": "ce", "seed": 0, "fold": fold, "corruption": "gain", "level": 0.5, "stem": f"{fold}-{i}",
+             "label": "benign", "target_empty": False, "pred_empty": i == 0 and fold == 1, "pred_any": 1.0,
+             "dice": dice, "hd95": 2.0, "components": 1}
+            for fold, dice in ((0, 0.8), (1, 0.4)) for i in range(4)]
+    curve = analysis.robustness_curves(pd.DataFrame(rows)).iloc[0]
+    assert curve.dice_mean == pytest.approx(0.6) and (curve.dice_min, curve.dice_max) == (0.4, 0.8)
+    assert curve.missed_share_mean == pytest.approx((0 + 0.25) / 2) and curve.missed_max == 1
+    assert np.isnan(curve.fp_rate_mean)                                   # no normal image was scored
+
+
 def _noise_runs(folder, dice_by_strategy, seeds=(0, 1, 2)):
     folder.mkdir()
     return [fake_run(folder, name, s, np.full(8, dice)) for name, dice in dice_by_strategy.items() for s in seeds]

@@ -103,3 +103,79 @@ def test_table_as_they_ran_it_reports_their_metric_and_per_image_dice_with_inter
     assert (low, high) == pytest.approx(scipy_stats.t.interval(0.95, 2, loc=0.74, scale=scipy_stats.sem([0.70, 0.74, 0.78])))
     assert row["Dice on tumours, final epoch"] == pytest.approx(0.6)              # means 0.5, 0.6, 0.7
     assert row["FP rate, normal images (final)"] == 0.5
+
+
+def _scored_run(root, strategy, seed, fold, hd95, found, components, normal_fp, drops):
+    """A 128² run with three tumour images: HD95 (NaN where ``found`` is False: a missed tumour),
+    components, the normal images' false positives, and ``robustness.csv`` whose speckle level 0.5
+    takes ``drops`` off the clean Dice of each image."""
+    folder = root / strategy / f"seed{seed}" / f"fold{fold}"
+    folder.mkdir(parents=True)
+    stems = ["t0", "t1", "t2"]
+    rows = [{"stem": s, "label": "benign", "dice": 0.8 if f else 0.0, "hd95": h if f else np.nan, "components": c,
+             "target_empty": False, "pred_empty": not f, "checkpoint": k}
+            for k in ("best", "final") for s, h, f, c in zip(stems, hd95, found, components)]
+    pd.DataFrame(rows).to_csv(folder / "val_per_image.csv", index=False)
+    pd.DataFrame({"stem": ["a", "b", "c", "d"], "false_positive": normal_fp,
+                  "checkpoint": ["final"] * 4}).to_csv(folder / "normal_images.csv", index=False)
+    degraded = [{"corruption": "speckle", "level": level, "stem": s, "label": "benign", "dice": 0.8 - level * d / 0.5,
+                 "hd95": 1.0, "components": 1, "target_empty": False, "pred_empty": False}
+                for level in (0.0, 0.5) for s, d in zip(stems, drops)]
+    pd.DataFrame(degraded).to_csv(folder / "robustness.csv", index=False)
+    pd.DataFrame({"epoch": [1]}).to_csv(folder / "metrics.csv", index=False)
+    meta = {"settings": {"strategy": strategy, "seed": seed, "fold": fold, "image_size": 128}, "best": {},
+            "final": {}, "train_stems": ["x"] * 12, "val_stems": stems}
+    (folder / "run.json").write_text(json.dumps(meta))
+    return runs.load_run(folder)
+
+
+@pytest.fixture
+def scored(tmp_path):
+    """3 runs (seed 0, folds 0–2) of CE and ce+bl; ce+bl misses t2 in fold 1, CE never misses."""
+    results = []
+    for fold in range(3):
+        results.append(_scored_run(tmp_path, "ce", 0, fold, [4, 6, 8], [True] * 3, [1, 2, 1],
+                                   [True, True, False, False], drops=[0.2, 0.2, 0.2]))
+        found = [True, True, fold != 1]
+        results.append(_scored_run(tmp_path, "ce+bl", 0, fold, [2, 6, 8 - fold], found, [1, 1, 1],
+                                   [True, False, False, False], drops=[0.1, 0.1, 0.1 + 0.1 * fold]))
+    return results
+
+
+def test_a_missed_tumour_counts_the_image_diagonal_in_hd95(scored):
+    long = crossval.per_image_folds(scored).set_index(["strategy", "fold", "stem"])
+    assert long.loc[("ce+bl", 1, "t2"), "hd95_penalised"] == pytest.approx(128 * 2 ** 0.5)
+    assert np.isnan(long.loc[("ce+bl", 1, "t2"), "hd95"])                       # the raw value stays undefined
+    assert long.loc[("ce+bl", 2, "t2"), "hd95_penalised"] == 6
+    assert crossval.hd95_penalty(256) == pytest.approx(np.hypot(256, 256))
+
+
+def test_secondary_differences_are_paired_by_run_with_the_corrected_interval_and_no_verdict(scored):
+    table = crossval.secondary_differences(scored).set_index("endpoint")
+    assert "verdict" not in table.columns and (table.strategy == "ce+bl").all() and (table.n_runs == 3).all()
+    # HD95 per run, ce+bl − CE over the three images: fold 0: (−2 + 0 + 0)/3; fold 1: (−2 + 0 + (181.02 − 8))/3; fold 2: (−2 + 0 − 2)/3
+    d = np.array([-2 / 3, (-2 + 128 * 2 ** 0.5 - 8) / 3, -4 / 3])
+    hd = table.loc["HD95 px (missed tumour = image diagonal)"]
+    assert hd["mean"] == pytest.approx(d.mean())
+    half = scipy_stats.t.ppf(0.975, 2) * d.std(ddof=1) * np.sqrt(1 / 3 + 3 / 12)   # n_test 3, n_train 12
+    assert (hd["corrected_low"], hd["corrected_high"]) == pytest.approx((d.mean() - half, d.mean() + half))
+    plain = scipy_stats.t.interval(0.95, 2, loc=d.mean(), scale=scipy_stats.sem(d))
+    assert (hd["plain_low"], hd["plain_high"]) == pytest.approx(plain)
+    assert table.loc["tumours missed (share)", "mean"] == pytest.approx((0 + 1 / 3 + 0) / 3)
+    assert table.loc["connected components per prediction", "mean"] == pytest.approx(-1 / 3)
+    fp = table.loc["false positives, normal images (share)"]
+    assert fp["mean"] == pytest.approx(0.25 - 0.5)                               # the same in every run: sd 0
+    assert fp["corrected_low"] == pytest.approx(-0.25) and fp["corrected_high"] == pytest.approx(-0.25)
+
+
+def test_degradation_differences_compare_each_strategys_drop_with_ces(scored):
+    table = crossval.degradation_differences(scored, "speckle", 0.5, clean_level=0.0).set_index("strategy")
+    # CE loses 0.2 on every image; ce+bl loses 0.1, 0.1, 0.1 + 0.1·fold: keeps 0.1, 0.1 − 0.1·fold/3 more per run
+    d = np.array([0.1, 0.1 - 0.1 / 3, 0.1 - 0.2 / 3])
+    assert table.loc["ce+bl", "mean"] == pytest.approx(d.mean()) and table.loc["ce+bl", "n_runs"] == 3
+    assert table.loc["ce+bl", "corrected_low"] < d.mean() < table.loc["ce+bl", "corrected_high"]
+
+
+def test_interval_table_leaves_bounds_undefined_below_two_runs():
+    table = crossval.interval_table({"ce+bl": [0.03]}, n_train=340, n_test=85).iloc[0]
+    assert table["mean"] == 0.03 and np.isnan(table["corrected_low"]) and np.isnan(table["plain_high"])

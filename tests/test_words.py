@@ -64,3 +64,53 @@ def test_verdict_sentence_says_whether_the_interval_includes_zero():
     assert noise.startswith("ce+bl vs CE on final Dice: +0.020 [-0.010, +0.050]") and "includes 0" in noise
     clear = words.verdict_sentence({**row, "ci_low": 0.01, "verdict": "better"}, "final Dice")
     assert "better than CE" in clear and "excludes 0" in clear
+
+
+def _answer():
+    """Three comparisons judged by bl_utils.stats: one clearly better, one equal to CE in every run,
+    one too noisy to say (12 runs of 5-fold CV on 340/85 images)."""
+    import numpy as np
+
+    from bl_utils import stats
+
+    rng = np.random.default_rng(0)
+    named = {"ce+bl": 0.10 + 0.01 * rng.standard_normal(12), "ce+ramp": np.zeros(12),
+             "rebalance": 0.2 * rng.standard_normal(12)}
+    verdicts = stats.compare_all(named, n_train=340, n_test=85)
+    answer = pd.DataFrame([v.as_row() for v in verdicts]).assign(sd=[np.std(named[v.name], ddof=1) for v in verdicts])
+    sizing = pd.DataFrame([{"strategy": k, "sd": np.std(d, ddof=1),
+                            "runs_needed": stats.runs_needed(np.std(d, ddof=1), n_train=340, n_test=85),
+                            "half_width_floor": stats.half_width_floor(np.std(d, ddof=1), n_train=340, n_test=85)}
+                           for k, d in named.items()])
+    return answer, sizing
+
+
+def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
+    answer, sizing = _answer()
+    by_name = answer.set_index("name")
+    assert [words.primary_verdict(row) for _, row in answer.iterrows()][:2] == [
+        "better than CE", "equivalent to CE within ± 0.02"]
+    bound = by_name.loc["rebalance", "bound"]
+    assert by_name.loc["rebalance", "verdict"] == "inconclusive"
+    summary = words.primary_summary(answer, sizing, runs_done=36, runs_planned=40, what="128², ResNet-18")
+    assert summary.answer == " ".join(summary.parts)
+    first, second = summary.parts
+    low, high = by_name.loc["ce+bl", ["corrected_low", "corrected_high"]]
+    assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
+    assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1] and "128², ResNet-18" in first
+    assert "rebalance none can" in second and "36 of the 40" in second      # sd 0.2: floor above the margin
+    assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs" in second
+
+
+def test_primary_summary_without_enough_runs_says_how_many_are_done():
+    summary = words.primary_summary(pd.DataFrame(), pd.DataFrame(), runs_done=3, runs_planned=40, what="x")
+    assert "no answer yet" in summary.answer and "3 of the 40" in summary.answer
+
+
+def test_exploratory_sentence_gives_numbers_and_no_verdict():
+    table = pd.DataFrame([{"strategy": "ce+bl", "n_runs": 10, "mean": -0.5, "corrected_low": -1.0, "corrected_high": 0.1},
+                          {"strategy": "rebalance", "n_runs": 1, "mean": 0.2, "corrected_low": float("nan"),
+                           "corrected_high": float("nan")}])
+    sentence = words.exploratory_sentence(table, "HD95", " px")
+    assert "ce+bl -0.500 px [-1.000, +0.100] (10 runs)" in sentence and "rebalance +0.200 px (1 run)" in sentence
+    assert "exploratory" in sentence and not re.search(r"better|worse|equivalent", sentence)

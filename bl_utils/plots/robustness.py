@@ -8,13 +8,22 @@ import matplotlib.pyplot as plt
 from ..noise import corrupt, corruption_seed
 from .style import STRATEGY_COLOURS, name_figure
 
-__all__ = ["plot_robustness_curves", "plot_annotation_noise", "plot_corruption_examples"]
+__all__ = ["SECOND_PANELS", "plot_robustness_curves", "plot_annotation_noise", "plot_corruption_examples"]
 
 
-def plot_robustness_curves(curves, title: str = ""):
+#: The right-hand panel of :func:`plot_robustness_curves`: column of the curves, axis label, title.
+SECOND_PANELS = {"fp_rate": ("share with a prediction", "false positives, normal images"),
+                 "missed_share": ("share of tumours missed", "tumours missed")}
+
+
+def plot_robustness_curves(curves, title: str = "", second: str = "fp_rate"):
     """Test-time degradations. ``curves``: :func:`bl_utils.analysis.robustness_curves`. One row per
-    corruption; columns: Dice on tumour images, and false-positive rate on normal images, against
-    the level; a line per strategy (mean over seeds) with the seeds' min–max as a band."""
+    corruption; columns: Dice on tumour images, and ``second`` (a key of :data:`SECOND_PANELS`: the
+    false-positive rate on normal images, or the share of tumours missed where the runs scored no
+    normal image), against the level; a line per strategy (mean over runs) with the runs' min–max
+    as a band."""
+    if second not in SECOND_PANELS:
+        raise ValueError(f"second must be one of {sorted(SECOND_PANELS)}, got {second!r}")
     corruptions = list(dict.fromkeys(curves.corruption))
     fig, axes = plt.subplots(len(corruptions), 2, figsize=(9, 3.2 * len(corruptions)), constrained_layout=True,
                              squeeze=False)
@@ -22,12 +31,13 @@ def plot_robustness_curves(curves, title: str = ""):
         sub = curves[curves.corruption == corruption].sort_values("level")
         for name, g in sub.groupby("strategy", sort=False):
             colour = STRATEGY_COLOURS.get(name, "k")
-            for ax, quantity in zip(row, ("dice", "fp_rate")):
+            for ax, quantity in zip(row, ("dice", second)):
                 ax.plot(g.level, g[f"{quantity}_mean"], "-o", ms=3, color=colour, label=name)
                 ax.fill_between(g.level, g[f"{quantity}_min"], g[f"{quantity}_max"], color=colour, alpha=0.15)
         unit = "speckle σ" if corruption == "speckle" else "gain g"
+        ylabel, panel = SECOND_PANELS[second]
         row[0].set(xlabel=unit, ylabel="Dice, tumour images", title=f"{corruption}: Dice on tumours")
-        row[1].set(xlabel=unit, ylabel="share with a prediction", title=f"{corruption}: false positives, normal images")
+        row[1].set(xlabel=unit, ylabel=ylabel, title=f"{corruption}: {panel}")
         if corruption == "gain":
             for ax in row:
                 ax.invert_xaxis()
