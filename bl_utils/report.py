@@ -377,6 +377,19 @@ def _run_one(path: Path, number: int, request: dict, places: dict, root: Path, t
     return True
 
 
+def _clear_answers(folder: Path) -> dict[Path, bytes]:
+    """Remove the recorded answers (``answers.json``, ``answers.md``) before a whole publication, so
+    that an answer no notebook writes any more does not linger in the README; returns their
+    contents, to put back if the publication fails."""
+    previous = {}
+    for name in ("answers.json", "answers.md"):
+        path = folder / name
+        if path.is_file():
+            previous[path] = path.read_bytes()
+            path.unlink()
+    return previous
+
+
 def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path | None = None) -> int:
     """The command line; returns the exit code (0 done, 1 a notebook failed, 2 bad arguments).
 
@@ -396,8 +409,11 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     print(f"Report on {source}, profile {request['profile']}: notebooks -> {_shown(places['notebooks'], root)}/, "
           f"figures -> {_shown(places['figures'], root)}/, Table 1 -> {_shown(places['table'], root)}", flush=True)
     total = time.perf_counter()
+    previous = _clear_answers(places["table"].parent) if args.publish and not args.only else {}
     for number, path in enumerate(request["paths"], 1):
         if not _run_one(path, number, request, places, root, args.timeout):
+            for answers, content in previous.items():     # a failed publication leaves the answers as they were
+                answers.write_bytes(content)
             return 1
     table = places["table"]
     if args.publish and not args.only and update_readme_table(root / "README.md", table):

@@ -84,11 +84,12 @@ def load_predictions(folder: str | os.PathLike) -> dict[str, Any]:
 
 
 def runs_frame(results: list[RunResult]) -> pd.DataFrame:
-    """One row per run: strategy, seed, the best epoch's and the final epoch's summaries (columns
-    prefixed ``best_`` and ``final_``), training time."""
+    """One row per run: strategy, seed, fold (-1 for runs without cross-validation folds), the best
+    epoch's and the final epoch's summaries (columns prefixed ``best_`` and ``final_``), training time."""
     rows = []
     for r in results:
-        row = {"strategy": r.strategy, "seed": r.seed, "train_seconds": r.metadata.get("train_seconds")}
+        row = {"strategy": r.strategy, "seed": r.seed, "fold": int(r.settings.get("fold", -1)),
+               "train_seconds": r.metadata.get("train_seconds")}
         row.update({f"best_{k}": v for k, v in r.best.items()})
         row.update({f"final_{k}": v for k, v in r.final.items()})
         rows.append(row)

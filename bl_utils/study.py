@@ -36,7 +36,7 @@ from .train import run_order, train_all
 from .training_data import data_identity
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
-           "smoke_version", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
+           "smoke_version", "planned_runs", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
            "validation_images", "write_answer", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
@@ -92,6 +92,12 @@ EXPERIMENTS: dict[str, Experiment] = {
                               strategies=("ce+ramp", "rebalance"), seeds=ABLATION_SEEDS,
                               settings={"epochs": 20, "schedule": "kervadec"}),
 }
+
+
+def planned_runs(name: str) -> int:
+    """How many runs experiment ``name`` plans: strategies × seeds × folds."""
+    experiment = EXPERIMENTS[name]
+    return len(experiment.strategies) * len(experiment.seeds) * len(experiment.folds)
 
 
 def data_id_of(data: str) -> str:

@@ -16,7 +16,7 @@ from .analysis import interval
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
 
 __all__ = ["Summary", "verdict_sentence", "ablation_sentence", "paper_profile_sentence", "study_summary",
-           "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence"]
+           "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence", "run_scope"]
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,14 @@ def primary_verdict(row) -> str:
             "better_within_margin": f"better than CE, by less than {margin}",
             "worse_within_margin": f"worse than CE, by less than {margin}",
             }.get(row["verdict"], f"inconclusive at ± {row['bound']:.3f}")
+
+
+def run_scope(results) -> str:
+    """What a group of runs was (their first run's settings): image size, encoder and its
+    initialisation, epochs — the scope an answer is stated for."""
+    s = results[0].settings
+    weights = s.get("encoder_weights") or "a random"
+    return f"{s['image_size']}², {s['encoder']} with {weights} encoder, {s['epochs']} epochs"
 
 
 def _signed(value: float) -> str:

@@ -156,3 +156,33 @@ def test_coinciding_curves_both_show():
     for name in ("ce", "ce+ramp"):
         colour = np.array([int(style.STRATEGY_COLOURS[name][i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(panel - colour).sum(axis=1) <= 12).sum() > 40, name      # visible (hidden before: 0)
+
+
+def test_legend_of_cross_validation_runs_counts_runs_not_seeds():
+    folds = [SimpleNamespace(strategy="ce", seed=s, settings={"seed": s, "fold": f}, history=history(s + f))
+             for s in (0, 1) for f in range(3)]
+    single = SimpleNamespace(strategy="ce+bl", seed=1, settings={"seed": 1, "fold": 2}, history=history(9))
+    labels = [t.get_text() for t in training.plot_training_curves([*folds, single]).legends[0].get_texts()]
+    assert labels[:2] == ["ce: mean of 6 runs (2 seed(s) × folds), band min–max", "ce+bl (seed 1, fold 2)"]
+
+
+def test_primary_endpoint_figure_shows_every_run_and_the_two_intervals():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame([{"strategy": s, "seed": seed, "fold": fold, "final_dice_tumour": rng.random()}
+                          for seed in (0, 1) for fold in range(5) for s in ("ce", "ce+bl", "rebalance")])
+    wide = frame.pivot_table(index=["seed", "fold"], columns="strategy", values="final_dice_tumour")
+    differences = pd.concat([pd.DataFrame({"strategy": s, "difference": (wide[s] - wide["ce"]).to_numpy()})
+                             for s in ("ce+bl", "rebalance")], ignore_index=True)
+    answer = pd.DataFrame([{"name": "ce+bl", "corrected_low": -0.3, "corrected_high": 0.2, "plain_low": -0.1,
+                            "plain_high": 0.05}])                                # rebalance: no answer yet
+    fig = training.plot_primary_endpoint(frame, differences, answer, margin=0.02, title="t")
+    left, right = fig.axes
+    grey = [line for line in left.get_lines() if line.get_color() == "0.75"]
+    assert len(grey) == 10 and all(len(line.get_xdata()) == 3 for line in grey)     # one line per (seed, fold)
+    points = [c for c in right.collections if c.get_offsets().shape[0] == 10]
+    np.testing.assert_allclose(np.sort(points[0].get_offsets()[:, 1]), np.sort(differences.difference[:10]))
+    bars = [seg for c in right.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
+    spans = {tuple(np.round(seg[:, 1], 6)) for seg in bars if len(seg) == 2 and seg[0, 0] == seg[1, 0]}
+    assert (-0.3, 0.2) in spans and (-0.1, 0.05) in spans and len(spans & {(-0.3, 0.2), (-0.1, 0.05)}) == 2
+    (band,) = right.patches                                                      # the ± margin, in data units
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx((-0.02, 0.02))

@@ -294,7 +294,10 @@ def test_publish_executes_in_place_injects_nothing_and_updates_the_readme(projec
     _write_notebook(project / "notebooks" / "01_a.ipynb", 'import os\nDATA = os.environ.get("BUSI_DIR")\nFIGURES_DIR = None',
                     "from pathlib import Path\nout = Path('../figures' if os.environ.get('BL_PUBLISH') else '../elsewhere')\n"
                     "out.mkdir(parents=True, exist_ok=True)\n(out / 'fig.txt').write_text(f'{Path(DATA).name} {FIGURES_DIR}')")
+    (project / "results").mkdir()
+    (project / "results" / "answers.json").write_text('{"Gone:": "an answer no notebook writes any more"}')
     assert report.main(["--publish", "--data", str(busi)], root=project) == 0
+    assert not (project / "results" / "answers.json").exists()               # stale answers do not linger
     assert (project / "figures" / "fig.txt").read_text() == "busi None"      # BUSI_DIR and BL_PUBLISH, no injection
     assert "| synthetic {} |" in (project / "README.md").read_text()
     published = nbformat.read(project / "notebooks" / "02_b.ipynb", 4)
@@ -317,6 +320,11 @@ def test_a_failing_notebook_is_left_untouched_and_its_run_kept(project, capsys):
     (project.parent / "busi").mkdir()
     assert report.main(["--publish", "--only", "03", "--data", str(project.parent / "busi")], root=project) == 1
     assert bad.read_bytes() == before and "boom" in capsys.readouterr().err
+    (project / "results").mkdir()
+    answers = project / "results" / "answers.json"
+    answers.write_text('{"Notebook 3:": "kept"}')
+    assert report.main(["--publish", "--data", str(project.parent / "busi")], root=project) == 1
+    assert answers.read_text() == '{"Notebook 3:": "kept"}'              # a failed publication restores them
     partial = json.loads((project / "reports" / ".partial" / "03_c.ipynb").read_text())
     assert any(o.get("ename") == "RuntimeError" for c in partial["cells"] for o in c.get("outputs", []))
     assert report.notebook_paths(project / "notebooks", ["03"]) == [bad]

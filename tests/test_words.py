@@ -114,3 +114,11 @@ def test_exploratory_sentence_gives_numbers_and_no_verdict():
     sentence = words.exploratory_sentence(table, "HD95", " px")
     assert "ce+bl -0.500 px [-1.000, +0.100] (10 runs)" in sentence and "rebalance +0.200 px (1 run)" in sentence
     assert "exploratory" in sentence and not re.search(r"better|worse|equivalent", sentence)
+
+
+def test_run_scope_names_size_encoder_initialisation_and_epochs(tmp_path):
+    run = RunResult(tmp_path, {"image_size": 128, "encoder": "resnet18", "encoder_weights": None, "epochs": 20},
+                    pd.DataFrame(), {}, {})
+    assert words.run_scope([run]) == "128², resnet18 with a random encoder, 20 epochs"
+    run.settings["encoder_weights"] = "imagenet"
+    assert "an imagenet" not in words.run_scope([run]) and "imagenet encoder" in words.run_scope([run])

@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .style import STRATEGY_COLOURS, STRATEGY_MARKERS, name_figure
 
-__all__ = ["plot_training_curves", "plot_table1_seeds", "plot_ablations"]
+__all__ = ["plot_primary_endpoint", "plot_training_curves", "plot_table1_seeds", "plot_ablations"]
 
 
 #: The panels of :func:`plot_training_curves`: (title, y label, ((history column, line style), ...)).
@@ -46,10 +46,18 @@ def _seed_band(runs, column: str) -> pd.DataFrame:
     return pd.DataFrame({"mean": table.mean(axis=1), "min": table.min(axis=1), "max": table.max(axis=1)})
 
 
+def _fold_of(result) -> int | None:
+    fold = getattr(result, "settings", {}).get("fold")
+    return None if fold is None or fold < 0 else int(fold)
+
+
 def _curve_label(strategy: str, runs) -> str:
     seeds = sorted(_seed_of(r) for r in runs)
+    folds = [_fold_of(r) for r in runs]
     if len(runs) == 1:
-        return f"{strategy} (seed {seeds[0]})"
+        return f"{strategy} (seed {seeds[0]}" + ("" if folds[0] is None else f", fold {folds[0]}") + ")"
+    if any(f is not None for f in folds):
+        return f"{strategy}: mean of {len(runs)} runs ({len(set(seeds))} seed(s) × folds), band min–max"
     return f"{strategy}: mean of {len(runs)} seeds {seeds}, band min–max"
 
 
@@ -148,6 +156,46 @@ def plot_table1_seeds(frame, reference: dict | None = None, title: str = ""):
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
     for ax in axes:
         ax.grid(axis="y", alpha=0.3)
+    name_figure(fig, title)
+    return fig
+
+
+def plot_primary_endpoint(frame, differences, answer=None, margin: float = 0.02, title: str = ""):
+    """The study's primary endpoint with every run shown.
+
+    ``frame``: :func:`bl_utils.runs.runs_frame` of the study's runs (one row per (strategy, seed,
+    fold)); ``differences``: :func:`bl_utils.crossval.run_differences` (``strategy, seed, fold,
+    difference``); ``answer``: :func:`bl_utils.crossval.primary_answer` (``name, mean,
+    corrected_low/high, plain_low/high``), or None/empty before there are enough runs. Left: the
+    final-epoch Dice on tumour images of every run, the runs of one (seed, fold) joined by a grey
+    line. Right: per boundary-loss strategy, each run's difference to CE (points), their mean (bar),
+    the corrected 95 % interval (thick) and the plain one (thin), with the ± ``margin`` band shaded."""
+    strategies = list(dict.fromkeys(frame.strategy))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    wide = frame.pivot_table(index=["seed", "fold"], columns="strategy", values="final_dice_tumour")
+    for _, row in wide.iterrows():
+        present = [k for k, s in enumerate(strategies) if s in row and np.isfinite(row[s])]
+        axes[0].plot(present, [row[strategies[k]] for k in present], color="0.75", lw=0.7, zorder=1)
+    _strategy_points(axes[0], frame, "final_dice_tumour", strategies, label="one run (seed, fold)")
+    axes[0].set(ylabel="final-epoch Dice, tumour images", title="every run, final epoch")
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, frameon=False)
+    others = [s for s in strategies if s in set(differences.strategy)]
+    ax = axes[1]
+    ax.axhspan(-margin, margin, color="0.9", zorder=0, label=f"± {margin:g} margin")
+    ax.axhline(0, color="grey", lw=0.7)
+    _strategy_points(ax, differences, "difference", others)
+    rows = {} if answer is None or len(answer) == 0 else answer.set_index("name").to_dict("index")
+    for k, name in enumerate(others):
+        if name in rows:
+            r = rows[name]
+            ax.vlines(k + 0.25, r["corrected_low"], r["corrected_high"], color="k", lw=2.5,
+                      label="corrected 95 % interval" if k == 0 else None)
+            ax.vlines(k + 0.32, r["plain_low"], r["plain_high"], color="k", lw=0.8,
+                      label="plain 95 % interval" if k == 0 else None)
+    ax.set(ylabel="Dice, strategy − CE (per run)", title="primary endpoint: difference to CE")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fontsize=8, frameon=False)
+    for a in axes:
+        a.grid(axis="y", alpha=0.3)
     name_figure(fig, title)
     return fig
 
