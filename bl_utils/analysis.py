@@ -198,12 +198,14 @@ def ablation_table(base: list[RunResult], variant: list[RunResult], label: str,
 # Figure 4 and the normal images
 
 
-def best_boundary_strategy(results: list[RunResult], candidates: Sequence[str] = BOUNDARY_STRATEGIES) -> str:
-    """The candidate with the highest mean best validation Dice over its seeds (Odonnat & Pham's
-    metric); ties go to the first in ``candidates``."""
+def best_boundary_strategy(results: list[RunResult], candidates: Sequence[str] = BOUNDARY_STRATEGIES,
+                           checkpoint: str = "best", metric: str = "val_dice") -> str:
+    """The candidate with the highest mean ``metric`` at ``checkpoint`` over its runs (default: the
+    best validation Dice, Odonnat & Pham's metric; the study uses ``"final"``, ``"dice_tumour"``);
+    ties go to the first in ``candidates``."""
     score = {}
     for name in candidates:
-        values = [r.best["val_dice"] for r in results if r.strategy == name]
+        values = [getattr(r, checkpoint)[metric] for r in results if r.strategy == name]
         if values:
             score[name] = float(np.mean(values))
     if not score:

@@ -30,7 +30,8 @@ from .runs import RunResult
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
 __all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "primary_answer", "sizing",
-           "secondary_table", "interval_table", "secondary_differences", "degradation_differences"]
+           "secondary_table", "interval_table", "secondary_differences", "degradation_differences", "paired_runs",
+           "components_table"]
 
 #: The primary endpoint's definition, as the notebook states it before any result.
 PRIMARY = dict(metric="dice", images="tumour", checkpoint="final", baseline=BASELINE, margin=0.02, alpha=0.05)
@@ -216,3 +217,29 @@ def degradation_differences(results: Sequence[RunResult], corruption: str, level
     long = at[["target_empty"]].assign(drop=at.dice - clean.reindex(at.index)).reset_index()
     n_train, n_test = _sizes(results)
     return interval_table(_named(run_differences(long, "drop", "tumour")), n_train, n_test)
+
+
+def paired_runs(results: Sequence[RunResult]) -> list[RunResult]:
+    """The runs of the (seed, fold) for which every strategy among ``results`` has a run: the ones a
+    figure can show side by side, image by image."""
+    strategies = {r.strategy for r in results}
+    groups: dict[tuple[int, int], set] = {}
+    for r in results:
+        groups.setdefault((r.seed, int(r.settings.get("fold", -1))), set()).add(r.strategy)
+    complete = {key for key, present in groups.items() if present == strategies}
+    return [r for r in results if (r.seed, int(r.settings.get("fold", -1))) in complete]
+
+
+def components_table(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Per strategy, over every (run, tumour image) at the final epoch: the mean number of connected
+    components of the prediction and the shares of predictions with 0 (a missed tumour), 1 and 2 or
+    more components. A BUSI tumour is one region: 2 or more means spurious blobs or a fragmented
+    tumour. Exploratory: a description, no verdict."""
+    long = per_image_folds(results, "final")
+    tumour = long[~long.target_empty.astype(bool)]
+    table = tumour.groupby("strategy").agg(
+        predictions=("components", "size"), mean_components=("components", "mean"),
+        none=("components", lambda c: float((c == 0).mean())), one=("components", lambda c: float((c == 1).mean())),
+        two_or_more=("components", lambda c: float((c >= 2).mean())))
+    table.insert(0, "runs", tumour[["strategy", "seed", "fold"]].drop_duplicates().groupby("strategy").size())
+    return table.loc[[s for s in STRATEGIES if s in table.index]]

@@ -37,7 +37,7 @@ from .training_data import data_identity
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
            "smoke_version", "planned_runs", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
-           "validation_images", "write_answer", "runs_markdown"]
+           "validation_images", "case_predictions", "write_answer", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -94,10 +94,13 @@ EXPERIMENTS: dict[str, Experiment] = {
 }
 
 
-def planned_runs(name: str) -> int:
-    """How many runs experiment ``name`` plans: strategies × seeds × folds."""
+def planned_runs(name: str, smoke: bool = False) -> int:
+    """How many runs experiment ``name`` plans: strategies × seeds × folds (``smoke``: in the
+    notebooks' smoke test, as :func:`obtain` trains them)."""
     experiment = EXPERIMENTS[name]
-    return len(experiment.strategies) * len(experiment.seeds) * len(experiment.folds)
+    seeds = smoke_version(name)[1] if smoke else experiment.seeds
+    folds = experiment.folds[:2] if smoke else experiment.folds
+    return len(experiment.strategies) * len(seeds) * len(folds)
 
 
 def data_id_of(data: str) -> str:
@@ -248,6 +251,7 @@ def validation_images(data: str, run: RunResult) -> np.ndarray:
     Raises ``ValueError`` when ``data`` is not the data the run was trained on (other fingerprint)."""
     dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
                                 max_tumour_fraction=run.settings["max_tumour_fraction"],
+                                include_normal=run.settings.get("include_normal", True),
                                 distance_maps=False, progress=False)
     if bl_data.content_fingerprint(dataset) != run.settings["data_fingerprint"]:
         raise ValueError(f"{data} is not the data {display_path(run.folder)} was trained on; point DATA at it.")
@@ -255,6 +259,37 @@ def validation_images(data: str, run: RunResult) -> np.ndarray:
     images = dataset.images[[where[s] for s in run.metadata["val_stems"]]]
     size = run.settings["image_size"]
     return bl_data.resize_images(images, (size, size))
+
+
+def case_predictions(data: str, runs_by_strategy: dict[str, Sequence[RunResult]], stems: Sequence[str],
+                     checkpoint: str = "final") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The validation images ``stems``, each from the run (the fold) that scored it: uint8 images
+    ``(N, H, W)`` read from ``data``, bool ground truths ``(N, H, W)``, and per strategy its bool
+    predictions ``(N, H, W)`` at ``checkpoint``. ``runs_by_strategy``: every strategy's runs of one
+    seed (its folds); the first strategy's runs give the images. Raises ``KeyError`` naming a stem
+    no run of a strategy scored."""
+    from .runs import load_predictions
+
+    def scored(runs):
+        table = {}
+        for r in runs:
+            predictions = load_predictions(r.folder)
+            table.update({stem: (r, predictions, k) for k, stem in enumerate(predictions["stems"])})
+        return table
+
+    by_strategy = {name: scored(runs) for name, runs in runs_by_strategy.items()}
+    for name, table in by_strategy.items():
+        missing = [s for s in stems if s not in table]
+        if missing:
+            raise KeyError(f"no run of {name} scored {missing}: give the runs of the folds that hold them.")
+    first = by_strategy[next(iter(by_strategy))]
+    images = {}
+    for run in {id(first[s][0]): first[s][0] for s in stems}.values():
+        images.update(zip(run.metadata["val_stems"], validation_images(data, run)))
+    truths = np.stack([first[s][1]["truth"][first[s][2]] for s in stems])
+    predictions = {name: np.stack([table[s][1][checkpoint][table[s][2]] for s in stems])
+                   for name, table in by_strategy.items()}
+    return np.stack([images[s] for s in stems]), truths, predictions
 
 
 def runs_markdown(results_dir: str | Path | None = None) -> str:

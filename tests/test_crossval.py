@@ -179,3 +179,19 @@ def test_degradation_differences_compare_each_strategys_drop_with_ces(scored):
 def test_interval_table_leaves_bounds_undefined_below_two_runs():
     table = crossval.interval_table({"ce+bl": [0.03]}, n_train=340, n_test=85).iloc[0]
     assert table["mean"] == 0.03 and np.isnan(table["corrected_low"]) and np.isnan(table["plain_high"])
+
+
+def test_paired_runs_keep_the_seed_and_fold_every_strategy_has(study):
+    results, _ = study
+    partial = [r for r in results if not (r.strategy == "rebalance" and r.seed == 1 and r.settings["fold"] == 0)]
+    kept = {(r.strategy, r.seed, r.settings["fold"]) for r in crossval.paired_runs(partial)}
+    assert len(kept) == 9 and not any(seed == 1 and fold == 0 for _, seed, fold in kept)
+
+
+def test_components_table_counts_missed_single_and_fragmented_predictions(scored):
+    table = crossval.components_table(scored)
+    # CE: components 1, 2, 1 on the three images of each of 3 runs; ce+bl: 1, 1, 1 (one of them a missed tumour's 1)
+    assert table.loc["ce", "runs"] == 3 and table.loc["ce", "predictions"] == 9
+    assert table.loc["ce", "mean_components"] == pytest.approx(4 / 3)
+    assert table.loc["ce", "two_or_more"] == pytest.approx(1 / 3) and table.loc["ce", "one"] == pytest.approx(2 / 3)
+    assert table.loc["ce+bl", "two_or_more"] == 0 and table.loc["ce", "none"] == 0

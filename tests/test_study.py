@@ -10,3 +10,50 @@ def test_planned_runs_are_strategies_times_seeds_times_folds():
     assert study.planned_runs("study") == len(STRATEGIES) * len(study.STUDY_SEEDS) * len(study.STUDY_FOLDS) == 40
     assert study.planned_runs("odonnat_pham") == 4 * 3 and study.planned_runs("odonnat_pham_paper") == 2
     assert study.planned_runs("table1") == 4 * len(study.SEEDS)
+
+
+def test_planned_runs_of_the_smoke_test_are_those_obtain_trains():
+    assert study.planned_runs("study", smoke=True) == 4 * 1 * 2     # one seed, two folds
+    assert study.planned_runs("table1", smoke=True) == 4 * 2
+
+
+def test_case_predictions_take_each_image_from_the_fold_that_scored_it(tiny_data, tmp_path):
+    import json
+
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from bl_utils import runs
+    from bl_utils.data import busi
+
+    dataset = busi.load_busi(tiny_data, image_size=256, max_tumour_fraction=0.1, include_normal=False,
+                             distance_maps=False, progress=False)
+    stems = list(dataset.meta.stem)
+    folds = {0: stems[: len(stems) // 2], 1: stems[len(stems) // 2:]}
+    rng = np.random.default_rng(0)
+    written = {}
+    by_strategy = {}
+    for strategy in ("ce", "ce+bl"):
+        for fold, val in folds.items():
+            folder = tmp_path / strategy / f"fold{fold}"
+            folder.mkdir(parents=True)
+            masks = {k: rng.random((len(val), 32, 32)) > 0.5 for k in ("best", "final", "truth")}
+            np.savez_compressed(folder / "predictions.npz", width=32, stems=np.array(val), labels=np.array(["benign"] * len(val)),
+                                **{k: np.packbits(v, axis=-1) for k, v in masks.items()})
+            written.update({(strategy, s): (masks["final"][i], masks["truth"][i]) for i, s in enumerate(val)})
+            pd.DataFrame({"epoch": [1]}).to_csv(folder / "metrics.csv", index=False)
+            settings = {"strategy": strategy, "seed": 0, "fold": fold, "image_size": 32, "max_tumour_fraction": 0.1,
+                        "include_normal": False, "data_fingerprint": busi.content_fingerprint(dataset)}
+            (folder / "run.json").write_text(json.dumps({"settings": settings, "best": {}, "final": {}, "val_stems": val}))
+            by_strategy.setdefault(strategy, []).append(runs.load_run(folder))
+    cases = [folds[1][0], folds[0][1]]
+    images, truths, predictions = study.case_predictions(tiny_data, by_strategy, cases)
+    expected = busi.resize_images(dataset.images[[stems.index(s) for s in cases]], (32, 32))
+    np.testing.assert_array_equal(images, expected)
+    for k, stem in enumerate(cases):
+        np.testing.assert_array_equal(truths[k], written[("ce", stem)][1])
+        for strategy in by_strategy:
+            np.testing.assert_array_equal(predictions[strategy][k], written[(strategy, stem)][0])
+    with pytest.raises(KeyError, match="no run of ce scored"):
+        study.case_predictions(tiny_data, {"ce": by_strategy["ce"][:1]}, [folds[1][0]])
