@@ -17,26 +17,33 @@ def _verdicts(**verdicts):
                           "verdict": v} for k, v in verdicts.items()])
 
 
+def _kept(**means):
+    return pd.DataFrame([{"strategy": k.replace("_", "+"), "n_runs": 5, "mean": m, "corrected_low": m - 0.1,
+                          "corrected_high": m + 0.1} for k, m in means.items()])
+
+
 def test_robustness_summary_names_the_strategy_and_the_setting_of_each_clear_difference():
-    calm = _verdicts(ce_bl="no clear difference")
-    summary = words.robustness_summary(calm, calm, {"8 px": _verdicts(ce_ramp="better", rebalance="worse")})
+    test_time = {"speckle σ 0.75": _kept(ce_bl=0.03), "gain 0.25": _kept(ce_bl=-0.01)}
+    summary = words.robustness_summary(test_time, {"8 px": _verdicts(ce_ramp="better", rebalance="worse")})
     assert summary.answer in summary.parts[-1] and summary.markdown.endswith(summary.answer)
-    less, more = summary.answer.split("more than CE")
-    assert "less than CE" in less and "ce+ramp (contours jittered by 8 px in training)" in less
-    assert "rebalance (contours jittered by 8 px in training)" in more and "ce+ramp" not in more
+    test_part, contours = summary.answer.split("jittered contours")
+    assert "speckle σ 0.75: ce+bl +0.030" in test_part and "gain 0.25: ce+bl -0.010" in test_part
+    assert not re.search(r"better|worse|beyond", test_part)                 # exploratory: numbers, no verdict
+    less, more = contours.split("more than CE")
+    assert "less than CE" in less and "ce+ramp (8 px)" in less and "rebalance (8 px)" in more
     same = _verdicts(ce_ramp="no clear difference", rebalance="worse").assign(
         jitter="8 px", comparison="final Dice, tumour images")
-    answer = words.robustness_summary(calm, calm, {"8 px": _verdicts(ce_ramp="better")}, same).answer
-    against_same_masks = answer.split("same jittered masks")[1]
-    assert "rebalance worse (8 px)" in against_same_masks and "ce+ramp" not in against_same_masks
+    parts = words.robustness_summary(test_time, {"8 px": _verdicts(ce_ramp="better")}, same).parts
+    against_same_masks = [p for p in parts if "same masks" in p][0]
+    assert "rebalance +0.100 [+0.050, +0.150] (worse)" in against_same_masks
 
 
 def test_robustness_summary_without_a_difference_lists_what_was_measured():
-    calm = _verdicts(ce_bl="no clear difference")
-    summary = words.robustness_summary(calm, calm, {})
+    summary = words.robustness_summary({"speckle σ 0.75": _kept(ce_bl=0.0)}, {})
     assert any("not measured yet" in part for part in summary.parts)
-    assert "no measurable difference" in summary.answer
-    assert "test-time speckle" in summary.answer and "a test-time gain error" in summary.answer
+    assert "speckle σ 0.75" in summary.answer and summary.answer.rstrip().endswith("not measured yet.")
+    calm = words.robustness_summary({}, {"4 px": _verdicts(ce_bl="no clear difference")}).answer
+    assert "no runs yet" in calm and "no strategy differs from CE beyond run-to-run noise" in calm
 
 
 def _run_with_best(folder, strategy, seed, **best):
