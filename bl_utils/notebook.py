@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import study
+from . import study, words
 from .plots.style import save_figure
 from .runs import RunResult
 from .runtime import project_root
@@ -74,7 +74,7 @@ class Session:
     def runs(self, experiment: str, train: bool = False, profile: str | None = None) -> list[RunResult]:
         """The runs of ``experiment`` (:func:`bl_utils.study.obtain`): the reader's, else the published ones."""
         if train and not self.has_images:
-            print(f"TRAIN = True needs the images. {study.GET_BUSI}")
+            print(f"TRAIN = True needs the images. {words.GET_BUSI}")
         return study.obtain(experiment, self.data, self.runs_dir, smoke=self.smoke, train=train and self.has_images,
                             profile=profile, data_id=self.data_id, published=self.published_dir)
 
@@ -82,7 +82,7 @@ class Session:
         """True (after printing one line saying how to get BUSI) when ``what`` needs images that are not here."""
         if self.has_images:
             return False
-        print(f"{what} needs the BUSI images, which are not here. {study.GET_BUSI}")
+        print(f"{what} needs the BUSI images, which are not here. {words.GET_BUSI}")
         return True
 
     def save(self, fig, name: str) -> Path:
@@ -127,5 +127,6 @@ def start(data: str | None = None, needs: str = "runs", profile: str | None = No
         tables_dir=Path(tables_dir or results_dir or (published if publishing else out)),
         runs_dir=Path(results_dir or (published if publishing else out / "runs")),
         published_dir=published, publishing=publishing)
-    print(study.data_statement(data, profile if needs == "runs" else None, smoke, data_id=data_id))
+    config = study.profile_config(profile, smoke) if needs == "runs" and profile else None
+    print(words.data_statement(study.data_facts(data) if data is not None else None, config, data_id))
     return session

@@ -36,18 +36,13 @@ from .train import run_order, train_all
 from .training_data import data_identity
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
-           "smoke_version", "planned_runs", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_statement", "pixel_phis", "tables_dir",
+           "smoke_version", "planned_runs", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_facts", "profile_config", "pixel_phis", "tables_dir",
            "validation_images", "case_predictions", "write_answer", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
 #: Seeds of each ablation and of the annotation-noise runs.
 ABLATION_SEEDS = (0, 1, 2)
-#: What a reader without the images does to get them (one line, shown where a cell needs them).
-GET_BUSI = ('To see the images, set DATA = "kaggle" (BUSI from Kaggle, credentials needed) or DATA = the '
-            'folder of your BUSI download (Dataset_BUSI_with_GT), or set the environment variable BUSI_DIR.')
-
-
 @dataclass(frozen=True)
 class Experiment:
     """A group of runs: ``strategies`` × ``seeds`` (× ``folds``) of ``protocol`` at ``profile``
@@ -213,31 +208,23 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
     return found
 
 
-def data_statement(data: str | None, profile: str | None = "quick", smoke: bool = False,
-                   data_id: str | None = None) -> str:
-    """Two lines for the top of a notebook: which data (its name, classes and content fingerprint;
-    never the folder, so that a published notebook holds no machine's path) and which training
-    profile, with the encoder's initialisation. ``data=None``: no images at hand, the published
-    runs of ``data_id`` are shown."""
-    if data is None:
-        line = (f"Data: BUSI is not at hand here; the tables and figures below come from the published runs "
-                f"({data_id}). {GET_BUSI}")
-    else:
-        source, fingerprint = data_identity(data)
-        copy = ""
-        if source.kind == "busi":
-            meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
-                                     distance_maps=False, progress=False).meta
-            resized = (meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)
-            if ((meta.size_source == "manifest.csv") | resized).all():
-                copy = " — a copy already resized to 256² with one merged mask per image"
-        line = f"Data: {source.description.rstrip('.')}{copy}; content fingerprint {fingerprint}."
-    if profile is None:
-        return line
-    config = TrainConfig(data=str(data), profile="tiny" if smoke else profile).resolve()
-    weights = config.encoder_weights or "random initialisation (ImageNet weights cannot be downloaded here)"
-    return (line + f"\nProfile: {config.profile} — {config.image_size}², {config.encoder}, {config.epochs} epochs, "
-            f"batch {config.batch_size}, Adam lr {config.lr:g}; encoder: {weights}.")
+def data_facts(data: str) -> dict[str, Any]:
+    """What a notebook says about its data, without its folder (a published notebook holds no
+    machine's path): ``description`` (name and classes), ``fingerprint`` (of the content) and
+    ``resized_copy`` (True for a BUSI copy already at 256² with one merged mask per image)."""
+    source, fingerprint = data_identity(data)
+    resized_copy = False
+    if source.kind == "busi":
+        meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
+                                 distance_maps=False, progress=False).meta
+        resized = (meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)
+        resized_copy = bool(((meta.size_source == "manifest.csv") | resized).all())
+    return {"description": source.description, "fingerprint": fingerprint, "resized_copy": resized_copy}
+
+
+def profile_config(profile: str, smoke: bool = False) -> TrainConfig:
+    """The resolved settings of ``profile`` on this machine (``tiny`` in the smoke test)."""
+    return TrainConfig(data="synthetic", profile="tiny" if smoke else profile).resolve()
 
 
 def pixel_phis(data: str) -> np.ndarray:

@@ -15,8 +15,31 @@ import pandas as pd
 from .analysis import interval
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
 
-__all__ = ["Summary", "verdict_sentence", "ablation_sentence", "paper_profile_sentence", "study_summary",
+__all__ = ["GET_BUSI", "data_statement", "Summary", "verdict_sentence", "ablation_sentence", "paper_profile_sentence", "study_summary",
            "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence", "run_scope"]
+
+
+#: What a reader without the images does to get them (one line, shown where a cell needs them).
+GET_BUSI = ('To see the images, set DATA = "kaggle" (BUSI from Kaggle, credentials needed) or DATA = the '
+            'folder of your BUSI download (Dataset_BUSI_with_GT), or set the environment variable BUSI_DIR.')
+
+
+def data_statement(facts: dict | None, config=None, data_id: str | None = None) -> str:
+    """The lines at the top of a notebook: which data (``facts`` of :func:`bl_utils.study.data_facts`;
+    None: no images at hand, the published runs of ``data_id`` are shown) and, given ``config`` (a
+    resolved :class:`bl_utils.config.TrainConfig`), which profile and encoder initialisation. The
+    epochs are the protocol's, so notebook 3 gives them per protocol, not this line."""
+    if facts is None:
+        line = (f"Data: BUSI is not at hand here; the tables and figures below come from the published runs "
+                f"({data_id}). {GET_BUSI}")
+    else:
+        copy = " — a copy already resized to 256² with one merged mask per image" if facts["resized_copy"] else ""
+        line = f"Data: {facts['description'].rstrip('.')}{copy}; content fingerprint {facts['fingerprint']}."
+    if config is None:
+        return line
+    weights = config.encoder_weights or "random initialisation (ImageNet weights cannot be downloaded here)"
+    return (line + f"\nProfile: {config.profile} — {config.image_size}², {config.encoder}, batch {config.batch_size}, "
+            f"Adam lr {config.lr:g}; encoder: {weights}.")
 
 
 @dataclass(frozen=True)

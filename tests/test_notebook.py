@@ -37,7 +37,7 @@ def _publish_run(results: Path, data_id: str, experiment: str, strategy: str, se
 def test_without_data_notebooks_1_2_use_the_synthetic_stand_in_and_write_under_reports(checkout,
                                                                                          monkeypatch, capsys):
     monkeypatch.setattr(study, "data_id_of", lambda data: "synthetic-00000000")
-    monkeypatch.setattr(study, "data_statement", lambda *a, **k: "Data: SYNTHETIC (stub)")
+    monkeypatch.setattr(study, "data_facts", lambda data: {"description": "SYNTHETIC (stub)", "fingerprint": "0", "resized_copy": False})
     nb = notebook.start(None, needs="images")
     assert nb.data == "synthetic" and nb.kind == "synthetic" and nb.smoke and not nb.publishing
     assert nb.figures_dir == checkout / "reports" / "synthetic" / "figures"
@@ -97,7 +97,7 @@ def test_only_busi_is_published(checkout, monkeypatch):
 def test_a_publication_writes_figures_and_results_of_the_checkout(checkout, monkeypatch):
     monkeypatch.setenv(notebook.PUBLISH_ENV, "1")
     monkeypatch.setattr(study, "data_id_of", lambda data: "busi-1234abcd")
-    monkeypatch.setattr(study, "data_statement", lambda *a, **k: "Data: BUSI (stub)")
+    monkeypatch.setattr(study, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
     nb = notebook.start("/somewhere/busi", needs="runs", profile="auto")
     assert nb.publishing and nb.figures_dir == checkout / "figures"
     assert nb.runs_dir == nb.tables_dir == nb.published_dir == checkout / "results"

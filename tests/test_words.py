@@ -129,3 +129,16 @@ def test_run_scope_names_size_encoder_initialisation_and_epochs(tmp_path):
     assert words.run_scope([run]) == "128², resnet18 with a random encoder, 20 epochs"
     run.settings["encoder_weights"] = "imagenet"
     assert "an imagenet" not in words.run_scope([run]) and "imagenet encoder" in words.run_scope([run])
+
+
+def test_data_statement_names_the_data_without_a_path_and_the_profile_without_epochs():
+    from bl_utils import study
+
+    facts = {"description": "BUSI (real data): 780 images.", "fingerprint": "ff3294f5", "resized_copy": True}
+    text = words.data_statement(facts, study.profile_config("quick"))
+    first, second = text.split("\n")
+    assert "780 images — a copy already resized to 256²" in first and first.endswith("fingerprint ff3294f5.")
+    assert second.startswith("Profile: quick — 128², resnet18") and "epochs" not in second
+    assert "random initialisation" in second
+    missing = words.data_statement(None, data_id="busi-ff3294f5")
+    assert "published runs (busi-ff3294f5)" in missing and words.GET_BUSI in missing and "Profile" not in missing
