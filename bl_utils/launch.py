@@ -180,7 +180,8 @@ class PlannedRun:
 
     @property
     def label(self) -> str:
-        return f"{self.config.strategy} seed{self.config.seed}"
+        fold = f" fold{self.config.fold}" if getattr(self.config, "folds", None) is not None else ""
+        return f"{self.config.strategy} seed{self.config.seed}{fold}"
 
 
 def _data_id(config) -> str:
@@ -191,24 +192,26 @@ def _data_id(config) -> str:
 
 
 def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str | os.PathLike | None = None,
-              device_type: str = "cpu") -> list[PlannedRun]:
-    """Every ``strategies`` × ``seeds`` run of ``config`` (a :class:`~bl_utils.config.TrainConfig`),
-    resolved for a job training on ``device_type``, with its folder under ``out`` (default
-    :func:`bl_utils.config.default_results_dir`). Reads the data once per data setting."""
+              device_type: str = "cpu", folds: Iterable[int | None] = (None,)) -> list[PlannedRun]:
+    """Every ``strategies`` × ``seeds`` (× ``folds``; ``None``: the config's split) run of
+    ``config`` (a :class:`~bl_utils.config.TrainConfig`), in the trainer's order (the strategies of
+    one (seed, fold) together), resolved for a job training on ``device_type``, with its folder
+    under ``out`` (default :func:`bl_utils.config.default_results_dir`). Reads the data once per
+    data setting."""
     profile = resolve_profile(config.profile, device_type)   # as TrainConfig.resolve does on the job's device
     out = Path(out or default_results_dir())
     data_ids: dict[tuple, str] = {}
     runs = []
-    for seed in seeds:
-        for strategy in strategies:
-            changed = dataclasses.replace(config, strategy=strategy, seed=seed, profile=profile)
-            # every setting that names the folder is device-independent once the profile is chosen;
-            # amp and device are left for the job to choose where it runs
-            resolved = dataclasses.replace(changed.resolve(torch.device("cpu")), amp=config.amp, device=config.device)
-            key = (resolved.data, resolved.cache_dir)
-            if key not in data_ids:
-                data_ids[key] = _data_id(resolved)
-            runs.append(PlannedRun(resolved, run_folder(resolved, out, data_ids[key])))
+    for seed, fold, strategy in bl_train.run_order(tuple(strategies), tuple(seeds), tuple(folds)):
+        changes = {"strategy": strategy, "seed": seed, "profile": profile, **({} if fold is None else {"fold": fold})}
+        changed = dataclasses.replace(config, **changes)
+        # every setting that names the folder is device-independent once the profile is chosen;
+        # amp and device are left for the job to choose where it runs
+        resolved = dataclasses.replace(changed.resolve(torch.device("cpu")), amp=config.amp, device=config.device)
+        key = (resolved.data, resolved.cache_dir)
+        if key not in data_ids:
+            data_ids[key] = _data_id(resolved)
+        runs.append(PlannedRun(resolved, run_folder(resolved, out, data_ids[key])))
     return runs
 
 

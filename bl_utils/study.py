@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 config = config_of(name, data)
                 runs += launch.plan_runs(config, EXPERIMENTS[name].strategies, EXPERIMENTS[name].seeds,
-                                         args.out, options.device_type(config))
+                                         args.out, options.device_type(config), folds=EXPERIMENTS[name].folds)
             return launch.launch(runs, options, args.out)
         except (ValueError, launch.LaunchError) as error:
             print(f"error: {error}", file=sys.stderr)

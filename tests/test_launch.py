@@ -170,6 +170,15 @@ def test_plan_resolves_the_profile_for_the_jobs_device_and_leaves_amp_to_the_job
     assert runs[0].folder == bl_config.run_folder(runs[0].config, tmp_path, data.data_id)
 
 
+def test_plan_of_a_cross_validation_has_one_run_per_seed_fold_and_strategy(tiny_data, tmp_path):
+    config = tiny_config(tiny_data, folds=2, include_normal=False, max_tumour_fraction=0.1)
+    runs = launch.plan_runs(config, ("ce", "rebalance"), (0,), tmp_path, "cpu", folds=(0, 1))
+    assert [run.label for run in runs] == ["ce seed0 fold0", "rebalance seed0 fold0", "ce seed0 fold1",
+                                           "rebalance seed0 fold1"]
+    assert [run.folder.name for run in runs] == ["fold0", "fold0", "fold1", "fold1"]
+    assert runs[0].folder == bl_config.run_folder(runs[0].config, tmp_path, runs[0].folder.parents[3].name)
+
+
 def test_slurm_array_is_submitted_with_the_resources_asked(tiny_data, tmp_path, monkeypatch, capsys):
     """Stand-in ``srun`` and ``sbatch``: the job array's script and pickled jobs are what Slurm gets."""
     bin_dir = tmp_path / "bin"
