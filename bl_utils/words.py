@@ -196,18 +196,20 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
                     what: str) -> Summary:
     """Notebook 3's answer under the study protocol, from :func:`bl_utils.crossval.primary_answer` and
     :func:`bl_utils.crossval.sizing`. ``runs_done``/``runs_planned``: the study's runs committed and
-    planned; ``what``: what was run (profile, encoder), the scope the answer is stated for. Its
-    ``answer`` is the whole text (the primary endpoint's verdicts, the sizing, where it stopped)."""
+    planned; ``what``: what was run (:func:`run_scope`), the scope the answer is stated for. The first
+    part carries a bold title for the notebook; ``answer`` is the same text without it (the README
+    gives its own title): the verdicts, the sizing, where the campaign stopped and what it does not cover."""
+    title = "**Study protocol, primary endpoint:** "
     if answer.empty:
-        text = (f"**Study protocol, primary endpoint** (final-epoch Dice on tumour images, strategy − CE, paired by "
-                f"seed and fold): no answer yet — {runs_done} of the {runs_planned} planned runs are done, and the "
-                f"corrected interval needs CE and a strategy on at least two common (seed, fold).")
-        return Summary((text,), text)
+        body = (f"no answer yet — {runs_done} of the {runs_planned} planned runs are done, and the corrected "
+                f"interval of the final-epoch Dice on tumour images (strategy − CE, paired by seed and fold) needs "
+                f"CE and a strategy on at least two common (seed, fold).")
+        return Summary((title + body,), body)
+    margin = f"{answer['margin'].iloc[0]:g}"
     parts = [f"{row['name']} {_signed(row['mean'])} [{_signed(row['corrected_low'])}, {_signed(row['corrected_high'])}]"
              f" over {int(row['n_runs'])} runs: **{primary_verdict(row)}**" for _, row in answer.iterrows()]
-    first = (f"**Study protocol, primary endpoint** ({what}; final-epoch Dice on tumour images, strategy − CE, paired "
-             f"by seed and fold, Nadeau–Bengio 95 % interval, Holm-corrected tests against 0 and against ± "
-             f"{answer['margin'].iloc[0]:g}): " + "; ".join(parts) + ".")
+    verdicts = (f"final-epoch Dice on tumour images, strategy − CE, paired by seed and fold (Nadeau–Bengio 95 % "
+                f"interval; Holm-corrected tests against 0 and against ± {margin}): " + "; ".join(parts) + ".")
     need = []
     for _, row in sizing.iterrows():
         if row["runs_needed"] is None or pd.isna(row["runs_needed"]):
@@ -215,10 +217,12 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
                         f"± {row['half_width_floor']:.3f} is wider than the margin)")
         else:
             need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f})")
-    second = (f"Runs a ± {answer['margin'].iloc[0]:g} answer would need at 80 % power: " + "; ".join(need)
-              + f". The study stopped at {runs_done} of the {runs_planned} planned runs, by budget, not by an interim "
-                "verdict.")
-    return Summary((first, second), f"{first} {second}")
+    sizing_text = (f"Runs a ± {margin} answer would need at 80 % power: " + "; ".join(need)
+                   + f". The campaign stopped at {runs_done} of the {runs_planned} planned runs, by budget, not by an "
+                     "interim verdict.")
+    scope = (f"The answer holds for what was run ({what}); it does not cover Odonnat & Pham's setting (256², "
+             "ResNet-34 with an ImageNet encoder) or other data.")
+    return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
 
 
 def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:

@@ -100,11 +100,12 @@ def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
     bound = by_name.loc["rebalance", "bound"]
     assert by_name.loc["rebalance", "verdict"] == "inconclusive"
     summary = words.primary_summary(answer, sizing, runs_done=36, runs_planned=40, what="128², ResNet-18")
-    assert summary.answer == " ".join(summary.parts)
-    first, second = summary.parts
+    first, second, scope = summary.parts
+    assert first.startswith("**Study protocol") and summary.answer.startswith("final-epoch Dice")
+    assert summary.answer.endswith(scope) and "128², ResNet-18" in scope and "ImageNet" in scope
     low, high = by_name.loc["ce+bl", ["corrected_low", "corrected_high"]]
     assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
-    assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1] and "128², ResNet-18" in first
+    assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1]
     assert "rebalance none can" in second and "36 of the 40" in second      # sd 0.2: floor above the margin
     assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs" in second
 
