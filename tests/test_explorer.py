@@ -19,7 +19,6 @@ from matplotlib.image import AxesImage
 from bl_utils import explorer
 from bl_utils.plots import maths
 from bl_utils.schedules import STRATEGIES
-from test_widgets import fake_dataset
 
 KEYS = ("phi", "ce", "boundary", "total")        # the map panels, in image_panels order after the image
 
@@ -60,7 +59,7 @@ def test_colour_bounds_by_hand():
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("phi_scale", ["image", "pixel"])
-def test_colour_bounds_are_the_same_for_every_alpha_and_clip_nothing(strategy, phi_scale):
+def test_colour_bounds_are_the_same_for_every_alpha_and_clip_nothing(fake_dataset, strategy, phi_scale):
     """Oracle: sweep the α slider (41 values, both ends included) and take the largest |map| seen."""
     ds = fake_dataset(size=64)
     sweep = [explorer.explore(ds, 1, strategy=strategy, alpha=a, phi_scale=phi_scale)
@@ -84,7 +83,7 @@ def test_colour_bounds_are_the_same_for_every_alpha_and_clip_nothing(strategy, p
 # ------------------------------------------------------------------ the rendered panels
 
 @pytest.mark.parametrize("strategy", ["rebalance", "ce+bl"])
-def test_moving_alpha_changes_the_colours_not_the_colour_scales(strategy):
+def test_moving_alpha_changes_the_colours_not_the_colour_scales(fake_dataset, strategy):
     ds = fake_dataset(size=64)
     figures = [maths.plot_loss_explorer(explorer.explore(ds, 1, strategy=strategy, alpha=a)) for a in (0.2, 0.8)]
     low, high = (shown_images(fig) for fig in figures)
@@ -101,7 +100,7 @@ def test_moving_alpha_changes_the_colours_not_the_colour_scales(strategy):
             assert not np.array_equal(a.to_rgba(a.get_array()), b.to_rgba(b.get_array())), key
 
 
-def test_ce_draws_the_boundary_term_blank_on_its_weight_one_scale():
+def test_ce_draws_the_boundary_term_blank_on_its_weight_one_scale(fake_dataset):
     state = explorer.explore(fake_dataset(size=64), 1, strategy="ce", alpha=0.7)
     fig = maths.plot_loss_explorer(state)
     boundary = shown_images(fig)[2]
@@ -112,7 +111,7 @@ def test_ce_draws_the_boundary_term_blank_on_its_weight_one_scale():
     assert "α = 0.70  (no effect for ce)" in text
 
 
-def test_a_state_without_bounds_is_scaled_panel_by_panel():
+def test_a_state_without_bounds_is_scaled_panel_by_panel(fake_dataset):
     state = explorer.explore(fake_dataset(size=64), 1, alpha=0.3)
     bare = dataclasses.replace(state, bounds={}, window=None)
     r0, r1, c0, c1 = explorer.zoom_window(state.mask, state.segmentation)
@@ -124,7 +123,7 @@ def test_a_state_without_bounds_is_scaled_panel_by_panel():
 # ------------------------------------------------------------------ font sizes
 
 @pytest.mark.parametrize("rc", [{}, {"axes.labelsize": 14}, {"font.size": 13, "axes.labelsize": "large"}])
-def test_titles_are_at_least_the_axis_label_size(rc):
+def test_titles_are_at_least_the_axis_label_size(fake_dataset, rc):
     with matplotlib.rc_context(rc):
         label = matplotlib.font_manager.FontProperties(size=matplotlib.rcParams["axes.labelsize"]).get_size_in_points()
         fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(size=64), 1), title="synthetic")

@@ -1,7 +1,7 @@
 """Tests of the job launcher (bl_utils.launch): the grid of runs as submitit jobs.
 
 The jobs run on submitit's local executor (one process per run on this machine), on the tiny
-synthetic dataset of tests/test_train.py: 32×32 images, ResNet-18 from random init, 16 images,
+synthetic dataset of tests/conftest.py (``tiny_data``): 32×32 images, ResNet-18 from random init, 16 images,
 1–2 epochs. Slurm is exercised up to ``sbatch`` with stand-in ``srun``/``sbatch`` commands.
 Every process runs on one thread (``OMP_NUM_THREADS=1``): on the CPU, results are identical only
 for the same seed and the same number of threads.

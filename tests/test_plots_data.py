@@ -1,6 +1,7 @@
 """Tests of notebook 1's figures in bl_utils.plots: Figure 3 marks each cut with the number of tumour
 images strictly below it (counted by hand here), and the image-size figure says where its sizes come
-from (the data folder's manifest.csv, or the image files)."""
+from (the data folder's manifest.csv, or the image files); every data-exploration figure draws a hand-made
+BUSI-like folder."""
 
 from __future__ import annotations
 
@@ -9,17 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.text import Annotation
 
+from bl_utils.data import busi as data
+from bl_utils.data import duplicates
 from bl_utils.plots import data as data_plots
-
-#: Ten images: two without tumour, and tumours on both sides of, and exactly at, 5 % and 10 %.
-FRACTIONS = np.array([0.0, 0.0, 0.01, 0.0499, 0.05, 0.07, 0.0999, 0.10, 0.30, 0.55])
-LABELS = ["normal", "normal", "benign", "benign", "malignant", "benign", "malignant", "benign", "malignant",
-          "malignant"]
-# by hand, strict "<": below 5 %: 0.01, 0.0499 (2 of 8); below 10 %: also 0.05, 0.07, 0.0999 (5 of 8)
+from helpers import FRACTIONS, LABELS, sizes_meta
 
 
 def legend_texts(ax) -> list[str]:
@@ -74,12 +71,6 @@ def test_fig3_rejects_cuts_outside_0_1(cuts):
         data_plots.plot_tumour_fraction_hist(FRACTIONS, thresholds=cuts)
 
 
-def sizes_meta(source, widths=(562, 190, 1048), heights=(471, 310, 719)) -> pd.DataFrame:
-    meta = pd.DataFrame({"stem": ["benign (1)", "malignant (1)", "normal (1)"],
-                         "label": ["benign", "malignant", "normal"], "orig_height": heights, "orig_width": widths})
-    return meta if source is None else meta.assign(size_source=source)
-
-
 @pytest.mark.parametrize("meta, phrase", [
     (sizes_meta("manifest.csv"), "from the data folder's manifest.csv"),
     (sizes_meta("image files"), "read from the image files"),
@@ -95,3 +86,38 @@ def test_image_sizes_say_where_the_sizes_come_from(meta, phrase):
     np.testing.assert_array_equal(np.sort(points[:, 0]), np.sort(meta.orig_width))
     np.testing.assert_array_equal(np.sort(points[:, 1]), np.sort(meta.orig_height))
     assert legend_texts(ax) == ["benign (1)", "malignant (1)", "normal (1)"]
+
+
+# --------------------------------------------------------------------------------------------
+# The data-exploration figures on a hand-made folder (conftest.py's ``tiny``)
+
+
+def test_data_figures(tiny):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bl_utils.plots import data as data_plots
+
+    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, cache_dir=False,
+                        distance_maps=False, progress=False)
+    fig = data_plots.plot_examples(ds, [0, 3, 5], ncols=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["benign (1) · 0.5 %", "malignant (1) · 50.0 %", "normal (1) · 0.0 %"]
+    plt.close(fig)
+    fig = data_plots.plot_tumour_fraction_hist(ds.meta.tumour_fraction, 0.05, labels=ds.meta.label)
+    (ax,) = fig.axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "< 5 %: 3 of 5 tumour images, 4 of 6 images" in legend
+    assert "1 image without tumour (fraction 0, kept)" in legend
+    heights = sum(p.get_height() for p in ax.patches if p.get_height() > 0 and p.get_width() > 0)
+    assert heights == 5                                   # every tumour image counted once (stacked)
+    assert any(np.isclose(0.05, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
+    plt.close(fig)
+    assert "image files" in data_plots.plot_image_sizes(ds.meta).axes[0].get_title()
+    for fig in (data_plots.plot_image_sizes(ds.meta),
+                data_plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds.images, max_distance=64, hash_size=4)),
+                data_plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds, max_distance=0).head(0))):
+        assert fig.get_axes() is not None
+        plt.close(fig)

@@ -25,7 +25,6 @@ from PIL import Image, PngImagePlugin
 from bl_utils import disks, explorer
 from bl_utils.disks import Disk
 from bl_utils.plots import maths, style
-from test_widgets import fake_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +69,7 @@ def image_panels(fig):
     return sorted(panels, key=lambda ax: (ax.get_subplotspec().rowspan.start, ax.get_subplotspec().colspan.start))
 
 
-def test_loss_explorer_figure_shows_the_state_maps(tmp_path):
+def test_loss_explorer_figure_shows_the_state_maps(fake_dataset, tmp_path):
     state = explorer.explore(fake_dataset(), 1, alpha=0.3, shift=(1, 2), blur=1.0)
     fig = maths.plot_loss_explorer(state, title="synthetic")
     panels = image_panels(fig)
@@ -91,7 +90,7 @@ def test_loss_explorer_figure_shows_the_state_maps(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_loss_explorer_figure_is_legible_at_notebook_width(tmp_path):
+def test_loss_explorer_figure_is_legible_at_notebook_width(fake_dataset, tmp_path):
     fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(size=128), 1))
     assert fig.get_size_inches()[0] <= 10
     rows = {ax.get_subplotspec().rowspan.start for ax in image_panels(fig)}
@@ -105,7 +104,7 @@ def test_loss_explorer_figure_is_legible_at_notebook_width(tmp_path):
         assert png.width <= 1000                           # ~900 px column, a little margin
 
 
-def test_loss_explorer_figure_on_an_empty_mask():
+def test_loss_explorer_figure_on_an_empty_mask(fake_dataset):
     # no tumour and no prediction: nothing to outline, the figure still draws
     fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(), 3, shift=(0, 0), blur=0.0, confidence=1.0))
     assert len(image_panels(fig)) == 5

@@ -9,26 +9,12 @@ import matplotlib
 matplotlib.use("Agg")
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
 from matplotlib.contour import ContourSet
 
 from bl_utils.plots import qualitative
-
-
-def cases():
-    """Two 24×24 images: a 4×4 tumour, and a normal image (empty truth)."""
-    images = np.stack([np.arange(576).reshape(24, 24) % 7, np.full((24, 24), 3)]).astype(np.uint8)
-    truths = np.zeros((2, 24, 24), bool)
-    truths[0, 4:8, 4:8] = True
-    two = np.zeros((2, 24, 24), bool)
-    two[0, 4:8, 6:10] = True            # overlaps the tumour on 8 of 16 pixels
-    two[0, 15:17, 15:17] = True         # and a separate blob: |P| = 20, Dice = 16 / 36
-    two[1, 2:4, 2:4] = True             # two squares touching at a corner: one 8-connected component
-    two[1, 4:6, 4:6] = True
-    empty = np.zeros_like(two)
-    return images, truths, {"ce": two, "ce+bl": empty}
+from helpers import cases
 
 
 def contour_sets(ax):
@@ -103,16 +89,3 @@ def test_fig4_rejects_inconsistent_shapes():
         qualitative.plot_qualitative_cases(images, truths[:, :20], predictions)
     with pytest.raises(ValueError, match="row titles"):
         qualitative.plot_qualitative_cases(images, truths, predictions, row_titles=["one"])
-
-
-def components_tables():
-    counts = pd.DataFrame({"ce": [1, 3, 0, 7, 2], "ce+bl": [1, 1, 0, 5, 2], "rebalance": [2, 4, 1, 9, 1]},
-                          index=[f"s{i}" for i in range(5)])
-    comparison = pd.DataFrame({"strategy": ["ce+bl", "rebalance"], "mean_difference": [-0.8, 0.8],
-                               "ci_low": [-1.6, -0.2], "ci_high": [0.0, 1.4], "improved": [2, 1],
-                               "worsened": [0, 4], "confidence": [0.9, 0.9]})
-    hd95 = pd.DataFrame({"ce": [4.0, np.nan, 6.0], "ce+bl": [3.0, 2.0, 6.5], "rebalance": [5.0, 1.0, np.nan]})
-    hd95_comparison = pd.DataFrame({"strategy": ["ce+bl", "rebalance"], "mean_difference": [-0.25, 1.0],
-                                    "ci_low": [-1.0, 1.0], "ci_high": [0.5, 1.0], "improved": [1, 0],
-                                    "worsened": [1, 1], "confidence": [0.9, 0.9]})
-    return counts, comparison, hd95, hd95_comparison

@@ -17,10 +17,8 @@ from matplotlib.font_manager import FontProperties
 from bl_utils.plots import data as data_plots, maths, qualitative, robustness, training
 from bl_utils.explorer import Disk
 from bl_utils.plots.style import figure_titles
-from test_plots_data import FRACTIONS, LABELS, sizes_meta
-from test_plots_qualitative import cases, components_tables
-from test_plots_training import runs
-from test_widgets import fake_dataset
+# fake_dataset itself, not conftest.py's fixture of that name: FIGURES is built when this file is imported
+from helpers import FRACTIONS, LABELS, cases, components_tables, fake_dataset, runs, sizes_meta
 
 
 def study_frames():

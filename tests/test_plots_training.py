@@ -17,27 +17,9 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_hex
 
 from bl_utils.plots import style, training
+from helpers import history, runs
 
 COLUMNS = ("val_dice", "train_regional", "train_boundary", "w_regional", "w_boundary")
-
-
-def history(seed: int, epochs: int = 6) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    epoch = np.arange(1, epochs + 1)
-    alpha = epoch / epochs
-    return pd.DataFrame({"epoch": epoch, "alpha": alpha, "w_regional": 1 - alpha / 2, "w_boundary": alpha / 2,
-                         "train_loss": rng.random(epochs), "train_regional": rng.random(epochs),
-                         "train_boundary": -rng.random(epochs), "val_dice": rng.random(epochs),
-                         "val_dice_tumour": rng.random(epochs)})
-
-
-def runs():
-    """Three seeds of ce (with ``.seed``), one rebalance run known only by its settings, one older
-    ce+bl run with no seed at all (seed 0)."""
-    ce = [SimpleNamespace(strategy="ce", seed=s, settings={"seed": s}, history=history(s)) for s in (0, 1, 2)]
-    rebalance = SimpleNamespace(strategy="rebalance", settings={"seed": 4}, history=history(4))
-    old = SimpleNamespace(strategy="ce+bl", settings={}, history=history(7))
-    return ce, rebalance, old
 
 
 def lines_of(ax, colour: str):

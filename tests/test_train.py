@@ -2,7 +2,9 @@
 
 Every run here is tiny (32×32 images, ResNet-18 from random init, 16 images, 1–2 epochs) so that the
 whole file takes about half a minute on two cores; the behaviour tested is the real one: the same loop,
-files, resumption and command line as a full run.
+files, resumption and command line as a full run. The dataset, the reference run and the one thread are
+conftest.py's fixtures, the tiny settings helpers.py's; ``python -m bl_utils train --strategy all``:
+test_cli.py; the configuration: test_config.py; ImageNet weights offline: test_model.py.
 """
 
 from __future__ import annotations
@@ -27,71 +29,17 @@ import torch
 from bl_utils import config as bl_config
 from bl_utils import model as bl_model
 from bl_utils import runs as bl_runs
-from bl_utils import cli as bl_cli
 from bl_utils import train as bl_train
 from bl_utils import training_data
 from bl_utils.metrics import batch_dice
-from bl_utils.schedules import STRATEGIES, make_strategy
 from bl_utils.train import TrainConfig, TrainingError
+from helpers import TINY, cli_args, tiny_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
-#: The tiny settings shared by every run (and by the command-line runs, see ``cli_args``).
-TINY = dict(profile="quick", image_size=32, encoder="resnet18", encoder_weights=None, epochs=2,
-            batch_size=8, max_images=16, device="cpu")
 #: Columns of metrics.csv, in order.
 METRIC_COLUMNS = ["epoch", "alpha", "w_regional", "w_boundary", "lr_sum", "train_loss", "train_regional",
                   "train_boundary", "val_dice", "val_dice_tumour", "val_empty_predictions", "val_f1_pooled", "seconds"]
-#: Columns of results_table, in order (its docstring).
-TABLE_COLUMNS = ["strategy", "runs", "best_dice", "best_dice_sd", "final_dice", "final_dice_sd",
-                 "final_dice_tumour", "final_dice_tumour_sd", "final_normal_fp_rate", "final_hd95",
-                 "final_hd95_failures", "final_components", "best_epoch", "odonnat_pham_dice"]
-
-
-# --------------------------------------------------------------------------------------------
-# Fixtures: one tiny dataset, one reference run
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and threads that spin on a shared machine cost a lot.
-
-    Every run of this file (and the command-line runs, through OMP_NUM_THREADS) uses this one
-    thread: on the CPU, results are identical for the same seed *and the same number of threads*.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("cache"))
-
-
-def tiny_config(tiny_data, cache_dir, **changes) -> TrainConfig:
-    return TrainConfig(**{**TINY, "strategy": "rebalance", "data": tiny_data, "cache_dir": cache_dir,
-                          **changes})
-
-
-def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
-    """The command line equivalent to ``tiny_config(strategy=..., **changes)``."""
-    settings = {**TINY, **changes}
-    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out)]
-    for key, value in settings.items():
-        if key == "encoder_weights":
-            args += ["--no-imagenet"] if value is None else []
-        else:
-            args += ["--" + key.replace("_", "-"), str(value)]
-    return args
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_data, cache_dir) -> bl_train.RunResult:
-    """An uninterrupted 2-epoch rebalance run, made through the API."""
-    out = tmp_path_factory.mktemp("reference")
-    return bl_train.train(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
 
 
 def without_seconds(frame: pd.DataFrame) -> pd.DataFrame:
@@ -317,12 +265,6 @@ def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_dat
             m.write_bytes(content)
 
 
-def test_offline_imagenet_request_is_keyed_as_random_init(offline_hub, tiny_data, cache_dir):
-    resolved = tiny_config(tiny_data, cache_dir, encoder_weights="imagenet").resolve(torch.device("cpu"))
-    assert resolved.encoder_weights is None
-    assert bl_config.variant_name(resolved).startswith("quick-random+")
-
-
 # --------------------------------------------------------------------------------------------
 # Divergence
 
@@ -354,106 +296,6 @@ def test_diverging_model_raises_training_error_not_epochs_of_nan(tiny_data, cach
     with pytest.raises(TrainingError, match=r"ce: the (loss|model's outputs) became .* at epoch 1, step 2"):
         bl_train.train(config, out=tmp_path, verbose=False)
     assert not list(tmp_path.rglob("run.json"))
-
-
-# --------------------------------------------------------------------------------------------
-# ImageNet weights offline
-
-
-@pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    """No network and an empty hub cache (so that a user's cached weights don't change the test)."""
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setattr(bl_model, "_hub_reachable", lambda *a, **k: False)
-    monkeypatch.setattr(bl_model, "_IMAGENET_UNAVAILABLE", None)
-    monkeypatch.setattr(bl_model, "_WEIGHTS_AVAILABLE", {})
-
-
-def test_imagenet_weights_offline_fall_back_to_seeded_random_init_quickly(offline_hub, capsys):
-    torch.manual_seed(0)
-    start = time.perf_counter()
-    model, used = bl_model.build_model("resnet18", "imagenet")
-    seconds = time.perf_counter() - start
-    with capsys.disabled():
-        print(f"\n[offline ImageNet fallback took {seconds:.2f} s]")
-    # well under 30 s: without offline mode the hub client's retries alone take ~25 s here
-    assert seconds < 10
-    assert used is None
-    message = capsys.readouterr().out
-    assert "imagenet weights for resnet18 could not be fetched" in message and "RANDOM" in message
-    # the same initialisation as asking for no weights: the failed attempt used no random numbers
-    torch.manual_seed(0)
-    plain, _ = bl_model.build_model("resnet18", None)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
-
-
-# --------------------------------------------------------------------------------------------
-# The four strategies, train_all, results_table and the command line
-
-
-def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, cache_dir, capsys,
-                                                          monkeypatch):
-    out = reference.folder.parents[3]        # rebalance is already there: it is read back
-    monkeypatch.setenv("BL_PROJECT_ROOT", str(out))
-    assert bl_cli.main(cli_args(tiny_data, out, strategy="all")) == 0
-    printed = capsys.readouterr().out
-    assert "rebalance: complete run found" in printed
-    table_lines = printed.strip().splitlines()[-5:]
-    assert table_lines[0].split() == TABLE_COLUMNS
-    assert [line.split()[0] for line in table_lines[1:]] == list(STRATEGIES)
-
-    # train_all reads the four complete runs back (no training) and results_table makes Table 1
-    start = time.perf_counter()
-    results = bl_train.train_all(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
-    assert time.perf_counter() - start < 10
-    assert [r.strategy for r in results] == list(STRATEGIES)
-    table = bl_runs.results_table(results)
-    assert list(table.columns) == TABLE_COLUMNS
-    assert table.strategy.tolist() == list(STRATEGIES)
-    assert table.runs.tolist() == [1, 1, 1, 1]
-    assert table.best_dice_sd.isna().all()                        # one seed: no spread
-    assert table.odonnat_pham_dice.tolist() == [bl_runs.ODONNAT_PHAM_TABLE1[s] for s in STRATEGIES]
-    for row, result in zip(table.itertuples(), results):
-        history = result.history
-        assert row.best_dice == history.val_dice.max()
-        assert row.final_dice == history.val_dice.iloc[-1]
-        assert row.best_epoch == history.epoch[history.val_dice.to_numpy().argmax()]
-        per_image = pd.read_csv(result.folder / "val_per_image.csv")
-        final = per_image[per_image.checkpoint == "final"]
-        assert row.final_components == pytest.approx(final.components.mean())
-        tumour = final[~final.target_empty]
-        assert row.final_dice_tumour == pytest.approx(tumour.dice.mean())
-        assert row.final_hd95_failures == tumour.pred_empty.sum()
-
-    for result in results:
-        history = result.history
-        strategy = make_strategy(result.strategy, 2)
-        expected = np.array([strategy.weights(float(e)) for e in range(2)])
-        np.testing.assert_array_equal(history[["w_regional", "w_boundary"]].to_numpy(), expected)
-        np.testing.assert_array_equal(history.alpha.to_numpy(), [strategy.alpha(float(e)) for e in range(2)])
-        losses = history[["train_loss", "train_regional", "train_boundary"]].to_numpy()
-        assert np.isfinite(losses).all()
-        # the logged total is the weighted sum of the logged terms (weights are constant in an epoch)
-        weighted = expected[:, 0] * losses[:, 1] + expected[:, 1] * losses[:, 2]
-        np.testing.assert_allclose(losses[:, 0], weighted, rtol=1e-5, atol=1e-7)
-    by_name = {r.strategy: r.history for r in results}
-    assert (by_name["ce"].w_boundary == 0).all()
-    assert (by_name["ce+bl"].w_boundary == 1).all() and (by_name["ce+bl"].w_regional == 1).all()
-    assert by_name["ce+ramp"].w_boundary.tolist() == [0.0, 1.0]
-    assert by_name["rebalance"].w_regional.tolist() == [1.0, 0.0]      # 0 at the last epoch
-    # the same seed and data: ce and rebalance share epoch 1 exactly (both are pure BCE there)
-    pd.testing.assert_series_equal(by_name["ce"].train_loss.iloc[:1],
-                                   by_name["rebalance"].train_loss.iloc[:1])
-
-
-def test_phi_scale_table_by_hand():
-    phis = np.array([[[-2.0, 6.0], [10.0, 2.0]]])          # mean 4, max |Φ| 10
-    table = training_data.phi_scale_table(phis, image_size=4).set_index("phi_scale")
-    assert table.loc["pixel", "L_B_at_s_half"] == pytest.approx(2.0)
-    assert table.loc["image", "max_abs_phi"] == pytest.approx(2.5)
-    assert table.loc["image", "ratio_to_bce"] == pytest.approx(0.5 / np.log(2))
 
 
 # --------------------------------------------------------------------------------------------
@@ -506,9 +348,3 @@ def test_effective_boundary_weight_is_the_learning_rate_weighted_mean():
     rates = [bl_train.learning_rate(config, step, 8) for step in range(8)]
     assert rates[0] == 1.0 and rates[-1] == pytest.approx((1 / 8) ** 0.9) and rates == sorted(rates, reverse=True)
     assert bl_train.learning_rate(dataclasses.replace(config, lr_schedule="constant"), 7, 8) == 1.0
-
-
-def test_alpha_in_pixel_units_applies_the_same_factor_as_phi():
-    assert bl_config.alpha_in_pixel_units(1.0, "image", 128) == 1 / 128
-    assert bl_config.alpha_in_pixel_units(1.0, "pixel", 128) == 1.0
-    assert bl_config.alpha_in_pixel_units(1.0, "pixel256", 128) == 2.0      # Φ_G × 256/128 at the quick size

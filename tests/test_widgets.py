@@ -17,33 +17,12 @@ from scipy import integrate, ndimage
 from bl_utils import disks, explorer, widgets
 from bl_utils import explorer as bl_explorer
 from bl_utils.disks import Disk
-
-
-def authors_sdm(mask: np.ndarray) -> np.ndarray:
-    """Φ_G as in the authors' reference code (boundary pixels inside G are 0): the test's oracle."""
-    mask = mask.astype(bool)
-    if not mask.any():
-        return np.full(mask.shape, math.hypot(*mask.shape))
-    return (ndimage.distance_transform_edt(~mask) * ~mask
-            - (ndimage.distance_transform_edt(mask) - 1) * mask)
+from helpers import authors_sdm
 
 
 def disk_footprint(k: int) -> np.ndarray:
     yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
     return yy ** 2 + xx ** 2 <= k ** 2
-
-
-def fake_dataset(n: int = 3, size: int = 40) -> SimpleNamespace:
-    """A tiny stand-in for BusiDataset: disks of radius 6 + 2i, and one empty (normal) image."""
-    rng = np.random.default_rng(0)
-    masks = np.stack([Disk((size / 2 + i, size / 2 - i), 6 + 2 * i).mask((size, size)) for i in range(n)]
-                     + [np.zeros((size, size), bool)])
-    images = rng.integers(0, 255, masks.shape, dtype=np.uint8)
-    phis = np.stack([authors_sdm(m) for m in masks]).astype(np.float32)
-    meta = pd.DataFrame({"stem": [f"benign ({i})" for i in range(n)] + ["normal (1)"],
-                         "label": ["benign"] * n + ["normal"],
-                         "tumour_fraction": masks.reshape(len(masks), -1).mean(axis=1)})
-    return SimpleNamespace(images=images, masks=masks, phis=phis, meta=meta)
 
 
 # ------------------------------------------------------------------ Disk and eq. 1
@@ -376,7 +355,7 @@ def test_loss_term_maps_rejects_bad_input(kwargs, message):
 
 # ------------------------------------------------------------------ explore() and the widget
 
-def test_tumour_index_skips_empty_masks():
+def test_tumour_index_skips_empty_masks(fake_dataset):
     ds = fake_dataset()
     ds.masks = ds.masks[::-1].copy()          # the empty mask first
     assert explorer.tumour_index(ds, 0) == 1
@@ -388,7 +367,7 @@ def test_tumour_index_skips_empty_masks():
 
 
 @pytest.mark.parametrize("phi_scale,divisor", [("image", 40.0), ("pixel", 1.0)])
-def test_explore_numbers(phi_scale, divisor):
+def test_explore_numbers(fake_dataset, phi_scale, divisor):
     ds = fake_dataset()
     state = explorer.explore(ds, 1, strategy="rebalance", alpha=0.25, delta=0.4, shift=(2, -3), dilation=1,
                             blur=1.5, confidence=0.98, phi_scale=phi_scale)
@@ -410,14 +389,14 @@ def test_explore_numbers(phi_scale, divisor):
     assert "L_B = " in explorer.summary_text(state)
 
 
-def test_explore_on_an_image_without_tumour():
+def test_explore_on_an_image_without_tumour(fake_dataset):
     ds = fake_dataset()
     state = explorer.explore(ds, 3, shift=(0, 0), blur=0.0, confidence=1.0, phi_scale="pixel")
     assert state.numbers["L_B"] == 0 and state.numbers["L_B(g)"] == 0 and state.numbers["CE"] == 0
     assert state.numbers["dice"] == 1.0
 
 
-def test_explorer_sliders_update_the_loss():
+def test_explorer_sliders_update_the_loss(fake_dataset):
     ds = fake_dataset()
     explorer = widgets.boundary_loss_explorer(ds)
     import ipywidgets
@@ -453,13 +432,13 @@ def test_explorer_sliders_update_the_loss():
     assert explorer.state.index == 2 and explorer.state.title.startswith("2: ")
 
 
-def test_explorer_rejects_unknown_settings():
+def test_explorer_rejects_unknown_settings(fake_dataset):
     with pytest.raises(TypeError, match="unknown explorer setting"):
         widgets.boundary_loss_explorer(fake_dataset(), colour="red")
 
 
 @pytest.mark.parametrize("phi_scale,alpha_scale", [("image", "Φ_G ÷ side"), ("pixel", "Φ_G in pixels")])
-def test_every_slider_says_its_unit(phi_scale, alpha_scale):
+def test_every_slider_says_its_unit(fake_dataset, phi_scale, alpha_scale):
     import ipywidgets
 
     from bl_utils.explorer import ALPHA_RANGE
@@ -477,7 +456,7 @@ def test_every_slider_says_its_unit(phi_scale, alpha_scale):
     assert all(7 * len(s.description) <= width for s in sliders.values())      # at ~7 px a character: not cut
 
 
-def test_alpha_is_disabled_exactly_when_the_strategy_is_ce():
+def test_alpha_is_disabled_exactly_when_the_strategy_is_ce(fake_dataset):
     ds = fake_dataset()
     explorer = widgets.boundary_loss_explorer(ds)
     alpha, strategy = explorer.controls["alpha"], explorer.controls["strategy"]
@@ -493,7 +472,7 @@ def test_alpha_is_disabled_exactly_when_the_strategy_is_ce():
     assert widgets.boundary_loss_explorer(ds, strategy="ce").controls["alpha"].disabled   # from the start
 
 
-def test_alpha_tooltip_with_ipywidgets_7_and_8():
+def test_alpha_tooltip_with_ipywidgets_7_and_8(fake_dataset):
     """ipywidgets 8 calls the hover text ``tooltip``, 7.x (Colab's 7.7.1) ``description_tooltip``."""
     import traitlets
 
@@ -506,7 +485,7 @@ def test_alpha_tooltip_with_ipywidgets_7_and_8():
     assert "no effect for ce" in tip and "divided by the image side" in tip
 
 
-def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(monkeypatch):
+def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(fake_dataset, monkeypatch):
     from IPython.core.formatters import DisplayFormatter
     from IPython.lib.pretty import pretty
 
@@ -532,7 +511,7 @@ def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(monkeypa
     assert "application/vnd.jupyter.widget-view+json" in data
 
 
-def test_summary_lines_are_the_summary_text():
+def test_summary_lines_are_the_summary_text(fake_dataset):
     state = explorer.explore(fake_dataset(), 1)
     lines = explorer.summary_lines(state)
     assert explorer.summary_text(state) == "  ·  ".join(lines)

@@ -1,15 +1,16 @@
-"""Tests of bl_utils.data (the BUSI loader, the < 5 % rule, the data source) and bl_utils.data.cache.
+"""Tests of bl_utils.data.busi (the BUSI loader, the < 5 % rule, the data source).
 
 Oracles: the preprocessed copy ``../shared/data/busi256`` (made independently from the same
 Kaggle files: PIL bilinear greyscale images, nearest-neighbour mask unions), PIL itself, brute
-force and :func:`bl_utils.distance.signed_distance_map`. Duplicates and the split: test_duplicates.py,
-test_split.py.
+force and :func:`bl_utils.distance.signed_distance_map`. The hand-made folder ``tiny``: conftest.py.
+The cache: test_data_cache.py; the original sizes from manifest.csv: test_data_manifest.py; the
+dataset's items and subsets: test_data_dataset.py; duplicates and the split: test_data_duplicates.py,
+test_data_split.py; the data-exploration figures: test_plots_data.py.
 Real-data tests skip when ``../shared/data`` is absent (as on a user's machine).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 from pathlib import Path
@@ -20,48 +21,17 @@ import pytest
 import torch
 from PIL import Image
 
-from bl_utils.data import cache as bl_cache
 from bl_utils.data import busi as data
-from bl_utils.data import duplicates, synthetic
+from bl_utils.data import synthetic
 from bl_utils.data.dataset import META_COLUMNS
 from bl_utils.distance import signed_distance_map
+from helpers import npz_files, write_case
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLE = SHARED / "busi_sample" / "Dataset_BUSI_with_GT"
 BUSI256 = SHARED / "busi256"
 needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"real BUSI sample not found at {SAMPLE}")
 needs_busi256 = pytest.mark.skipif(not BUSI256.is_dir(), reason=f"preprocessed BUSI not found at {BUSI256}")
-
-
-def _npz_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("*.npz")) if folder.exists() else []
-
-
-def _write_case(folder: Path, stem: str, size=(40, 30), masks=((5, 15, 5, 15),), mask_size=None):
-    """An image ``<stem>.png`` (w×h = ``size``) and its masks, rectangles (r0, r1, c0, c1)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    w, h = size
-    rng = np.random.default_rng(abs(hash(stem)) % 2**32)
-    Image.fromarray(rng.integers(0, 255, (h, w), dtype=np.uint8)).save(folder / f"{stem}.png")
-    mw, mh = mask_size or size
-    for k, (r0, r1, c0, c1) in enumerate(masks):
-        mask = np.zeros((mh, mw), np.uint8)
-        mask[r0:r1, c0:c1] = 255
-        name = f"{stem}_mask.png" if k == 0 else f"{stem}_mask_{k}.png"
-        Image.fromarray(mask).save(folder / name)
-
-
-@pytest.fixture
-def tiny(tmp_path) -> Path:
-    """A hand-made BUSI-like folder: 3 benign, 2 malignant, 1 normal, known masks."""
-    root = tmp_path / "tiny" / data.LAYOUT_FOLDER
-    _write_case(root / "benign", "benign (1)", masks=[(0, 2, 0, 3)])                       # 6 px
-    _write_case(root / "benign", "benign (2)", masks=[(0, 10, 0, 10), (20, 30, 20, 30)])  # 200 px, 2 masks
-    _write_case(root / "benign", "benign (10)", masks=[(0, 4, 0, 5)])                      # 20 px
-    _write_case(root / "malignant", "malignant (1)", masks=[(0, 20, 0, 30)])               # 600 px
-    _write_case(root / "malignant", "malignant (2)", masks=[(0, 1, 0, 1)])                 # 1 px
-    _write_case(root / "normal", "normal (1)", masks=[(0, 0, 0, 0)])                       # empty
-    return root
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,17 +68,6 @@ def test_tumour_fraction_rule_is_strict_and_keeps_normal(tiny, threshold, expect
     assert "normal (1)" in ds.stems
     if threshold is not None:
         assert (ds.meta.tumour_fraction < threshold).all()
-
-
-def test_include_normal_false_and_subset(tiny):
-    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, include_normal=False,
-                        cache_dir=False, distance_maps=False, progress=False)
-    assert "normal" not in set(ds.labels) and len(ds) == 5
-    sub = ds.subset([3, 0])
-    assert sub.stems == ["malignant (1)", "benign (1)"] and list(sub.meta.index) == [0, 1]
-    np.testing.assert_array_equal(sub.images[0], ds.images[3])
-    assert ds.subset(np.array([True, False, False, False, True])).stems == ["benign (1)", "malignant (2)"]
-    assert sub.phis is None and "phi" not in sub[0]
 
 
 def test_layout_with_or_without_the_kaggle_folder_level(tiny):
@@ -162,74 +121,6 @@ def test_mask_encodings_any_value_above_zero(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# The original sizes: from the folder's manifest.csv when it has one, else the files'
-
-
-def _write_manifest(folder: Path, rows, columns=("class", "stem", "orig_h", "orig_w")) -> None:
-    pd.DataFrame(rows, columns=list(columns)).to_csv(folder / "manifest.csv", index=False)
-
-
-TINY_SIZES = {"benign (1)": (471, 562), "benign (2)": (310, 190), "benign (10)": (719, 1048),
-              "malignant (1)": (500, 600), "malignant (2)": (333, 444), "normal (1)": (600, 800)}
-
-
-def test_manifest_gives_the_original_sizes_and_changes_nothing_else(tiny):
-    kw = dict(image_size=(30, 40), max_tumour_fraction=None, cache_dir=False, distance_maps=False, progress=False)
-    files = data.load_busi(tiny, **kw)
-    assert (files.meta.size_source == "image files").all()
-    assert (files.meta.orig_height == 30).all() and (files.meta.orig_width == 40).all()
-    rows = [(stem.split()[0], stem, h, w) for stem, (h, w) in TINY_SIZES.items()]
-    _write_manifest(tiny, rows + [("benign", "benign (99)", 1, 1)])      # a row of no loaded image: ignored
-    listed = data.load_busi(tiny, **kw)
-    assert list(listed.meta.columns) == list(META_COLUMNS)
-    assert (listed.meta.size_source == "manifest.csv").all()
-    assert [(r.orig_height, r.orig_width) for r in listed.meta.itertuples()] == [TINY_SIZES[s] for s in listed.stems]
-    for name in ("images", "masks"):
-        np.testing.assert_array_equal(getattr(listed, name), getattr(files, name))
-    pd.testing.assert_frame_equal(listed.meta.drop(columns=["orig_height", "orig_width", "size_source"]),
-                                  files.meta.drop(columns=["orig_height", "orig_width", "size_source"]))
-    assert data.content_fingerprint(listed) == data.content_fingerprint(files)
-    # the other spelling of the columns, without a class column; and the < 5 % rule keeps the sizes
-    _write_manifest(tiny, [(s, h, w) for s, (h, w) in TINY_SIZES.items()], ("stem", "orig_height", "orig_width"))
-    kept = data.load_busi(tiny, **{**kw, "max_tumour_fraction": 0.05})
-    assert [(r.orig_height, r.orig_width) for r in kept.meta.itertuples()] == [TINY_SIZES[s] for s in kept.stems]
-
-
-def test_manifest_is_read_from_the_layout_folder_with_a_cache(tiny, tmp_path):
-    """The sizes are applied after the cache: a manifest written later is used by the cached load."""
-    kw = dict(image_size=16, max_tumour_fraction=None, cache_dir=tmp_path / "cache", distance_maps=False,
-              progress=False)
-    assert (data.load_busi(tiny.parent, **kw).meta.size_source == "image files").all()
-    _write_manifest(tiny, [(s.split()[0], s, h, w) for s, (h, w) in TINY_SIZES.items()])
-    cached = data.load_busi(tiny.parent, **kw)
-    assert cached.from_cache and cached.meta.set_index("stem").loc["benign (10)", "orig_width"] == 1048
-
-
-@pytest.mark.parametrize("rows, columns, phrases", [
-    ([("benign", "benign (1)", 10, 10)], None, ("no row for 5 of the 6 images", "benign/benign (2)", "delete")),
-    ([("benign (1)", 10)], ("stem", "orig_h"), ("no column orig_w or orig_width",)),
-    ([("benign", "benign (1)", 0, 10)], None, ("orig_h of 'benign (1)' is 0", "positive whole number")),
-    ([("benign", "benign (1)", 10.5, 10)], None, ("positive whole number",)),
-    ([("benign", "benign (1)", "", 10)], None, ("positive whole number",)),
-    ([("benign", "benign (1)", 10, 10)] * 2, None, ("more than once",)),
-], ids=["missing-row", "missing-column", "zero", "fraction", "empty", "twice"])
-def test_bad_manifest_raises_busidataerror_naming_the_fix(tiny, rows, columns, phrases):
-    _write_manifest(tiny, rows, columns or ("class", "stem", "orig_h", "orig_w"))
-    with pytest.raises(data.BusiDataError) as info:
-        data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)
-    message = str(info.value)
-    assert "manifest.csv" in message
-    for phrase in phrases:
-        assert phrase in message
-
-
-def test_unreadable_manifest(tiny):
-    (tiny / "manifest.csv").write_bytes(b"")
-    with pytest.raises(data.BusiDataError, match="Unreadable .*manifest.csv"):
-        data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)
-
-
-# --------------------------------------------------------------------------------------------
 # Bad input: one exception type, the file named, no cache left behind
 
 
@@ -247,28 +138,28 @@ def _bad_cases():
         return tmp / "file.png", "file.png", ("not a folder",)
 
     def no_mask(tmp):
-        _write_case(tmp / "b" / "benign", "benign (1)")
-        _write_case(tmp / "b" / "benign", "benign (2)", masks=[])
+        write_case(tmp / "b" / "benign", "benign (1)")
+        write_case(tmp / "b" / "benign", "benign (2)", masks=[])
         return tmp / "b", "benign (2).png", ("without a mask", "benign (2)_mask.png")
 
     def stray_mask(tmp):
-        _write_case(tmp / "b" / "benign", "benign (1)")
+        write_case(tmp / "b" / "benign", "benign (1)")
         (tmp / "b" / "benign" / "benign (1).png").rename(tmp / "b" / "benign" / "other.png")
         return tmp / "b", "benign (1)_mask.png", ("Mask without an image",)
 
     def wrong_size(tmp):
-        _write_case(tmp / "b" / "benign", "benign (1)")
-        _write_case(tmp / "b" / "malignant", "malignant (3)", size=(40, 30), mask_size=(41, 30))
+        write_case(tmp / "b" / "benign", "benign (1)")
+        write_case(tmp / "b" / "malignant", "malignant (3)", size=(40, 30), mask_size=(41, 30))
         return tmp / "b", "malignant (3)_mask.png", ("another size", "41x30", "40x30")
 
     def unreadable_image(tmp):
-        _write_case(tmp / "b" / "benign", "benign (1)")
-        _write_case(tmp / "b" / "benign", "benign (7)")
+        write_case(tmp / "b" / "benign", "benign (1)")
+        write_case(tmp / "b" / "benign", "benign (7)")
         (tmp / "b" / "benign" / "benign (7).png").write_bytes(b"not a png at all")
         return tmp / "b", "benign (7).png", ("Unreadable", "Re-download")
 
     def truncated_mask(tmp):
-        _write_case(tmp / "b" / "normal", "normal (1)")
+        write_case(tmp / "b" / "normal", "normal (1)")
         path = tmp / "b" / "normal" / "normal (1)_mask.png"
         path.write_bytes(path.read_bytes()[:60])
         return tmp / "b", "normal (1)_mask.png", ("Unreadable",)
@@ -287,7 +178,7 @@ def test_bad_input_raises_busidataerror_naming_the_file(tmp_path, case):
     for phrase in phrases:
         assert phrase in message
     assert isinstance(info.value, ValueError)
-    assert _npz_files(cache) == []                       # nothing half-written or cached
+    assert npz_files(cache) == []                       # nothing half-written or cached
 
 
 def test_resolve_data_path_errors_and_success(tmp_path, tiny):
@@ -384,72 +275,7 @@ def test_resolve_data_synthetic_written_once(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# The cache
-
-
-def test_cache_hit_invalidation_and_settings(tiny, tmp_path):
-    cache = tmp_path / "cache"
-    kw = dict(image_size=(30, 40), max_tumour_fraction=None, cache_dir=cache, progress=False)
-    first = data.load_busi(tiny, **kw)
-    assert not first.from_cache and len(_npz_files(cache)) == 2           # arrays + Φ_G
-    second = data.load_busi(tiny, **kw)
-    assert second.from_cache
-    for name in ("images", "masks", "phis"):
-        np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
-    pd.testing.assert_frame_equal(first.meta, second.meta)
-    # filtering is applied after the cache: a new threshold reuses it
-    assert data.load_busi(tiny, **{**kw, "max_tumour_fraction": 0.05}).from_cache
-    # a setting that changes the arrays does not
-    assert not data.load_busi(tiny, **{**kw, "image_size": 16}).from_cache
-    # touching a file (new mtime) invalidates, and the stale entry of that size is replaced
-    path = tiny / "benign" / "benign (1).png"
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
-    third = data.load_busi(tiny, **kw)
-    assert not third.from_cache
-    assert len([p for p in _npz_files(cache) if "30x40" in p.name]) == 2
-    # a new file invalidates too
-    _write_case(tiny / "benign", "benign (3)")
-    fourth = data.load_busi(tiny, **kw)
-    assert not fourth.from_cache and len(fourth) == 7
-
-
-def test_cache_without_distance_maps_then_with(tiny, tmp_path):
-    cache = tmp_path / "cache"
-    kw = dict(image_size=(30, 40), cache_dir=cache, progress=False)
-    assert data.load_busi(tiny, distance_maps=False, **kw).phis is None
-    assert len(_npz_files(cache)) == 1
-    with_phi = data.load_busi(tiny, distance_maps=True, **kw)
-    assert not with_phi.from_cache and with_phi.phis is not None and len(_npz_files(cache)) == 2
-    assert data.load_busi(tiny, distance_maps=True, **kw).from_cache
-
-
-def test_failure_while_building_leaves_no_cache(tiny, tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-
-    def broken(masks):
-        raise RuntimeError("disk full while computing Φ_G")
-
-    monkeypatch.setattr(bl_cache, "_compute_phis", broken)
-    with pytest.raises(RuntimeError, match="disk full"):
-        data.load_busi(tiny, image_size=16, cache_dir=cache, progress=False)
-    assert _npz_files(cache) == []
-    assert not cache.exists() or list(cache.iterdir()) == []
-
-
-def test_damaged_cache_file_is_rebuilt(tiny, tmp_path):
-    cache = tmp_path / "cache"
-    data.load_busi(tiny, image_size=16, cache_dir=cache, distance_maps=False, progress=False)
-    (entry,) = _npz_files(cache)
-    entry.write_bytes(b"garbage")
-    again = data.load_busi(tiny, image_size=16, cache_dir=cache, distance_maps=False, progress=False)
-    assert not again.from_cache and len(again) == 4      # the default 5 % rule
-    assert data.load_busi(tiny, image_size=16, cache_dir=cache, distance_maps=False, progress=False).from_cache
-
-
-def test_default_cache_dir_under_project_root(monkeypatch, tmp_path):
-    monkeypatch.delenv("BL_CACHE_DIR", raising=False)
-    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
-    assert bl_cache.default_cache_dir() == tmp_path / ".cache" / "busi"
+# Bad settings
 
 
 @pytest.mark.parametrize("bad", [dict(image_size=4), dict(image_size=(8, 8, 8)), dict(image_size="256"),
@@ -568,46 +394,3 @@ def test_sample_files_and_busi256_manifest_give_the_same_original_sizes(sample, 
     pd.testing.assert_frame_equal(shared, sample.meta.set_index("stem")[columns])
     assert everything.meta.orig_width.between(190, 1048).all() and everything.meta.orig_height.between(310, 719).all()
     assert len(set(zip(everything.meta.orig_width, everything.meta.orig_height))) > 100     # hundreds of shapes
-
-
-# --------------------------------------------------------------------------------------------
-# The data-exploration figures (bl_utils.plots)
-
-
-def test_data_figures(tiny):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from bl_utils.plots import data as data_plots
-
-    ds = data.load_busi(tiny, image_size=(30, 40), max_tumour_fraction=None, cache_dir=False,
-                        distance_maps=False, progress=False)
-    fig = data_plots.plot_examples(ds, [0, 3, 5], ncols=2)
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["benign (1) · 0.5 %", "malignant (1) · 50.0 %", "normal (1) · 0.0 %"]
-    plt.close(fig)
-    fig = data_plots.plot_tumour_fraction_hist(ds.meta.tumour_fraction, 0.05, labels=ds.meta.label)
-    (ax,) = fig.axes
-    legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "< 5 %: 3 of 5 tumour images, 4 of 6 images" in legend
-    assert "1 image without tumour (fraction 0, kept)" in legend
-    heights = sum(p.get_height() for p in ax.patches if p.get_height() > 0 and p.get_width() > 0)
-    assert heights == 5                                   # every tumour image counted once (stacked)
-    assert any(np.isclose(0.05, edge) for p in ax.patches for edge in (p.get_x(), p.get_x() + p.get_width()))
-    plt.close(fig)
-    assert "image files" in data_plots.plot_image_sizes(ds.meta).axes[0].get_title()
-    for fig in (data_plots.plot_image_sizes(ds.meta),
-                data_plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds.images, max_distance=64, hash_size=4)),
-                data_plots.plot_duplicate_pairs(ds, duplicates.find_duplicates(ds, max_distance=0).head(0))):
-        assert fig.get_axes() is not None
-        plt.close(fig)
-
-
-def test_unwritable_cache_warns_and_still_loads(tiny, tmp_path):
-    blocker = tmp_path / "not_a_folder"
-    blocker.write_text("a file where the cache folder should be")
-    with pytest.warns(UserWarning, match="could not write the BUSI cache"):
-        ds = data.load_busi(tiny, image_size=16, cache_dir=blocker / "cache", progress=False)
-    assert len(ds) == 4 and ds.phis is not None

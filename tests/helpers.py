@@ -1,0 +1,161 @@
+"""Plain helpers shared by several test files, so that no test file imports another (the fixtures built
+on them are in conftest.py):
+
+* hand-made BUSI folders (``write_case``, ``npz_files``): the tests of bl_utils.data;
+* the tiny training settings (``TINY``, ``tiny_config``, ``cli_args``): test_train, test_cli, test_config;
+* ``fake_dataset``, a stand-in for BusiDataset, and its oracle ``authors_sdm``: test_widgets, test_explorer,
+  test_plots_maths, test_plots_titles (the fixture ``fake_dataset`` of conftest.py returns it);
+* the figures' hand-made inputs (``FRACTIONS``, ``LABELS``, ``sizes_meta``, ``cases``, ``components_tables``,
+  ``history``, ``runs``): the test_plots_* files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy import ndimage
+
+from bl_utils.config import TrainConfig
+from bl_utils.disks import Disk
+
+
+# --------------------------------------------------------------------------------------------
+# BUSI-like folders made by hand (test_data_*)
+
+
+def npz_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.npz")) if folder.exists() else []
+
+
+def write_case(folder: Path, stem: str, size=(40, 30), masks=((5, 15, 5, 15),), mask_size=None):
+    """An image ``<stem>.png`` (w×h = ``size``) and its masks, rectangles (r0, r1, c0, c1)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    rng = np.random.default_rng(abs(hash(stem)) % 2**32)
+    Image.fromarray(rng.integers(0, 255, (h, w), dtype=np.uint8)).save(folder / f"{stem}.png")
+    mw, mh = mask_size or size
+    for k, (r0, r1, c0, c1) in enumerate(masks):
+        mask = np.zeros((mh, mw), np.uint8)
+        mask[r0:r1, c0:c1] = 255
+        name = f"{stem}_mask.png" if k == 0 else f"{stem}_mask_{k}.png"
+        Image.fromarray(mask).save(folder / name)
+
+
+# --------------------------------------------------------------------------------------------
+# Tiny training runs (test_train, test_cli, test_config)
+
+
+#: The tiny settings shared by every run (and by the command-line runs, see ``cli_args``).
+TINY = dict(profile="quick", image_size=32, encoder="resnet18", encoder_weights=None, epochs=2,
+            batch_size=8, max_images=16, device="cpu")
+
+
+def tiny_config(tiny_data, cache_dir, **changes) -> TrainConfig:
+    return TrainConfig(**{**TINY, "strategy": "rebalance", "data": tiny_data, "cache_dir": cache_dir,
+                          **changes})
+
+
+def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
+    """The command line equivalent to ``tiny_config(strategy=..., **changes)``."""
+    settings = {**TINY, **changes}
+    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out)]
+    for key, value in settings.items():
+        if key == "encoder_weights":
+            args += ["--no-imagenet"] if value is None else []
+        else:
+            args += ["--" + key.replace("_", "-"), str(value)]
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# A stand-in for BusiDataset (test_widgets, test_explorer, test_plots_maths, test_plots_titles)
+
+
+def authors_sdm(mask: np.ndarray) -> np.ndarray:
+    """Φ_G as in the authors' reference code (boundary pixels inside G are 0): the test's oracle."""
+    mask = mask.astype(bool)
+    if not mask.any():
+        return np.full(mask.shape, math.hypot(*mask.shape))
+    return (ndimage.distance_transform_edt(~mask) * ~mask
+            - (ndimage.distance_transform_edt(mask) - 1) * mask)
+
+
+def fake_dataset(n: int = 3, size: int = 40) -> SimpleNamespace:
+    """A tiny stand-in for BusiDataset: disks of radius 6 + 2i, and one empty (normal) image."""
+    rng = np.random.default_rng(0)
+    masks = np.stack([Disk((size / 2 + i, size / 2 - i), 6 + 2 * i).mask((size, size)) for i in range(n)]
+                     + [np.zeros((size, size), bool)])
+    images = rng.integers(0, 255, masks.shape, dtype=np.uint8)
+    phis = np.stack([authors_sdm(m) for m in masks]).astype(np.float32)
+    meta = pd.DataFrame({"stem": [f"benign ({i})" for i in range(n)] + ["normal (1)"],
+                         "label": ["benign"] * n + ["normal"],
+                         "tumour_fraction": masks.reshape(len(masks), -1).mean(axis=1)})
+    return SimpleNamespace(images=images, masks=masks, phis=phis, meta=meta)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs of the figures (test_plots_data, test_plots_qualitative, test_plots_training, test_plots_titles)
+
+
+#: Ten images: two without tumour, and tumours on both sides of, and exactly at, 5 % and 10 %.
+FRACTIONS = np.array([0.0, 0.0, 0.01, 0.0499, 0.05, 0.07, 0.0999, 0.10, 0.30, 0.55])
+LABELS = ["normal", "normal", "benign", "benign", "malignant", "benign", "malignant", "benign", "malignant",
+          "malignant"]
+# by hand, strict "<": below 5 %: 0.01, 0.0499 (2 of 8); below 10 %: also 0.05, 0.07, 0.0999 (5 of 8)
+
+
+def sizes_meta(source, widths=(562, 190, 1048), heights=(471, 310, 719)) -> pd.DataFrame:
+    meta = pd.DataFrame({"stem": ["benign (1)", "malignant (1)", "normal (1)"],
+                         "label": ["benign", "malignant", "normal"], "orig_height": heights, "orig_width": widths})
+    return meta if source is None else meta.assign(size_source=source)
+
+
+def cases():
+    """Two 24×24 images: a 4×4 tumour, and a normal image (empty truth)."""
+    images = np.stack([np.arange(576).reshape(24, 24) % 7, np.full((24, 24), 3)]).astype(np.uint8)
+    truths = np.zeros((2, 24, 24), bool)
+    truths[0, 4:8, 4:8] = True
+    two = np.zeros((2, 24, 24), bool)
+    two[0, 4:8, 6:10] = True            # overlaps the tumour on 8 of 16 pixels
+    two[0, 15:17, 15:17] = True         # and a separate blob: |P| = 20, Dice = 16 / 36
+    two[1, 2:4, 2:4] = True             # two squares touching at a corner: one 8-connected component
+    two[1, 4:6, 4:6] = True
+    empty = np.zeros_like(two)
+    return images, truths, {"ce": two, "ce+bl": empty}
+
+
+def components_tables():
+    counts = pd.DataFrame({"ce": [1, 3, 0, 7, 2], "ce+bl": [1, 1, 0, 5, 2], "rebalance": [2, 4, 1, 9, 1]},
+                          index=[f"s{i}" for i in range(5)])
+    comparison = pd.DataFrame({"strategy": ["ce+bl", "rebalance"], "mean_difference": [-0.8, 0.8],
+                               "ci_low": [-1.6, -0.2], "ci_high": [0.0, 1.4], "improved": [2, 1],
+                               "worsened": [0, 4], "confidence": [0.9, 0.9]})
+    hd95 = pd.DataFrame({"ce": [4.0, np.nan, 6.0], "ce+bl": [3.0, 2.0, 6.5], "rebalance": [5.0, 1.0, np.nan]})
+    hd95_comparison = pd.DataFrame({"strategy": ["ce+bl", "rebalance"], "mean_difference": [-0.25, 1.0],
+                                    "ci_low": [-1.0, 1.0], "ci_high": [0.5, 1.0], "improved": [1, 0],
+                                    "worsened": [1, 1], "confidence": [0.9, 0.9]})
+    return counts, comparison, hd95, hd95_comparison
+
+
+def history(seed: int, epochs: int = 6) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    epoch = np.arange(1, epochs + 1)
+    alpha = epoch / epochs
+    return pd.DataFrame({"epoch": epoch, "alpha": alpha, "w_regional": 1 - alpha / 2, "w_boundary": alpha / 2,
+                         "train_loss": rng.random(epochs), "train_regional": rng.random(epochs),
+                         "train_boundary": -rng.random(epochs), "val_dice": rng.random(epochs),
+                         "val_dice_tumour": rng.random(epochs)})
+
+
+def runs():
+    """Three seeds of ce (with ``.seed``), one rebalance run known only by its settings, one older
+    ce+bl run with no seed at all (seed 0)."""
+    ce = [SimpleNamespace(strategy="ce", seed=s, settings={"seed": s}, history=history(s)) for s in (0, 1, 2)]
+    rebalance = SimpleNamespace(strategy="rebalance", settings={"seed": 4}, history=history(4))
+    old = SimpleNamespace(strategy="ce+bl", settings={}, history=history(7))
+    return ce, rebalance, old
