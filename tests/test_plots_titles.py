@@ -50,6 +50,9 @@ def _figures():
         "fig4": lambda: qualitative.plot_qualitative_cases(images, truths, predictions, row_titles=["a", "b"], title="t"),
         "training_curves": lambda: training.plot_training_curves([*ce, rebalance, old], title="t"),
         "table1_seeds": lambda: training.plot_table1_seeds(frame, {"ce": 0.5}, title="t"),
+        "study_primary": lambda: training.plot_primary_endpoint(
+            frame.assign(fold=frame.mask_noise.astype(int)), pd.DataFrame({"strategy": ["rebalance"] * 2,
+                                                                       "difference": [0.01, -0.02]}), title="t"),
         "ablations": lambda: training.plot_ablations({"a": (frame, frame, "variant"), "b": (frame, frame, "v")},
                                                   title="t"),
         "robustness": lambda: robustness.plot_robustness_curves(curves, title="t"),
