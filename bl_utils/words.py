@@ -213,11 +213,12 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
     need = []
     for _, row in sizing.iterrows():
         if row["runs_needed"] is None or pd.isna(row["runs_needed"]):
-            need.append(f"{row['strategy']} none can (sd {row['sd']:.3f}: the interval's floor "
-                        f"± {row['half_width_floor']:.3f} is wider than the margin)")
+            need.append(f"{row['strategy']} none can (sd {row['sd']:.3f} over {int(row['runs'])} runs: the interval's "
+                        f"floor ± {row['half_width_floor']:.3f} is wider than the margin)")
         else:
-            need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f})")
-    sizing_text = (f"Runs a ± {margin} answer would need at 80 % power: " + "; ".join(need)
+            need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f} over {int(row['runs'])} runs)")
+    sizing_text = (f"Runs a ± {margin} answer would need at 80 % power, if the sd measured so far held (an sd from a "
+                   "few runs is itself uncertain): " + "; ".join(need)
                    + f". The campaign stopped at {runs_done} of the {runs_planned} planned runs, by budget, not by an "
                      "interim verdict.")
     scope = (f"The answer holds for what was run ({what}); it does not cover Odonnat & Pham's setting (256², "

@@ -85,7 +85,7 @@ def _answer():
              "rebalance": 0.2 * rng.standard_normal(12)}
     verdicts = stats.compare_all(named, n_train=340, n_test=85)
     answer = pd.DataFrame([v.as_row() for v in verdicts]).assign(sd=[np.std(named[v.name], ddof=1) for v in verdicts])
-    sizing = pd.DataFrame([{"strategy": k, "sd": np.std(d, ddof=1),
+    sizing = pd.DataFrame([{"strategy": k, "sd": np.std(d, ddof=1), "runs": len(d),
                             "runs_needed": stats.runs_needed(np.std(d, ddof=1), n_train=340, n_test=85),
                             "half_width_floor": stats.half_width_floor(np.std(d, ddof=1), n_train=340, n_test=85)}
                            for k, d in named.items()])
@@ -107,7 +107,7 @@ def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
     assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
     assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1]
     assert "rebalance none can" in second and "36 of the 40" in second      # sd 0.2: floor above the margin
-    assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs" in second
+    assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs (sd 0.000 over 12 runs)" in second
 
 
 def test_primary_summary_without_enough_runs_says_how_many_are_done():
