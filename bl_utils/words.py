@@ -219,8 +219,10 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
             need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f} over {int(row['runs'])} runs)")
     sizing_text = (f"Runs a ± {margin} answer would need at 80 % power, if the sd measured so far held (an sd from a "
                    "few runs is itself uncertain): " + "; ".join(need)
-                   + f". The campaign stopped at {runs_done} of the {runs_planned} planned runs, by budget, not by an "
-                     "interim verdict.")
+                   + (f". {runs_done} of the {runs_planned} planned runs are in; the campaign continues, and stops "
+                      "by budget, never by an interim verdict." if runs_done < runs_planned else
+                      f". The campaign ran all {runs_planned} planned runs; more seeds are added while the budget "
+                      "allows, never stopped by an interim verdict."))
     scope = (f"The answer holds for what was run ({what}); it does not cover Odonnat & Pham's setting (256², "
              "ResNet-34 with an ImageNet encoder) or other data.")
     return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))

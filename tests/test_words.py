@@ -106,7 +106,9 @@ def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
     low, high = by_name.loc["ce+bl", ["corrected_low", "corrected_high"]]
     assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
     assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1]
-    assert "rebalance none can" in second and "36 of the 40" in second      # sd 0.2: floor above the margin
+    assert "rebalance none can" in second and "36 of the 40 planned runs are in" in second   # sd 0.2: floor above the margin
+    done = words.primary_summary(answer, sizing, runs_done=40, runs_planned=40, what="x").parts[1]
+    assert "ran all 40 planned runs" in done and "are in" not in done
     assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs (sd 0.000 over 12 runs)" in second
 
 
