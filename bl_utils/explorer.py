@@ -4,7 +4,7 @@ setting of the loss explorer shows. Pure functions of arrays, no drawing.
 :mod:`bl_utils.plots` draws what is computed here and :mod:`bl_utils.widgets` wires it to sliders;
 this module imports neither (the arrows go ``widgets → plots → explorer``). Every name here is
 also importable from :mod:`bl_utils.widgets`, where the notebooks look for it. Each function is
-unit-tested in ``tests/test_widgets.py`` against an independent oracle.
+unit-tested in ``tests/test_explorer.py`` against an independent oracle.
 
 Conventions (those of :mod:`bl_utils.distance`): arrays are ``(H, W)``; points are ``(row, col)``
 with pixel centres at integer coordinates; Φ_G is negative inside the tumour G and positive

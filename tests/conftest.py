@@ -7,6 +7,7 @@
 * ``tiny``, a BUSI-like folder made by hand: test_data_busi, test_data_cache, test_data_manifest,
   test_data_dataset, test_plots_data;
 * ``fake_dataset``, a stand-in for BusiDataset: test_widgets, test_explorer, test_plots_maths;
+* ``checkout``, an empty checkout without BUSI_DIR or publication: test_notebook, test_study;
 * closing the figures a test drew (every test).
 """
 
@@ -104,6 +105,22 @@ def fake_dataset():
     import helpers
 
     return helpers.fake_dataset
+
+
+# --------------------------------------------------------------------------------------------
+# An empty checkout (test_notebook, test_study)
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """An empty checkout (pyproject.toml, bl_utils/, results/) with no BUSI_DIR and no publication."""
+    (tmp_path / "bl_utils").mkdir()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "results").mkdir()
+    for name in ("BUSI_DIR", "BL_PUBLISH", "BL_PROJECT_ROOT", "BL_RESULTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
+    return tmp_path
 
 
 # --------------------------------------------------------------------------------------------

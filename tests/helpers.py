@@ -4,13 +4,16 @@ on them are in conftest.py):
 * hand-made BUSI folders (``write_case``, ``npz_files``): the tests of bl_utils.data;
 * the tiny training settings (``TINY``, ``tiny_config``, ``cli_args``): test_train, test_cli, test_config;
 * ``fake_dataset``, a stand-in for BusiDataset, and its oracle ``authors_sdm``: test_widgets, test_explorer,
-  test_plots_maths, test_plots_titles (the fixture ``fake_dataset`` of conftest.py returns it);
+  test_plots_maths, test_plots_titles (the fixture ``fake_dataset`` of conftest.py returns it); ``authors_sdm``
+  and ``random_blobs``, random masks: test_disks, test_explorer;
+* ``publish_run``, a published run folder: test_notebook, test_study (with the fixture ``checkout``);
 * the figures' hand-made inputs (``FRACTIONS``, ``LABELS``, ``sizes_meta``, ``cases``, ``components_tables``,
   ``history``, ``runs``): the test_plots_* files.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,7 +23,7 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
-from bl_utils.config import TrainConfig
+from bl_utils.config import TrainConfig, run_folder
 from bl_utils.disks import Disk
 
 
@@ -73,7 +76,8 @@ def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# A stand-in for BusiDataset (test_widgets, test_explorer, test_plots_maths, test_plots_titles)
+# A stand-in for BusiDataset (test_widgets, test_explorer, test_plots_maths, test_plots_titles),
+# its oracle and random masks (also test_disks)
 
 
 def authors_sdm(mask: np.ndarray) -> np.ndarray:
@@ -96,6 +100,27 @@ def fake_dataset(n: int = 3, size: int = 40) -> SimpleNamespace:
                          "label": ["benign"] * n + ["normal"],
                          "tumour_fraction": masks.reshape(len(masks), -1).mean(axis=1)})
     return SimpleNamespace(images=images, masks=masks, phis=phis, meta=meta)
+
+
+def random_blobs(seed: int, shape=(48, 52)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return ndimage.gaussian_filter(rng.normal(size=shape), 4) > 0.05
+
+
+# --------------------------------------------------------------------------------------------
+# Published runs (test_notebook, test_study; the fixture ``checkout`` of conftest.py)
+
+
+def publish_run(results: Path, data_id: str, experiment: str, strategy: str, seed: int) -> Path:
+    """A complete (minimal) run folder of ``experiment`` as it is defined, under ``results``."""
+    from bl_utils import study
+
+    config = study.config_of(experiment, "synthetic", encoder_weights=None, strategy=strategy, seed=seed).resolve()
+    folder = run_folder(config, results, data_id)
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"settings": {"strategy": strategy, "seed": seed}, "best": {}}))
+    (folder / "metrics.csv").write_text("epoch\n1\n")
+    return folder
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,9 +1,14 @@
-"""The groups of runs the report publishes (bl_utils.study): what each plans."""
+"""The groups of runs the report publishes (bl_utils.study): what each plans, and how the published
+runs are found without images (obtain, published_data_id)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bl_utils import study
+from bl_utils.config import TrainConfig
 from bl_utils.schedules import STRATEGIES
+from helpers import publish_run as _publish_run
 
 
 def test_planned_runs_are_strategies_times_seeds_times_folds():
@@ -57,3 +62,37 @@ def test_case_predictions_take_each_image_from_the_fold_that_scored_it(tiny_data
             np.testing.assert_array_equal(predictions[strategy][k], written[(strategy, stem)][0])
     with pytest.raises(KeyError, match="no run of ce scored"):
         study.case_predictions(tiny_data, {"ce": by_strategy["ce"][:1]}, [folds[1][0]])
+
+
+# ------------------------------------------------------------------ published runs, found without images
+
+def test_the_published_runs_are_shown_when_this_machine_has_none(checkout, monkeypatch, capsys):
+    results = checkout / "results"
+    for seed in study.EXPERIMENTS["paper"].seeds:
+        for strategy in study.EXPERIMENTS["paper"].strategies:
+            _publish_run(results, "busi-1234abcd", "paper", strategy, seed)
+    # as on a GPU with internet: ImageNet weights and the paper profile, whose runs are not committed
+    monkeypatch.setattr(TrainConfig, "resolve", lambda self, device=None: _resolved(self, "imagenet"))
+    found = study.obtain("paper", None, checkout / "reports" / "runs", data_id="busi-1234abcd", published=results)
+    line = capsys.readouterr().out
+    assert len(found) == 4 and "4 of 4 runs from results/busi-1234abcd/paper-random" in line
+    assert "the published runs; this machine's settings" in line and "make them" not in line
+
+
+_ORIGINAL_RESOLVE = TrainConfig.resolve
+
+
+def _resolved(config: TrainConfig, weights: str):
+    """``resolve()`` as on a machine where ``weights`` can be downloaded (None keeps them off)."""
+    import dataclasses
+
+    resolved = _ORIGINAL_RESOLVE(dataclasses.replace(config, encoder_weights=None))
+    return dataclasses.replace(resolved, encoder_weights=weights if config.encoder_weights else None)
+
+
+def test_runs_on_several_copies_of_busi_must_be_told_apart(checkout):
+    assert study.published_data_id(checkout / "results") is None
+    _publish_run(checkout / "results", "busi-1234abcd", "table1", "ce", 0)
+    _publish_run(checkout / "results", "busi-99999999", "table1", "ce", 0)
+    with pytest.raises(ValueError, match="several data"):
+        study.published_data_id(checkout / "results")
