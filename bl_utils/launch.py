@@ -45,10 +45,10 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from . import train as bl_train
-from .config import data_id, default_results_dir, resolve_profile, run_folder
+from .config import default_results_dir, resolve_profile, run_folder
 from .runs import load_run, results_table
 from .runtime import display_path, get_device
-from .training_data import data_identity
+from .training_data import data_id_of
 
 try:
     from submitit.helpers import Checkpointable
@@ -184,13 +184,6 @@ class PlannedRun:
         return f"{self.config.strategy} seed{self.config.seed}{fold}"
 
 
-def _data_id(config) -> str:
-    """:attr:`bl_utils.train.TrainingData.data_id` of a resolved ``config``'s data, without
-    resizing images or computing distance maps."""
-    source, fingerprint = data_identity(config.data, config.cache_dir)
-    return data_id(source.kind, fingerprint)
-
-
 def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str | os.PathLike | None = None,
               device_type: str = "cpu", folds: Iterable[int | None] = (None,)) -> list[PlannedRun]:
     """Every ``strategies`` × ``seeds`` (× ``folds``; ``None``: the config's split) run of
@@ -210,7 +203,7 @@ def plan_runs(config, strategies: Iterable[str], seeds: Iterable[int], out: str 
         resolved = dataclasses.replace(changed.resolve(torch.device("cpu")), amp=config.amp, device=config.device)
         key = (resolved.data, resolved.cache_dir)
         if key not in data_ids:
-            data_ids[key] = _data_id(resolved)
+            data_ids[key] = data_id_of(resolved.data, resolved.cache_dir)
         runs.append(PlannedRun(resolved, run_folder(resolved, out, data_ids[key])))
     return runs
 

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import study, words
+from . import study, training_data, words
 from .plots.style import save_figure
 from .runs import RunResult
 from .runtime import project_root
@@ -112,7 +112,7 @@ def start(data: str | None = None, needs: str = "runs", profile: str | None = No
     root = Path(root or project_root())
     published = root / "results"
     data, published_id = _data_of(data, needs, published)
-    data_id = published_id or study.data_id_of(data)
+    data_id = published_id or training_data.data_id_of(data)
     kind = data_id.split("-")[0]
     smoke = (kind == "synthetic") if smoke is None else bool(smoke)
     publishing = os.environ.get(PUBLISH_ENV, "") not in ("", "0")

@@ -28,15 +28,15 @@ import numpy as np
 
 from .data import busi as bl_data
 from . import launch
-from .config import PROTOCOLS, TrainConfig, data_id, default_results_dir, run_folder
+from .config import PROTOCOLS, TrainConfig, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, write_json
 from .schedules import BOUNDARY_STRATEGIES, STRATEGIES
 from .train import run_order, train_all
-from .training_data import data_identity
+from . import training_data
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
-           "smoke_version", "planned_runs", "find_runs", "data_id_of", "published_data_id", "run_experiment", "data_facts", "profile_config", "pixel_phis", "tables_dir",
+           "smoke_version", "planned_runs", "find_runs", "published_data_id", "run_experiment", "data_facts", "profile_config", "pixel_phis", "tables_dir",
            "validation_images", "case_predictions", "write_answer", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
@@ -98,13 +98,6 @@ def planned_runs(name: str, smoke: bool = False) -> int:
     return len(experiment.strategies) * len(seeds) * len(folds)
 
 
-def data_id_of(data: str) -> str:
-    """The data level of the run folders of ``data`` (a BUSI folder or ``"synthetic"``):
-    :func:`bl_utils.config.data_id` of its content fingerprint (:func:`bl_utils.training_data.data_identity`)."""
-    source, fingerprint = data_identity(data)
-    return data_id(source.kind, fingerprint)
-
-
 def published_data_id(results_dir: str | os.PathLike | None = None) -> str | None:
     """The data id of the runs published in ``results_dir`` (default: ``results/`` of the checkout):
     the one ``busi-*`` folder there that holds complete runs, read from the runs themselves, so
@@ -124,9 +117,9 @@ def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
     """The complete runs of ``config`` for ``strategies`` × ``seeds``, without training:
     ``(found, missing folders)``. A run is looked for in ``out`` (default: ``results/``), then in
     each folder of ``also``; a missing one is reported at its place in ``out``. ``data_id``: the
-    data level of the folders (default: :func:`data_id_of` ``config.data``, which reads the data)."""
+    data level of the folders (default: :func:`bl_utils.training_data.data_id_of` ``config.data``, which reads the data)."""
     device = get_device(config.device)
-    data_id = data_id or data_id_of(config.data)
+    data_id = data_id or training_data.data_id_of(config.data)
     places = [Path(out or default_results_dir()), *map(Path, also)]
     found, missing = [], []
     for seed, fold, name in run_order(strategies, seeds, folds):
@@ -186,7 +179,7 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
     config = config_of(name, data or "synthetic", **changes)
     published = Path(published) if published else default_results_dir()
     also = [published] if out and Path(out).resolve() != published.resolve() else []
-    data_id = data_id or data_id_of(data)
+    data_id = data_id or training_data.data_id_of(data)
     note = ""
     if (train or smoke) and data is not None:
         found, missing = train_all(config, experiment.strategies, seeds, out, verbose=verbose, folds=folds), []
@@ -212,7 +205,7 @@ def data_facts(data: str) -> dict[str, Any]:
     """What a notebook says about its data, without its folder (a published notebook holds no
     machine's path): ``description`` (name and classes), ``fingerprint`` (of the content) and
     ``resized_copy`` (True for a BUSI copy already at 256² with one merged mask per image)."""
-    source, fingerprint = data_identity(data)
+    source, fingerprint = training_data.data_identity(data)
     resized_copy = False
     if source.kind == "busi":
         meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,

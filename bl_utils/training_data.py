@@ -24,7 +24,7 @@ from .config import TrainConfig, data_id
 from .distance import batch_signed_distance_maps, scale_phi
 from .data.split import cross_validation_folds, fold_split, random_split, split_train_val
 
-__all__ = ["TrainingData", "data_identity", "prepare_data", "phi_scale_table"]
+__all__ = ["TrainingData", "data_identity", "data_id_of", "prepare_data", "phi_scale_table"]
 
 
 @dataclass
@@ -78,6 +78,14 @@ def data_identity(data: str, cache_dir: str | None = None) -> tuple[bl_data.Data
     everything = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
                                    distance_maps=False, cache_dir=cache_dir, progress=False)
     return source, bl_data.content_fingerprint(everything)
+
+
+def data_id_of(data: str, cache_dir: str | None = None) -> str:
+    """The data level of the run folders of ``data`` (a BUSI folder or ``"synthetic"``):
+    :func:`bl_utils.config.data_id` of its content fingerprint (:func:`data_identity`). The one
+    function every caller uses (the trainer's :attr:`TrainingData.data_id` gives the same id)."""
+    source, fingerprint = data_identity(data, cache_dir)
+    return data_id(source.kind, fingerprint)
 
 
 def _load_split(config: TrainConfig, verbose: bool):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from bl_utils import notebook, study
+from bl_utils import notebook, study, training_data
 from helpers import publish_run as _publish_run
 
 
 def test_without_data_notebooks_1_2_use_the_synthetic_stand_in_and_write_under_reports(checkout,
                                                                                          monkeypatch, capsys):
-    monkeypatch.setattr(study, "data_id_of", lambda data: "synthetic-00000000")
+    monkeypatch.setattr(training_data, "data_id_of", lambda data: "synthetic-00000000")
     monkeypatch.setattr(study, "data_facts", lambda data: {"description": "SYNTHETIC (stub)", "fingerprint": "0", "resized_copy": False})
     nb = notebook.start(None, needs="images")
     assert nb.data == "synthetic" and nb.kind == "synthetic" and nb.smoke and not nb.publishing
@@ -21,7 +21,7 @@ def test_without_data_notebooks_1_2_use_the_synthetic_stand_in_and_write_under_r
 
 def test_without_data_notebooks_3_5_show_the_published_runs_by_their_data_id(checkout, monkeypatch, capsys):
     _publish_run(checkout / "results", "busi-1234abcd", "table1", "ce", 0)
-    monkeypatch.setattr(study, "data_id_of", lambda data: pytest.fail("no image may be read"))
+    monkeypatch.setattr(training_data, "data_id_of", lambda data: pytest.fail("no image may be read"))
     nb = notebook.start(None, needs="runs", profile="auto")
     assert nb.data is None and nb.data_id == "busi-1234abcd" and nb.kind == "busi" and not nb.has_images
     assert nb.runs_dir == checkout / "reports" / "published-auto" / "runs"
@@ -32,14 +32,14 @@ def test_without_data_notebooks_3_5_show_the_published_runs_by_their_data_id(che
 
 def test_only_busi_is_published(checkout, monkeypatch):
     monkeypatch.setenv(notebook.PUBLISH_ENV, "1")
-    monkeypatch.setattr(study, "data_id_of", lambda data: "synthetic-00000000")
+    monkeypatch.setattr(training_data, "data_id_of", lambda data: "synthetic-00000000")
     with pytest.raises(ValueError, match="only a run on BUSI"):
         notebook.start("synthetic", needs="images")
 
 
 def test_a_publication_writes_figures_and_results_of_the_checkout(checkout, monkeypatch):
     monkeypatch.setenv(notebook.PUBLISH_ENV, "1")
-    monkeypatch.setattr(study, "data_id_of", lambda data: "busi-1234abcd")
+    monkeypatch.setattr(training_data, "data_id_of", lambda data: "busi-1234abcd")
     monkeypatch.setattr(study, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
     nb = notebook.start("/somewhere/busi", needs="runs", profile="auto")
     assert nb.publishing and nb.figures_dir == checkout / "figures"

@@ -81,6 +81,7 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     # the folder names the data by content and every setting that differs from the profile's
     whole = training_data.data_identity(tiny_data, reference.settings.get("cache_dir"))[1]   # every image, no rule
     assert folder.parents[2].name == meta["data_id"] == "synthetic-" + whole[:8] != "synthetic-" + settings["data_fingerprint"][:8]
+    assert training_data.data_id_of(tiny_data, reference.settings.get("cache_dir")) == meta["data_id"]   # the one rule
     assert folder.parents[1].name == "quick-random+image_size=32+epochs=2+batch_size=8+max_images=16"
     assert meta["versions"]["torch"] == importlib.metadata.version("torch")
     assert meta["device"].startswith("cpu")
