@@ -105,6 +105,29 @@ def test_table_as_they_ran_it_reports_their_metric_and_per_image_dice_with_inter
     assert row["FP rate, normal images (final)"] == 0.5
 
 
+
+def test_measured_differences_pair_each_run_with_itself(tmp_path):
+    """Their metric minus the per-image Dice of the same best epoch, and best minus final Dice, per
+    run, then a t-interval over runs (scipy's, an independent oracle)."""
+    from bl_utils import reproduction
+
+    results, gaps = [], (0.00, 0.02, 0.07)
+    for seed, (f1, gap) in enumerate(zip((0.70, 0.74, 0.78), gaps)):
+        run = _run(tmp_path, "ce", seed, 0, np.array([0.4, 0.6]) + 0.1 * seed)     # best-epoch means 0.5, 0.6, 0.7
+        table = pd.read_csv(run.folder / "val_per_image.csv")
+        table.loc[table.checkpoint == "final", "dice"] -= gap * (table.label != "normal")
+        table.to_csv(run.folder / "val_per_image.csv", index=False)
+        run.best["val_f1_pooled"] = f1
+        results.append(run)
+    table = reproduction.measured_differences(results).set_index("difference")
+    metric, epoch = table.loc["metric"], table.loc["epoch chosen on the scored images"]
+    assert metric.strategy == epoch.strategy == "ce" and metric.runs == epoch.runs == 3
+    assert metric["mean"] == pytest.approx(0.14)                  # 0.70 − 0.5, 0.74 − 0.6, 0.78 − 0.7
+    assert epoch["mean"] == pytest.approx(np.mean(gaps))
+    low, high = scipy_stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=scipy_stats.sem(gaps))
+    assert (epoch.low, epoch.high) == pytest.approx((low, high))
+
+
 def _scored_run(root, strategy, seed, fold, hd95, found, components, normal_fp, drops):
     """A 128² run with three tumour images: HD95 (NaN where ``found`` is False: a missed tumour),
     components, the normal images' false positives, and ``robustness.csv`` whose speckle level 0.5
