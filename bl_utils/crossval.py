@@ -112,15 +112,17 @@ def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin
 def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = PRIMARY["margin"],
            power: float = 0.8) -> pd.DataFrame:
     """Per strategy of ``answer``: the runs a ± ``margin`` equivalence answer would need at
-    ``power`` given the measured sd (``None``: unattainable, the corrected half-width's floor is
-    above the margin), and that floor."""
+    ``power`` given the measured sd (``None``: unattainable), the floor of the corrected 95 %
+    half-width (:func:`bl_utils.stats.half_width_floor`) and the narrowest margin reachable at
+    ``power`` however many runs (:func:`bl_utils.stats.power_floor`; at or above the margin: ``None``)."""
     n_train, n_test = _sizes(results)
     rows = []
     for _, row in answer.iterrows():
         rows.append({"strategy": row["name"], "sd": row["sd"], "runs": int(row["n_runs"]),
                      "runs_needed": stats.runs_needed(row["sd"], n_train=n_train, n_test=n_test, margin=margin,
                                                       power=power),
-                     "half_width_floor": stats.half_width_floor(row["sd"], n_train=n_train, n_test=n_test)})
+                     "half_width_floor": stats.half_width_floor(row["sd"], n_train=n_train, n_test=n_test),
+                     "power_floor": stats.power_floor(row["sd"], n_train=n_train, n_test=n_test, power=power)})
     return pd.DataFrame(rows)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats as _st
 
 __all__ = ["Interval", "t_interval", "corrected_t_interval", "t_test_pvalue", "tost_pvalue", "holm",
-           "VERDICTS", "Verdict", "compare_all", "half_width_floor", "runs_needed"]
+           "VERDICTS", "Verdict", "compare_all", "half_width_floor", "power_floor", "runs_needed"]
 
 #: The verdict codes of :func:`compare_all` and what each means, for a sentence in a notebook.
 VERDICTS = {"better": "better than CE", "worse": "worse than CE",
@@ -265,6 +265,17 @@ def half_width_floor(sd: float, *, n_train: float, n_test: float, alpha: float =
     """
     ratio = _check_sizing(sd, n_train, n_test, alpha)
     return float(_st.norm.ppf(1 - alpha) * sd * math.sqrt(ratio))
+
+
+def power_floor(sd: float, *, n_train: float, n_test: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The narrowest margin a corrected TOST at level ``alpha`` shows with probability ``power``
+    (true difference 0), however many runs: ``(z_{1-alpha} + z_{1-beta/2}) * sd * sqrt(n_test/n_train)``,
+    ``beta = 1 - power`` (the large-``J`` limit of :func:`runs_needed`'s condition). Wider than
+    :func:`half_width_floor`, which asks for the interval alone, not for the power to land inside the
+    margin: :func:`runs_needed` returns None for every margin at or below it."""
+    ratio = _check_sizing(sd, n_train, n_test, alpha)
+    _check_level("power", power)
+    return float((_st.norm.ppf(1 - alpha) + _st.norm.ppf(1 - (1 - power) / 2)) * sd * math.sqrt(ratio))
 
 
 def runs_needed(sd: float, *, n_train: float, n_test: float, margin: float = 0.02, alpha: float = 0.05,

@@ -213,8 +213,8 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
     need = []
     for _, row in sizing.iterrows():
         if row["runs_needed"] is None or pd.isna(row["runs_needed"]):
-            need.append(f"{row['strategy']} none can (sd {row['sd']:.3f} over {int(row['runs'])} runs: the interval's "
-                        f"floor ± {row['half_width_floor']:.3f} is wider than the margin)")
+            need.append(f"{row['strategy']} none can (sd {row['sd']:.3f} over {int(row['runs'])} runs: with that sd, "
+                        f"the narrowest margin reached at 80 % power, however many runs, is ± {row['power_floor']:.3f})")
         else:
             need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f} over {int(row['runs'])} runs)")
     sizing_text = (f"Runs a ± {margin} answer would need at 80 % power, if the sd measured so far held (an sd from a "

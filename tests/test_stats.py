@@ -296,6 +296,17 @@ def test_runs_needed_is_monotone_in_sd_and_none_beyond_the_floor():
     assert stats.runs_needed(0.03, n_train=N_TRAIN, n_test=N_TEST, margin=0.02) is None   # floor 0.0247
 
 
+
+def test_power_floor_is_where_runs_needed_stops_having_an_answer():
+    """At 80 % power and true difference 0, (z_0.95 + z_0.90)·sd·√(n_test/n_train) is the margin's
+    limit: just above the sd that puts it at 0.02 no number of runs suffices; just below, some does."""
+    coefficient = (st.norm.ppf(0.95) + st.norm.ppf(0.90)) * 0.5               # sqrt(1/4) = 0.5
+    assert stats.power_floor(0.01, n_train=N_TRAIN, n_test=N_TEST) == pytest.approx(coefficient * 0.01, rel=1e-12)
+    critical = 0.02 / coefficient                                               # ≈ 0.0137
+    assert stats.runs_needed(critical * 1.01, n_train=N_TRAIN, n_test=N_TEST, margin=0.02) is None
+    assert stats.runs_needed(critical * 0.97, n_train=N_TRAIN, n_test=N_TEST, margin=0.02) is not None
+    assert stats.power_floor(0.01, n_train=N_TRAIN, n_test=N_TEST) > stats.half_width_floor(0.01, n_train=N_TRAIN, n_test=N_TEST)
+
 def test_runs_needed_edge_cases():
     kw = dict(n_train=N_TRAIN, n_test=N_TEST)
     assert stats.runs_needed(0.005, true_difference=0.02, **kw) is None          # |delta| = margin

@@ -87,7 +87,8 @@ def _answer():
     answer = pd.DataFrame([v.as_row() for v in verdicts]).assign(sd=[np.std(named[v.name], ddof=1) for v in verdicts])
     sizing = pd.DataFrame([{"strategy": k, "sd": np.std(d, ddof=1), "runs": len(d),
                             "runs_needed": stats.runs_needed(np.std(d, ddof=1), n_train=340, n_test=85),
-                            "half_width_floor": stats.half_width_floor(np.std(d, ddof=1), n_train=340, n_test=85)}
+                            "half_width_floor": stats.half_width_floor(np.std(d, ddof=1), n_train=340, n_test=85),
+                            "power_floor": stats.power_floor(np.std(d, ddof=1), n_train=340, n_test=85)}
                            for k, d in named.items()])
     return answer, sizing
 
@@ -107,6 +108,8 @@ def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
     assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
     assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1]
     assert "rebalance none can" in second and "36 of the 40 planned runs are in" in second   # sd 0.2: floor above the margin
+    floor = sizing.set_index("strategy").loc["rebalance", "power_floor"]
+    assert floor > 0.02 and f"± {floor:.3f})" in second.split("rebalance none can")[1]
     done = words.primary_summary(answer, sizing, runs_done=40, runs_planned=40, what="x").parts[1]
     assert "ran all 40 planned runs" in done and "are in" not in done
     assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs (sd 0.000 over 12 runs)" in second
