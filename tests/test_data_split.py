@@ -17,7 +17,7 @@ from PIL import Image
 from bl_utils.data import busi as data
 from bl_utils.data import duplicates
 from bl_utils.data.dataset import BusiDataset
-from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, load_split, random_split,
+from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, fold_table, load_split, random_split,
                             save_split, split_train_val)
 
 BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
@@ -208,6 +208,18 @@ def test_fold_split_is_a_split():
     assert sorted(vals) == list(range(42))                   # the validation folds cover every image once
     assert fold_split(folds, 0).val_stems == [str(i) for i in fold_split(folds, 0).val]
 
+
+
+def test_fold_table_counts_each_folds_classes_and_its_leaks_by_hand():
+    meta = pd.DataFrame({"label": ["benign", "benign", "malignant", "benign", "malignant", "benign"]})
+    folds = np.array([0, 0, 1, 1, 2, 2])
+    pairs = pd.DataFrame({"i": [0, 1, 3], "j": [1, 2, 5]})   # inside fold 0; folds 0–1; folds 1–2
+    table = fold_table(folds, meta, pairs)
+    assert table.index.tolist() == [0, 1, 2]
+    assert table.benign.tolist() == [2, 1, 1] and table.malignant.tolist() == [0, 1, 1]
+    assert table.images.tolist() == [2, 2, 2]
+    assert table["pairs across train/val"].tolist() == [1, 2, 1]
+    assert "pairs across train/val" not in fold_table(folds, meta).columns
 
 def test_fold_errors():
     meta = _meta({"a": 5, "b": 5})

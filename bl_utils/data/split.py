@@ -5,7 +5,7 @@ it first groups (near-)duplicate images (:func:`bl_utils.data.duplicates.duplica
 whole groups, so that no image is validated against a copy of itself seen in training;
 :func:`count_leaks` counts the duplicate pairs a split puts across train and validation.
 :func:`cross_validation_folds` assigns the images to k folds (grouped and stratified the same
-way) and :func:`fold_split` makes one fold the validation set. :func:`random_split` is Odonnat &
+way), :func:`fold_split` makes one fold the validation set and :func:`fold_table` counts each fold. :func:`random_split` is Odonnat &
 Pham's own draw (ungrouped, unstratified). :func:`save_split` / :func:`load_split` write and read a
 split as JSON.
 """
@@ -25,7 +25,7 @@ from .dataset import BusiDataset
 from .duplicates import duplicate_groups
 from ..runtime import write_json
 
-__all__ = ["Split", "split_train_val", "cross_validation_folds", "fold_split", "random_split",
+__all__ = ["Split", "split_train_val", "cross_validation_folds", "fold_split", "fold_table", "random_split",
            "count_leaks", "save_split", "load_split"]
 
 
@@ -215,6 +215,21 @@ def fold_split(folds, fold: int, *, seed: int = 0, stems=None, grouped: bool = T
     names = np.arange(len(folds)).astype(str) if stems is None else np.asarray(stems).astype(str)
     return Split(train.astype(np.int64), val.astype(np.int64), int(seed), len(val) / len(folds),
                  names[train].tolist(), names[val].tolist(), stratified=True, grouped=grouped)
+
+
+def fold_table(folds, meta: pd.DataFrame, pairs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per fold of ``folds`` (:func:`cross_validation_folds`): its images per class of
+    ``meta`` (the dataset's meta, ``label`` column) and in all, and, given the duplicate ``pairs``
+    (:func:`bl_utils.data.duplicates.find_duplicates`), how many of them the fold's split puts
+    across train and validation (:func:`count_leaks`)."""
+    folds = np.asarray(folds)
+    labels = meta.label.to_numpy().astype(str)
+    table = pd.crosstab(pd.Series(folds, name="fold"), pd.Series(labels, name="class"))
+    table["images"] = table.sum(axis=1)
+    if pairs is not None:
+        table["pairs across train/val"] = [count_leaks(pairs, fold_split(folds, int(k))) for k in table.index]
+    table.columns.name = None
+    return table
 
 
 def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
