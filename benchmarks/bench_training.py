@@ -64,7 +64,7 @@ def training_data(n_train: int, n_val: int, size: int, device: torch.device) -> 
                         val_uint8=np.zeros((n_val, size, size), np.uint8), mean=0.0, std=1.0,
                         train_stems=stems[:n_train], val_stems=stems[n_train:], val_labels=["benign"] * n_val,
                         source="BUSI-like random tensors (bench_training)", kind="synthetic",
-                        fingerprint="0" * 16, n_images=n_train + n_val)
+                        fingerprint="0" * 16, n_images=n_train + n_val, data_fingerprint="0" * 16)
 
 
 def _sync(device: torch.device) -> None:
