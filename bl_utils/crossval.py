@@ -2,7 +2,9 @@
 
 The primary endpoint, fixed before any result: **per-image Dice on the tumour images at the final
 epoch, each boundary-loss strategy minus CE, paired by (seed, fold)**. One run j = (seed, fold)
-gives ``d_j``, the mean over that fold's validation images of the paired difference. Runs of
+gives ``d_j``, the mean over that fold's validation images of the paired difference; a strategy's
+run pairs with CE's only when both trained on one kind of machine (:func:`bl_utils.runs.machine_of`:
+the same seed gives another trajectory on another CPU or in another precision). Runs of
 repeated cross-validation share most of their training images, so the J values are not independent:
 the interval is Nadeau & Bengio's corrected resampled t (variance × (1/J + n_test/n_train)), the
 plain t-interval beside it; verdicts come from :func:`bl_utils.stats.compare_all` (TOST against a
@@ -26,7 +28,7 @@ import pandas as pd
 
 from . import stats
 from .analysis import robustness_long
-from .runs import RunResult
+from .runs import RunResult, machine_of
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
 __all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "primary_answer", "sizing",
@@ -45,23 +47,23 @@ def hd95_penalty(side: int) -> float:
 
 
 def _with_fold(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
-    """``table`` with the run's ``strategy, seed, fold`` (``fold`` -1 for runs without folds) and
-    ``hd95_penalised``: HD95, or :func:`hd95_penalty` of the run's image size for a missed tumour."""
+    """``table`` with the run's ``strategy, seed, fold`` (``fold`` -1 for runs without folds),
+    ``machine`` (:func:`bl_utils.runs.machine_of`) and ``hd95_penalised``: HD95, or :func:`hd95_penalty` of the run's image size for a missed tumour."""
     missed = ~table.target_empty.astype(bool) & table.pred_empty.astype(bool)
     penalised = table.hd95.where(~missed, hd95_penalty(r.settings.get("image_size", 0))) if "hd95" in table else np.nan
     return table.assign(strategy=r.strategy, seed=r.seed, fold=int(r.settings.get("fold", -1)),
-                        hd95_penalised=penalised)
+                        machine=machine_of(r), hd95_penalised=penalised)
 
 
 def per_image_folds(results: Iterable[RunResult], checkpoint: str = "final") -> pd.DataFrame:
-    """One row per (run, validation image) at ``checkpoint``: ``strategy, seed, fold, stem, label``,
+    """One row per (run, validation image) at ``checkpoint``: ``strategy, seed, fold, machine, stem, label``,
     the metrics of ``val_per_image.csv`` and ``hd95_penalised`` (see :func:`_with_fold`)."""
     frames = []
     for r in results:
         table = pd.read_csv(r.folder / "val_per_image.csv", dtype={"stem": str, "label": str})
         frames.append(_with_fold(table[table.checkpoint == checkpoint].drop(columns="checkpoint"), r))
     if not frames:
-        return pd.DataFrame(columns=["strategy", "seed", "fold", "stem", "label", "dice", "target_empty"])
+        return pd.DataFrame(columns=["strategy", "seed", "fold", "machine", "stem", "label", "dice", "target_empty"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -70,11 +72,13 @@ def run_differences(long: pd.DataFrame, metric: str = "dice", images: str = "tum
     """``d_j`` of every run j = (seed, fold) and strategy: the mean over the images scored by both
     that strategy and ``baseline`` in run j of ``metric`` (strategy − baseline). ``images``:
     ``"tumour"`` (non-empty targets) or ``"all"``. Columns ``strategy, seed, fold, difference,
-    n_images``; runs whose baseline is missing are left out."""
+    n_images``; runs whose baseline is missing, or trained on another kind of machine (``long``'s
+    ``machine`` column, where it has one), are left out."""
     if images not in ("tumour", "all"):
         raise ValueError(f"images must be 'tumour' or 'all', got {images!r}")
     rows = long if images == "all" else long[~long.target_empty.astype(bool)]
-    wide = rows.pivot_table(index=["seed", "fold", "stem"], columns="strategy", values=metric)
+    keys = ["seed", "fold"] + (["machine"] if "machine" in rows else []) + ["stem"]
+    wide = rows.pivot_table(index=keys, columns="strategy", values=metric)
     out = []
     for strategy in [s for s in wide.columns if s != baseline]:
         if baseline not in wide:
@@ -198,7 +202,7 @@ def secondary_differences(results: Sequence[RunResult]) -> pd.DataFrame:
     frames = [interval_table(_named(run_differences(long, column, "tumour")), n_train, n_test).assign(endpoint=label)
               for label, column in SECONDARY]
     fp = pd.DataFrame([{"strategy": r.strategy, "seed": r.seed, "fold": int(r.settings.get("fold", -1)),
-                        "stem": "normal images", "fp": _normal_fp(r), "target_empty": False} for r in results])
+                        "machine": machine_of(r), "stem": "normal images", "fp": _normal_fp(r), "target_empty": False} for r in results])
     frames.append(interval_table(_named(run_differences(fp.dropna(subset=["fp"]), "fp", "all")), n_train, n_test)
                   .assign(endpoint="false positives, normal images (share)"))
     table = pd.concat(frames, ignore_index=True)
@@ -213,7 +217,7 @@ def degradation_differences(results: Sequence[RunResult], corruption: str, level
     (positive: it degrades less than CE). The columns of :func:`interval_table`; exploratory."""
     rob = robustness_long(results)
     rob = rob[rob.corruption == corruption]
-    keys = ["strategy", "seed", "fold", "stem"]
+    keys = ["strategy", "seed", "fold", "machine", "stem"]
     clean = rob[rob.level == clean_level].set_index(keys).dice
     at = rob[rob.level == level].set_index(keys)
     long = at[["target_empty"]].assign(drop=at.dice - clean.reindex(at.index)).reset_index()
@@ -222,14 +226,18 @@ def degradation_differences(results: Sequence[RunResult], corruption: str, level
 
 
 def paired_runs(results: Sequence[RunResult]) -> list[RunResult]:
-    """The runs of the (seed, fold) for which every strategy among ``results`` has a run: the ones a
-    figure can show side by side, image by image."""
+    """The runs of the (seed, fold) for which every strategy among ``results`` has a run, all on one
+    kind of machine (:func:`bl_utils.runs.machine_of`): the ones a figure can show side by side,
+    image by image."""
+    def key(r: RunResult) -> tuple[int, int, str]:
+        return r.seed, int(r.settings.get("fold", -1)), machine_of(r)
+
     strategies = {r.strategy for r in results}
-    groups: dict[tuple[int, int], set] = {}
+    groups: dict[tuple[int, int, str], set] = {}
     for r in results:
-        groups.setdefault((r.seed, int(r.settings.get("fold", -1))), set()).add(r.strategy)
-    complete = {key for key, present in groups.items() if present == strategies}
-    return [r for r in results if (r.seed, int(r.settings.get("fold", -1))) in complete]
+        groups.setdefault(key(r), set()).add(r.strategy)
+    complete = {k for k, present in groups.items() if present == strategies}
+    return [r for r in results if key(r) in complete]
 
 
 def components_table(results: Sequence[RunResult]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 from .runtime import atomic_write
 
 __all__ = ["RunResult", "load_run", "load_predictions", "runs_frame", "results_table", "table_markdown",
-           "write_table", "collapsed", "machines_table", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
+           "write_table", "collapsed", "machines_table", "machine_of", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
 
 #: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
 #: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
@@ -57,6 +57,17 @@ def load_run(folder: str | os.PathLike) -> RunResult:
     metadata = json.loads((folder / "run.json").read_text())
     history = pd.read_csv(folder / "metrics.csv")
     return RunResult(folder, metadata["settings"], history, metadata["best"], metadata)
+
+
+def machine_of(result: RunResult) -> str:
+    """The kind of machine ``result`` trained on, as far as its numbers depend on it: the processor
+    and the kernels torch used (``run.json``'s ``cpu``), the device type and the mixed-precision mode,
+    e.g. ``"AMD EPYC · AVX512 · cpu · amp bf16"``. Two runs of one seed on machines of two kinds share
+    their initial weights and batch order, not their trajectory, so comparisons pair runs only within
+    one kind (runs made before ``cpu`` was recorded share ``"not recorded"``)."""
+    meta = result.metadata
+    device = str(meta.get("device", "")).split(" (")[0] or "device not recorded"
+    return f"{meta.get('cpu', 'not recorded')} · {device} · amp {meta.get('amp', 'not recorded')}"
 
 
 def machines_table(groups: dict[str, list[RunResult]]) -> pd.DataFrame:

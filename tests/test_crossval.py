@@ -218,3 +218,34 @@ def test_components_table_counts_missed_single_and_fragmented_predictions(scored
     assert table.loc["ce", "mean_components"] == pytest.approx(4 / 3)
     assert table.loc["ce", "two_or_more"] == pytest.approx(1 / 3) and table.loc["ce", "one"] == pytest.approx(2 / 3)
     assert table.loc["ce+bl", "two_or_more"] == 0 and table.loc["ce", "none"] == 0
+
+
+def _moved_to(result, cpu, amp):
+    """``result`` as if it had trained on ``cpu`` in ``amp`` (its run.json rewritten)."""
+    meta = json.loads((result.folder / "run.json").read_text())
+    meta.update(cpu=cpu, amp=amp, device="cpu (2 threads)")
+    (result.folder / "run.json").write_text(json.dumps(meta))
+    return runs.load_run(result.folder)
+
+
+def test_runs_pair_with_ce_only_on_the_same_kind_of_machine(study):
+    results, gains = study
+    # seed 0 fold 1: ce+bl moved to another CPU; its CE and rebalance stay on the machine of the rest
+    moved = [_moved_to(r, "AMD EPYC · AVX512", "bf16") if (r.strategy, r.seed, r.settings["fold"]) == ("ce+bl", 0, 1)
+             else r for r in results]
+    d = crossval.run_differences(crossval.per_image_folds(moved))
+    kept = {(s, seed, fold) for s, seed, fold in zip(d.strategy, d.seed, d.fold)}
+    assert ("ce+bl", 0, 1) not in kept and ("rebalance", 0, 1) in kept and len(kept) == 7
+    answer = crossval.primary_answer(moved).set_index("name")
+    assert answer.loc["ce+bl", "n_runs"] == 3
+    assert answer.loc["ce+bl", "mean"] == pytest.approx(np.mean([g for k, g in gains.items() if k != (0, 1)]))
+    # the whole (seed, fold) on the other machine pairs again, and figures show it
+    group = [_moved_to(r, "AMD EPYC · AVX512", "bf16") if (r.seed, r.settings["fold"]) == (0, 1) else r for r in results]
+    assert len(crossval.run_differences(crossval.per_image_folds(group))) == 8
+    assert len(crossval.paired_runs(group)) == 12 and len(crossval.paired_runs(moved)) == 9
+
+
+def test_machine_of_names_the_cpu_the_device_type_and_the_precision(study):
+    results, _ = study
+    assert runs.machine_of(_moved_to(results[0], "AMD EPYC · AVX2", "off")) == "AMD EPYC · AVX2 · cpu · amp off"
+    assert runs.machine_of(results[1]) == "not recorded · device not recorded · amp not recorded"
