@@ -30,12 +30,11 @@ from scipy import stats as _st
 __all__ = ["Interval", "t_interval", "corrected_t_interval", "t_test_pvalue", "tost_pvalue", "holm",
            "VERDICTS", "Verdict", "compare_all", "half_width_floor", "power_floor", "runs_needed"]
 
-#: The verdict codes of :func:`compare_all` and what each means, for a sentence in a notebook.
-VERDICTS = {"better": "better than CE", "worse": "worse than CE",
-            "better_within_margin": "better than CE, by less than the margin",
-            "worse_within_margin": "worse than CE, by less than the margin",
-            "equivalent": "equivalent to CE within ± the margin",
-            "inconclusive": "neither a difference nor equivalence could be shown"}
+#: The verdict codes of :func:`compare_all`: a difference from 0 shown (``better``, ``worse``), and
+#: also inside the ± margin (``*_within_margin``); equivalence within the margin shown without a
+#: difference (``equivalent``); neither shown (``inconclusive``). :func:`bl_utils.words.primary_verdict`
+#: says them in words.
+VERDICTS = ("better", "worse", "better_within_margin", "worse_within_margin", "equivalent", "inconclusive")
 
 
 @dataclass(frozen=True)

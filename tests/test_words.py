@@ -148,3 +148,12 @@ def test_data_statement_names_the_data_without_a_path_and_the_profile_without_ep
     assert "random initialisation" in second
     missing = words.data_statement(None, data_id="busi-ff3294f5")
     assert "published runs (busi-ff3294f5)" in missing and words.GET_BUSI in missing and "Profile" not in missing
+
+
+def test_primary_verdict_says_every_verdict_code_of_stats_apart():
+    rows = [{"verdict": code, "margin": 0.02, "bound": 0.031} for code in stats.VERDICTS]
+    said = [words.primary_verdict(row) for row in rows]
+    assert len(set(said)) == len(stats.VERDICTS)                       # no two codes read alike
+    assert said[stats.VERDICTS.index("inconclusive")] == "inconclusive at ± 0.031"
+    assert all("inconclusive" not in s for code, s in zip(stats.VERDICTS, said) if code != "inconclusive")
+    assert all("0.02" in s for code, s in zip(stats.VERDICTS, said) if code.endswith("within_margin") or code == "equivalent")
