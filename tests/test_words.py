@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from bl_utils import words
+from bl_utils import stats, words
 from bl_utils.runs import RunResult
 
 
@@ -78,7 +78,6 @@ def _answer():
     one too noisy to say (12 runs of 5-fold CV on 340/85 images)."""
     import numpy as np
 
-    from bl_utils import stats
 
     rng = np.random.default_rng(0)
     named = {"ce+bl": 0.10 + 0.01 * rng.standard_normal(12), "ce+ramp": np.zeros(12),
