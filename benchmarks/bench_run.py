@@ -5,7 +5,7 @@ for ``--epochs`` epochs (default 1) of strategy ``rebalance`` (both loss terms a
 temporary results folder, on the built-in synthetic data by default or on BUSI with ``--data``,
 and splits the wall time into:
 
-* preparing the data (:func:`bl_utils.train.prepare_data`: loading, the split, resizing, Φ_G;
+* preparing the data (:func:`bl_utils.training_data.prepare_data`: loading, the split, resizing, Φ_G;
   done once per data setting and shared by the runs of ``train_all``);
 * one epoch (training and validation: the run's per-epoch ``seconds``);
 * the rest of the run (building the model, checkpoints, and the end-of-run evaluation: the best
@@ -30,8 +30,9 @@ import torch
 
 from bl_utils import train as bl_train
 from bl_utils.config import PROFILES, TrainConfig
-from bl_utils.data.busi import resolve_data
+from bl_utils.data.source import resolve_data
 from bl_utils.runtime import get_device, machine_line
+from bl_utils.training_data import prepare_data
 
 
 def time_run(name: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
@@ -42,7 +43,7 @@ def time_run(name: str, args: argparse.Namespace, device: torch.device) -> dict[
                                   max_images=args.max_images, encoder_weights=weights, amp=args.amp,
                                   device=str(device)).resolve(device)
     start = time.perf_counter()
-    data = bl_train.prepare_data(config, device, verbose=False)
+    data = prepare_data(config, device, verbose=False)
     prepare = time.perf_counter() - start
     with tempfile.TemporaryDirectory(prefix="bench_run-") as out:
         start = time.perf_counter()
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profiles", nargs="+", default=["quick", "paper"], choices=sorted(PROFILES))
     parser.add_argument("--data", default="synthetic",
-                        help="'synthetic' (default), the BUSI folder, or 'kaggle' (bl_utils.data.busi.resolve_data)")
+                        help="'synthetic' (default), the BUSI folder, or 'kaggle' (bl_utils.data.source.resolve_data)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs actually trained (default 1)")
     parser.add_argument("--max-images", type=int, default=None, help="use only this many images")
     parser.add_argument("--weights", default="none", choices=["none", "imagenet"],

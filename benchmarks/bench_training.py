@@ -38,8 +38,8 @@ from bl_utils.losses import StrategyLoss
 from bl_utils.runtime import get_device, machine_line
 from bl_utils.schedules import make_strategy
 from bl_utils.config import PROFILES, TrainConfig
-from bl_utils.train import (TrainingData, TrainingState, build_training,
-                            train_one_epoch, validate)
+from bl_utils.train import TrainingState, build_training, train_one_epoch, validate
+from bl_utils.training_data import TrainingData
 
 #: The paper's split of the 425 BUSI images kept by the 5 % rule.
 N_TRAIN, N_VAL = 340, 85
@@ -56,7 +56,7 @@ def busi_like(n: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
 
 
 def training_data(n_train: int, n_val: int, size: int, device: torch.device) -> TrainingData:
-    """A :class:`~bl_utils.train.TrainingData` of BUSI-like tensors on ``device``."""
+    """A :class:`~bl_utils.training_data.TrainingData` of BUSI-like tensors on ``device``."""
     images, masks, phis = (t.to(device) for t in busi_like(n_train + n_val, size))
     stems = [f"image ({k})" for k in range(n_train + n_val)]
     return TrainingData(images[:n_train], masks[:n_train], phis[:n_train],

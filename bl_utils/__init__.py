@@ -8,8 +8,9 @@ One module per concept (``from bl_utils import distance``, ``from bl_utils.data 
 * ``schedules``         — α(t) schedules and the four strategies as data
 * ``metrics``           — Dice, IoU, HD95, ASSD, connected components, Odonnat & Pham's batch-pooled F1
 * ``stats``             — corrected resampled t, TOST, Holm, the sizing of a ± margin answer
-* ``data.busi``         — where the data comes from; reading BUSI's layout; selection rules; content fingerprint
-* ``data.dataset``      — the arrays of a loaded dataset and their table; the selection counts
+* ``data.source``       — where the data comes from: a BUSI folder, Kaggle, or the synthetic stand-in
+* ``data.busi``         — reading BUSI's layout; resizing; the selection rules applied; content fingerprint
+* ``data.dataset``      — the arrays of a loaded dataset and their table; the selection rule and its counts
 * ``data.manifest``     — the original image sizes of a resized copy (manifest.csv)
 * ``data.cache``        — the resized arrays and Φ_G kept on disk between runs
 * ``data.duplicates``   — near-duplicate images and their groups

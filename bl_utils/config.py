@@ -59,7 +59,7 @@ from .model import encoder_weights_available
 from .runtime import get_device, project_root, select_amp
 from .schedules import STRATEGIES
 
-__all__ = ["PROFILES", "PROTOCOLS", "PHI_SCALES", "resolve_profile", "RESULT_KEYS", "RUN_FILES", "TrainConfig", "alpha_in_pixel_units", "variant_name",
+__all__ = ["PROFILES", "PROTOCOLS", "resolve_profile", "RESULT_KEYS", "RUN_FILES", "TrainConfig", "alpha_in_pixel_units", "variant_name",
            "data_id", "run_folder", "default_results_dir"]
 
 #: The settings of each profile; ``auto`` picks ``paper`` on CUDA and ``quick`` elsewhere.

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from . import study, training_data, words
+from .data.dataset import BusiDataError
+from .data.source import DataSource, resolve_data
 from .plots.style import save_figure
 from .runs import RunResult
 from .runtime import project_root
@@ -52,7 +55,8 @@ class Session:
     ``None`` when no images are at hand; ``kind``: ``"busi"`` or ``"synthetic"``; ``name``: how
     titles name the data; ``data_id``: the data level of the run folders; ``runs_dir``: where runs
     are trained and looked for first; ``published_dir``: ``results/`` of the checkout, where the
-    published runs are looked for next.
+    published runs are looked for next; ``source``: the resolved :class:`~bl_utils.data.source.DataSource`
+    of ``data`` (computed on first use: notebooks that only show runs never resolve it).
     """
 
     data: str | None
@@ -70,6 +74,16 @@ class Session:
     @property
     def has_images(self) -> bool:
         return self.data is not None
+
+    @cached_property
+    def source(self) -> DataSource:
+        """:func:`bl_utils.data.source.resolve_data` of ``data``, resolved on first use and kept (its
+        ``root`` is what :func:`bl_utils.data.busi.load_busi` reads, its ``description`` says what the
+        data is). Raises :class:`~bl_utils.data.dataset.BusiDataError` saying how to get BUSI when no
+        images are at hand (``data`` is None), and as ``resolve_data`` for a bad ``data``."""
+        if not self.has_images:
+            raise BusiDataError(f"No images are at hand, so there is no data source. {words.GET_BUSI}")
+        return resolve_data(self.data)
 
     def runs(self, experiment: str, train: bool = False, profile: str | None = None) -> list[RunResult]:
         """The runs of ``experiment`` (:func:`bl_utils.study.obtain`): the reader's, else the published ones."""
@@ -105,7 +119,7 @@ def start(data: str | None = None, needs: str = "runs", profile: str | None = No
           tables_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Session:
     """Resolve a notebook's data and folders (see the module), print which data and profile it
     runs with, and return the :class:`Session`. ``smoke=None``: True on synthetic data (tiny runs).
-    Raises :class:`bl_utils.data.busi.BusiDataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
+    Raises :class:`bl_utils.data.dataset.BusiDataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
     ``ValueError`` for a publication on other data than BUSI."""
     if needs not in NEEDS:
         raise ValueError(f"needs must be one of {NEEDS}, got {needs!r}")

@@ -167,7 +167,7 @@ def check_parameters(declared: dict[str, dict[str, dict]], given: dict) -> None:
 def resolve_data(data: str, cwd: Path | None = None, root: Path = ROOT) -> str:
     """``synthetic``, ``kaggle``, or the folder ``data`` (relative to ``cwd``, default the working
     directory) made independent of the working directory: relative to the checkout ``root`` when it
-    lies in or beside it (``../shared/data/busi256``; :func:`bl_utils.data.busi.resolve_data` reads such a
+    lies in or beside it (``../shared/data/busi256``; :func:`bl_utils.data.source.resolve_data` reads such a
     path from the project root), else absolute. Raises :class:`ReportError` for a missing folder."""
     if data in DATA_KEYWORDS:
         return data

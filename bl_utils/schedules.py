@@ -49,8 +49,8 @@ from numbers import Real
 from typing import Callable
 
 __all__ = [
-    "ConstantSchedule", "LinearSchedule", "StepSchedule", "OdonnatPhamSchedule", "Strategy", "STRATEGIES", "SCHEDULES",
-    "make_strategy",
+    "ConstantSchedule", "LinearSchedule", "StepSchedule", "OdonnatPhamSchedule", "Strategy", "STRATEGIES", "BASELINE",
+    "BOUNDARY_STRATEGIES", "RAMP_STRATEGIES", "SCHEDULES", "make_strategy",
 ]
 
 #: The four strategies of the report, in the order the report compares them.
@@ -58,7 +58,9 @@ STRATEGIES = ("ce", "ce+bl", "ce+ramp", "rebalance")
 #: The strategy every other one is compared with, and the three that use the boundary loss.
 BASELINE = "ce"
 BOUNDARY_STRATEGIES = ("ce+bl", "ce+ramp", "rebalance")
-#: The ramps :func:`make_strategy` knows for ``ce+ramp`` and ``rebalance``.
+#: The strategies whose α follows a schedule (``schedule=``), so that ablations of the ramp train only these.
+RAMP_STRATEGIES = ("ce+ramp", "rebalance")
+#: The ramps :func:`make_strategy` knows for :data:`RAMP_STRATEGIES`.
 SCHEDULES = ("linear", "kervadec", "odonnat-pham")
 
 

@@ -27,11 +27,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from .data import busi as bl_data
+from .data.source import resolve_data
 from . import launch
 from .config import PROTOCOLS, TrainConfig, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, write_json
-from .schedules import BOUNDARY_STRATEGIES, STRATEGIES
+from .schedules import BASELINE, BOUNDARY_STRATEGIES, RAMP_STRATEGIES, STRATEGIES
 from .train import run_order, train_all
 from . import training_data
 
@@ -68,7 +69,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "odonnat_pham": Experiment("Odonnat & Pham's protocol as their code ran it, CPU profile",
                                protocol="odonnat-pham", seeds=ABLATION_SEEDS),
     "odonnat_pham_paper": Experiment("Odonnat & Pham's protocol at their profile (256², ResNet-34)", profile="paper",
-                                     protocol="odonnat-pham", strategies=("ce", "rebalance"), seeds=(0,)),
+                                     protocol="odonnat-pham", strategies=(BASELINE, "rebalance"), seeds=(0,)),
     "table1": Experiment("Table 1: the four strategies, CPU profile, 5 seeds"),
     "paper": Experiment("Table 1 at Odonnat & Pham's profile (256², ResNet-34, 20 epochs)",
                         profile="paper", seeds=(0,)),
@@ -81,10 +82,10 @@ EXPERIMENTS: dict[str, Experiment] = {
     "mask_noise_8": Experiment("Annotation noise: contours jittered by 8 px (at 256²)",
                                seeds=ABLATION_SEEDS, settings={"mask_noise": 8.0}),
     "linear_20": Experiment("Ablation: linear 0 → 1 ramp over 20 epochs (with CE for reference)",
-                            strategies=("ce", "ce+ramp", "rebalance"), seeds=ABLATION_SEEDS,
+                            strategies=(BASELINE, *RAMP_STRATEGIES), seeds=ABLATION_SEEDS,
                             settings={"epochs": 20}),
     "kervadec_20": Experiment("Ablation: Kervadec et al.'s schedule over 20 epochs",
-                              strategies=("ce+ramp", "rebalance"), seeds=ABLATION_SEEDS,
+                              strategies=RAMP_STRATEGIES, seeds=ABLATION_SEEDS,
                               settings={"epochs": 20, "schedule": "kervadec"}),
 }
 
@@ -222,14 +223,14 @@ def profile_config(profile: str, smoke: bool = False) -> TrainConfig:
 
 def pixel_phis(data: str) -> np.ndarray:
     """Φ_G in pixels at 256² of the images with a tumour that pass the < 5 % rule, ``(N, 256, 256)``."""
-    dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE, progress=False)
+    dataset = bl_data.load_busi(resolve_data(data).root, image_size=bl_data.PAPER_SIZE, progress=False)
     return dataset.phis[dataset.masks.reshape(len(dataset), -1).any(axis=1)]
 
 
 def validation_images(data: str, run: RunResult) -> np.ndarray:
     """uint8 ``(N, H, W)`` validation images of ``run`` (its order, its image size), read from ``data``.
     Raises ``ValueError`` when ``data`` is not the data the run was trained on (other fingerprint)."""
-    dataset = bl_data.load_busi(bl_data.resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
+    dataset = bl_data.load_busi(resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
                                 max_tumour_fraction=run.settings["max_tumour_fraction"],
                                 include_normal=run.settings.get("include_normal", True),
                                 distance_maps=False, progress=False)

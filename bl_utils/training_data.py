@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from .data import busi as bl_data
+from .data.source import DataSource, resolve_data
 from . import noise
 from .config import TrainConfig, data_id
 from .distance import batch_signed_distance_maps, scale_phi
@@ -69,12 +70,12 @@ class TrainingData:
         return data_id(self.kind, self.data_fingerprint)
 
 
-def data_identity(data: str, cache_dir: str | None = None) -> tuple[bl_data.DataSource, str]:
-    """The source of ``data`` (as :func:`bl_utils.data.busi.resolve_data` reads it) and the content
+def data_identity(data: str, cache_dir: str | None = None) -> tuple[DataSource, str]:
+    """The source of ``data`` (as :func:`bl_utils.data.source.resolve_data` reads it) and the content
     fingerprint of *every* image it holds at 256², before any selection rule: what names the data
     in a run's folder (:func:`bl_utils.config.data_id`), whatever rule a protocol applies. Reads
     no image when the resized arrays are cached; computes no Φ_G."""
-    source = bl_data.resolve_data(data)
+    source = resolve_data(data)
     everything = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
                                    distance_maps=False, cache_dir=cache_dir, progress=False)
     return source, bl_data.content_fingerprint(everything)

@@ -4,9 +4,10 @@ on them are in conftest.py):
 * hand-made BUSI folders (``write_case``, ``npz_files``): the tests of bl_utils.data;
 * the tiny training settings (``TINY``, ``tiny_config``, ``cli_args``): test_train, test_cli, test_config;
 * ``fake_dataset``, a stand-in for BusiDataset, and its oracle ``authors_sdm``: test_widgets, test_explorer,
-  test_plots_maths, test_plots_titles (the fixture ``fake_dataset`` of conftest.py returns it); ``authors_sdm``
+  test_plots_maths, test_plots_style (the fixture ``fake_dataset`` of conftest.py returns it); ``authors_sdm``
   and ``random_blobs``, random masks: test_disks, test_explorer;
 * ``publish_run``, a published run folder: test_notebook, test_study (with the fixture ``checkout``);
+* ``write_study_run``, a cross-validation run folder with per-image rows: test_crossval, test_reproduction;
 * the figures' hand-made inputs (``FRACTIONS``, ``LABELS``, ``sizes_meta``, ``cases``, ``components_tables``,
   ``history``, ``runs``): the test_plots_* files.
 """
@@ -25,6 +26,7 @@ from scipy import ndimage
 
 from bl_utils.config import TrainConfig, run_folder
 from bl_utils.disks import Disk
+from bl_utils.runs import load_run
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# A stand-in for BusiDataset (test_widgets, test_explorer, test_plots_maths, test_plots_titles),
+# A stand-in for BusiDataset (test_widgets, test_explorer, test_plots_maths, test_plots_style),
 # its oracle and random masks (also test_disks)
 
 
@@ -124,7 +126,7 @@ def publish_run(results: Path, data_id: str, experiment: str, strategy: str, see
 
 
 # --------------------------------------------------------------------------------------------
-# Inputs of the figures (test_plots_data, test_plots_qualitative, test_plots_training, test_plots_titles)
+# Inputs of the figures (test_plots_data, test_plots_qualitative, test_plots_training, test_plots_style)
 
 
 #: Ten images: two without tumour, and tumours on both sides of, and exactly at, 5 % and 10 %.
@@ -184,3 +186,25 @@ def runs():
     rebalance = SimpleNamespace(strategy="rebalance", settings={"seed": 4}, history=history(4))
     old = SimpleNamespace(strategy="ce+bl", settings={}, history=history(7))
     return ce, rebalance, old
+
+
+def write_study_run(root, strategy, seed, fold, dice, normal_fp=None, weight=0.0):
+    """A cross-validation run folder under ``root``, read back: ``val_per_image.csv`` (tumour images
+    t0… with Dice ``dice``, one normal image n0), ``metrics.csv``, ``run.json`` and, with
+    ``normal_fp`` (4 booleans), ``normal_images.csv``."""
+    folder = root / strategy / f"seed{seed}" / f"fold{fold}"
+    folder.mkdir(parents=True)
+    stems = [f"t{k}" for k in range(len(dice))] + ["n0"]
+    rows = [{"stem": s, "label": "benign", "dice": d, "target_empty": False, "pred_empty": d == 0, "checkpoint": c}
+            for c in ("best", "final") for s, d in zip(stems, dice)]
+    rows += [{"stem": "n0", "label": "normal", "dice": 1.0, "target_empty": True, "pred_empty": True, "checkpoint": c}
+             for c in ("best", "final")]
+    pd.DataFrame(rows).to_csv(folder / "val_per_image.csv", index=False)
+    pd.DataFrame({"epoch": [1]}).to_csv(folder / "metrics.csv", index=False)
+    if normal_fp is not None:
+        pd.DataFrame({"stem": ["a", "b", "c", "d"] * 2, "false_positive": normal_fp * 2,
+                      "checkpoint": ["best"] * 4 + ["final"] * 4}).to_csv(folder / "normal_images.csv", index=False)
+    meta = {"settings": {"strategy": strategy, "seed": seed, "fold": fold}, "best": {}, "final":
+            {"effective_w_boundary": weight}, "train_stems": ["x"] * 12, "val_stems": stems}
+    (folder / "run.json").write_text(json.dumps(meta))
+    return load_run(folder)

@@ -11,26 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from bl_utils import crossval, runs
-
-
-def _run(root, strategy, seed, fold, dice, normal_fp=None, weight=0.0):
-    """A run folder with ``val_per_image.csv`` (tumour images t0…, one normal image) and ``run.json``."""
-    folder = root / strategy / f"seed{seed}" / f"fold{fold}"
-    folder.mkdir(parents=True)
-    stems = [f"t{k}" for k in range(len(dice))] + ["n0"]
-    rows = [{"stem": s, "label": "benign", "dice": d, "target_empty": False, "pred_empty": d == 0, "checkpoint": c}
-            for c in ("best", "final") for s, d in zip(stems, dice)]
-    rows += [{"stem": "n0", "label": "normal", "dice": 1.0, "target_empty": True, "pred_empty": True, "checkpoint": c}
-             for c in ("best", "final")]
-    pd.DataFrame(rows).to_csv(folder / "val_per_image.csv", index=False)
-    pd.DataFrame({"epoch": [1]}).to_csv(folder / "metrics.csv", index=False)
-    if normal_fp is not None:
-        pd.DataFrame({"stem": ["a", "b", "c", "d"] * 2, "false_positive": normal_fp * 2,
-                      "checkpoint": ["best"] * 4 + ["final"] * 4}).to_csv(folder / "normal_images.csv", index=False)
-    meta = {"settings": {"strategy": strategy, "seed": seed, "fold": fold}, "best": {}, "final":
-            {"effective_w_boundary": weight}, "train_stems": ["x"] * 12, "val_stems": stems}
-    (folder / "run.json").write_text(json.dumps(meta))
-    return runs.load_run(folder)
+from helpers import write_study_run
 
 
 @pytest.fixture
@@ -40,9 +21,9 @@ def study(tmp_path):
     results = []
     for (seed, fold), gain in gains.items():
         base = np.array([0.5, 0.6, 0.0])
-        results.append(_run(tmp_path, "ce", seed, fold, base, normal_fp=[True, False, False, False]))
-        results.append(_run(tmp_path, "ce+bl", seed, fold, base + gain, weight=1.0))
-        results.append(_run(tmp_path, "rebalance", seed, fold, base, normal_fp=[False] * 4, weight=0.4))
+        results.append(write_study_run(tmp_path, "ce", seed, fold, base, normal_fp=[True, False, False, False]))
+        results.append(write_study_run(tmp_path, "ce+bl", seed, fold, base + gain, weight=1.0))
+        results.append(write_study_run(tmp_path, "rebalance", seed, fold, base, normal_fp=[False] * 4, weight=0.4))
     return results, gains
 
 
@@ -88,47 +69,7 @@ def test_secondary_table_counts_missed_tumours_and_normal_false_positives(study)
     assert table.loc["rebalance", "effective_w_boundary mean"] == 0.4 and (table.runs == 4).all()
 
 
-def test_table_as_they_ran_it_reports_their_metric_and_per_image_dice_with_intervals(tmp_path):
-    from bl_utils import reproduction
-
-    results = []
-    for seed, f1 in enumerate((0.70, 0.74, 0.78)):
-        run = _run(tmp_path, "rebalance", seed, 0, np.array([0.4, 0.6]) + 0.1 * seed, normal_fp=[True, True, False, False])
-        run.best["val_f1_pooled"] = f1
-        results.append(run)
-    row = reproduction.table_as_they_ran_it(results).iloc[0]
-    assert row["Odonnat & Pham"] == 0.801 and row["runs"] == 3
-    assert row["their metric, best epoch (optimistic)"] == pytest.approx(0.74)
-    low, high = row["their metric, best epoch (optimistic) 95% CI"]
-    assert (low, high) == pytest.approx(scipy_stats.t.interval(0.95, 2, loc=0.74, scale=scipy_stats.sem([0.70, 0.74, 0.78])))
-    assert row["Dice on tumours, final epoch"] == pytest.approx(0.6)              # means 0.5, 0.6, 0.7
-    assert row["FP rate, normal images (final)"] == 0.5
-
-
-
-def test_measured_differences_pair_each_run_with_itself(tmp_path):
-    """Their metric minus the per-image Dice of the same best epoch, and best minus final Dice, per
-    run, then a t-interval over runs (scipy's, an independent oracle)."""
-    from bl_utils import reproduction
-
-    results, gaps = [], (0.00, 0.02, 0.07)
-    for seed, (f1, gap) in enumerate(zip((0.70, 0.74, 0.78), gaps)):
-        run = _run(tmp_path, "ce", seed, 0, np.array([0.4, 0.6]) + 0.1 * seed)     # best-epoch means 0.5, 0.6, 0.7
-        table = pd.read_csv(run.folder / "val_per_image.csv")
-        table.loc[table.checkpoint == "final", "dice"] -= gap * (table.label != "normal")
-        table.to_csv(run.folder / "val_per_image.csv", index=False)
-        run.best["val_f1_pooled"] = f1
-        results.append(run)
-    table = reproduction.measured_differences(results).set_index("difference")
-    metric, epoch = table.loc["metric"], table.loc["epoch chosen on the scored images"]
-    assert metric.strategy == epoch.strategy == "ce" and metric.runs == epoch.runs == 3
-    assert metric["mean"] == pytest.approx(0.14)                  # 0.70 − 0.5, 0.74 − 0.6, 0.78 − 0.7
-    assert epoch["mean"] == pytest.approx(np.mean(gaps))
-    low, high = scipy_stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=scipy_stats.sem(gaps))
-    assert (epoch.low, epoch.high) == pytest.approx((low, high))
-
-
-def _scored_run(root, strategy, seed, fold, hd95, found, components, normal_fp, drops):
+def _scoredrun_folder(root, strategy, seed, fold, hd95, found, components, normal_fp, drops):
     """A 128² run with three tumour images: HD95 (NaN where ``found`` is False: a missed tumour),
     components, the normal images' false positives, and ``robustness.csv`` whose speckle level 0.5
     takes ``drops`` off the clean Dice of each image."""
@@ -157,10 +98,10 @@ def scored(tmp_path):
     """3 runs (seed 0, folds 0–2) of CE and ce+bl; ce+bl misses t2 in fold 1, CE never misses."""
     results = []
     for fold in range(3):
-        results.append(_scored_run(tmp_path, "ce", 0, fold, [4, 6, 8], [True] * 3, [1, 2, 1],
+        results.append(_scoredrun_folder(tmp_path, "ce", 0, fold, [4, 6, 8], [True] * 3, [1, 2, 1],
                                    [True, True, False, False], drops=[0.2, 0.2, 0.2]))
         found = [True, True, fold != 1]
-        results.append(_scored_run(tmp_path, "ce+bl", 0, fold, [2, 6, 8 - fold], found, [1, 1, 1],
+        results.append(_scoredrun_folder(tmp_path, "ce+bl", 0, fold, [2, 6, 8 - fold], found, [1, 1, 1],
                                    [True, False, False, False], drops=[0.1, 0.1, 0.1 + 0.1 * fold]))
     return results
 

@@ -1,4 +1,4 @@
-"""Tests of bl_utils.data.busi (the BUSI loader, the < 5 % rule, the data source).
+"""Tests of bl_utils.data.busi (the BUSI loader, the < 5 % rule).
 
 Oracles: the preprocessed copy ``../shared/data/busi256`` (made independently from the same
 Kaggle files: PIL bilinear greyscale images, nearest-neighbour mask unions), PIL itself, brute
@@ -11,8 +11,6 @@ Real-data tests skip when ``../shared/data`` is absent (as on a user's machine).
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +20,7 @@ import torch
 from PIL import Image
 
 from bl_utils.data import busi as data
-from bl_utils.data import synthetic
-from bl_utils.data.dataset import META_COLUMNS
+from bl_utils.data.dataset import META_COLUMNS, BusiDataError
 from bl_utils.distance import signed_distance_map
 from helpers import npz_files, write_case
 
@@ -171,7 +168,7 @@ def _bad_cases():
 def test_bad_input_raises_busidataerror_naming_the_file(tmp_path, case):
     root, named, phrases = case(tmp_path)
     cache = tmp_path / "cache"
-    with pytest.raises(data.BusiDataError) as info:
+    with pytest.raises(BusiDataError) as info:
         data.load_busi(root, image_size=16, cache_dir=cache, progress=False)
     message = str(info.value)
     assert named in message
@@ -179,99 +176,6 @@ def test_bad_input_raises_busidataerror_naming_the_file(tmp_path, case):
         assert phrase in message
     assert isinstance(info.value, ValueError)
     assert npz_files(cache) == []                       # nothing half-written or cached
-
-
-def test_resolve_data_path_errors_and_success(tmp_path, tiny):
-    with pytest.raises(data.BusiDataError, match="BUSI_DIR"):
-        data.resolve_data(tmp_path / "missing")
-    source = data.resolve_data(tiny.parent)
-    assert source.kind == "busi" and source.root == tiny
-    assert "6 images" in source.description and "benign 3" in source.description
-    assert data.resolve_data(source) is source
-
-
-def test_resolve_data_none_uses_busi_dir(monkeypatch, tiny):
-    monkeypatch.setenv("BUSI_DIR", str(tiny))
-    assert data.resolve_data(None).kind == "busi"
-    assert data.resolve_data("").root == tiny
-
-
-def test_resolve_data_relative_path_from_cwd_then_project_root(monkeypatch, tmp_path, tiny):
-    """A notebook's working directory is notebooks/: a path relative to the repository root works there."""
-    project = tmp_path / "project"
-    (project / "notebooks").mkdir(parents=True)
-    (project / "data").mkdir()
-    tiny.parent.rename(project / "data" / "busi")
-    monkeypatch.setenv("BL_PROJECT_ROOT", str(project))
-    monkeypatch.chdir(project / "notebooks")
-    source = data.resolve_data("data/busi")                     # not in notebooks/: from the root
-    assert source.kind == "busi" and source.root.resolve() == project / "data" / "busi" / data.LAYOUT_FOLDER
-    assert data.resolve_data("../data/busi").root.resolve() == source.root.resolve()   # from the cwd
-    (project / "notebooks" / "data" / "busi").mkdir(parents=True)     # the cwd wins when it exists...
-    with pytest.raises(data.BusiDataError, match="No BUSI layout"):   # ...even when it is not BUSI
-        data.resolve_data("data/busi")
-    monkeypatch.setenv("BUSI_DIR", "../data/busi")               # BUSI_DIR is resolved the same way
-    assert data.resolve_data(None).root.resolve() == source.root.resolve()
-    with pytest.raises(data.BusiDataError) as info:
-        data.resolve_data("nowhere/busi")
-    message = str(info.value)
-    assert "nowhere" in message and str(project) in message and "BUSI_DIR" in message
-
-
-def _fake_kagglehub(monkeypatch, download):
-    module = types.ModuleType("kagglehub")
-    module.dataset_download = download
-    monkeypatch.setitem(sys.modules, "kagglehub", module)
-
-
-def test_resolve_data_kaggle_downloads_with_kagglehub(monkeypatch, tiny):
-    asked = []
-
-    def download(handle):
-        asked.append(handle)
-        return str(tiny.parent)          # kagglehub returns the folder holding Dataset_BUSI_with_GT
-
-    _fake_kagglehub(monkeypatch, download)
-    source = data.resolve_data("kaggle")
-    assert asked == ["aryashah2k/breast-ultrasound-images-dataset"] == [data.KAGGLE_DATASET]
-    assert source.kind == "busi" and source.root == tiny and "6 images" in source.description
-
-
-def test_resolve_data_kaggle_offline_names_the_fixes(monkeypatch):
-    def offline(handle):
-        raise ConnectionError("Failed to resolve 'www.kaggle.com'")
-
-    _fake_kagglehub(monkeypatch, offline)
-    with pytest.raises(data.BusiDataError) as info:
-        data.resolve_data("kaggle")
-    message = str(info.value)
-    for phrase in ("ConnectionError", "www.kaggle.com", "credentials", "KAGGLE_KEY", "BUSI_DIR"):
-        assert phrase in message
-    assert isinstance(info.value.__cause__, ConnectionError)
-
-
-def test_resolve_data_kaggle_without_kagglehub(monkeypatch):
-    monkeypatch.setitem(sys.modules, "kagglehub", None)          # `import kagglehub` fails
-    with pytest.raises(data.BusiDataError, match="pip install kagglehub") as info:
-        data.resolve_data("Kaggle")
-    assert "BUSI_DIR" in str(info.value)
-
-
-def test_resolve_data_synthetic_written_once(monkeypatch, tmp_path):
-    monkeypatch.setenv("BL_PROJECT_ROOT", str(tmp_path))
-    monkeypatch.delenv("BUSI_DIR", raising=False)
-    monkeypatch.setattr(synthetic, "DEFAULT_COUNTS", {"benign": 2, "malignant": 1, "normal": 1})
-    source = data.resolve_data(None)
-    assert source.kind == "synthetic" and source.root == tmp_path / "data" / "synthetic_busi"
-    assert source.description.startswith("SYNTHETIC") and "not BUSI" in source.description
-    marker = source.root / "synthetic_busi.json"
-    stamp = marker.stat().st_mtime_ns
-    again = data.resolve_data("synthetic")
-    assert again == source and marker.stat().st_mtime_ns == stamp          # reused, not rewritten
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["synthetic_busi"]   # no temp left
-    ds = data.load_busi(source.root, max_tumour_fraction=None, cache_dir=False, distance_maps=False,
-                        progress=False)
-    assert ds.class_counts().to_dict() == {"benign": 2, "malignant": 1, "normal": 1}
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,9 @@ from bl_utils import launch
 from bl_utils import cli as bl_cli
 from bl_utils import config as bl_config
 from bl_utils import train as bl_train
-from bl_utils.train import TrainConfig
+from bl_utils.config import TrainConfig
+from bl_utils.runs import RunResult
+from bl_utils.training_data import prepare_data
 
 pytestmark = pytest.mark.slow
 
@@ -71,10 +73,17 @@ def cli_args(tiny_data, out, strategy="rebalance", seeds=(0,), **changes) -> lis
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, tiny_data) -> bl_train.RunResult:
+def reference(tmp_path_factory, tiny_data) -> RunResult:
     """An uninterrupted 2-epoch rebalance run, trained in this process."""
     return bl_train.train(tiny_config(tiny_data, epochs=2), out=tmp_path_factory.mktemp("reference"),
                           verbose=False)
+
+
+def submission(text: str) -> tuple[str, int, int]:
+    """``(launcher, jobs submitted, complete runs skipped)`` from the line :func:`launch.launch` opens with."""
+    found = re.search(r"submitit \((\w+)\)\D*(\d+) job\D*(\d+) complete", text)
+    assert found, text
+    return found.group(1), int(found.group(2)), int(found.group(3))
 
 
 def assert_same_run(folder: Path, expected: Path) -> None:
@@ -166,7 +175,7 @@ def test_plan_resolves_the_profile_for_the_jobs_device_and_leaves_amp_to_the_job
             assert run.folder.parents[1].name == f"{profile}-random+batch_size=8+max_images=16"
             assert not run.complete
     # the folder is the one the in-process trainer uses
-    data = bl_train.prepare_data(runs[0].config.resolve(torch.device("cpu")), torch.device("cpu"), verbose=False)
+    data = prepare_data(runs[0].config.resolve(torch.device("cpu")), torch.device("cpu"), verbose=False)
     assert runs[0].folder == bl_config.run_folder(runs[0].config, tmp_path, data.data_id)
 
 
@@ -193,7 +202,7 @@ def test_slurm_array_is_submitted_with_the_resources_asked(tiny_data, tmp_path, 
                           "--partition", "gpu", "--array-parallelism", "3", "--timeout-min", "30"])
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert "submitit (slurm): 8 job(s) submitted, 0 complete run(s) skipped" in printed
+    assert submission(printed) == ("slurm", 8, 0)
     assert "logs in" in printed and f"{launch.LOGS}/<job id>_0_log.out" in printed
     assert re.search(r"ce\+bl seed1 +job 4242_5 ", printed)
     script = (tmp_path / "submitted.sh").read_text()
@@ -228,7 +237,7 @@ def test_local_jobs_make_the_runs_of_the_in_process_grid_and_skip_them_next_time
     lines: list[str] = []
     options = launch.LaunchOptions("local", wait=True, gpus_per_job=0, timeout_min=20)
     assert launch.launch(runs, options, tmp_path / "jobs", echo=lines.append) == 0, "\n".join(lines)
-    assert lines[0].startswith("submitit (local): 4 job(s) submitted, 0 complete run(s) skipped")
+    assert submission(lines[0]) == ("local", 4, 0)
 
     for result, run in zip(here, runs):
         assert run.complete
@@ -242,7 +251,7 @@ def test_local_jobs_make_the_runs_of_the_in_process_grid_and_skip_them_next_time
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "jobs").rglob("*") if "seed" in str(p)}
     again: list[str] = []
     assert launch.launch(runs, options, tmp_path / "jobs", echo=again.append) == 0
-    assert again[0].startswith("submitit (local): 0 job(s) submitted, 4 complete run(s) skipped")
+    assert submission(again[0]) == ("local", 0, 4)
     assert sum("(complete, skipped)" in line for line in again) == 4
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert len(list((tmp_path / "jobs" / launch.LOGS).glob("*_result.pkl"))) == 4   # no new job
@@ -256,7 +265,7 @@ def test_a_killed_job_submitted_again_ends_like_an_uninterrupted_run(reference, 
     folder = out / reference.folder.relative_to(reference.folder.parents[3])
     assert bl_cli.main(command) == 0
     printed = capsys.readouterr().out
-    assert "submitit (local): 1 job(s) submitted" in printed and "run.json when its job finishes" in printed
+    assert submission(printed) == ("local", 1, 0) and "run.json" in printed   # and where its result will be
     job_id = re.search(r"rebalance seed0 +job (\d+) ", printed).group(1)
     log = out / launch.LOGS / f"{job_id}_0_log.out"
     task = task_process(int(job_id))
@@ -268,7 +277,7 @@ def test_a_killed_job_submitted_again_ends_like_an_uninterrupted_run(reference, 
 
     assert bl_cli.main([*command, "--wait"]) == 0
     printed = capsys.readouterr().out
-    assert "submitit (local): 1 job(s) submitted, 0 complete run(s) skipped" in printed
+    assert submission(printed) == ("local", 1, 0)
     new_id = re.search(r"rebalance seed0 +job (\d+) ", printed).group(1)
     assert f"rebalance/seed0 after epoch {completed}/2" in (out / launch.LOGS / f"{new_id}_0_log.out").read_text()
     assert re.search(r"rebalance seed0 +best val Dice [0-9.]+ \(epoch [12]\), final [0-9.]+ ", printed)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bl_utils import notebook, study, training_data
+from bl_utils import notebook, study, training_data, words
+from bl_utils.data.dataset import BusiDataError
 from helpers import publish_run as _publish_run
 
 
@@ -44,3 +45,24 @@ def test_a_publication_writes_figures_and_results_of_the_checkout(checkout, monk
     nb = notebook.start("/somewhere/busi", needs="runs", profile="auto")
     assert nb.publishing and nb.figures_dir == checkout / "figures"
     assert nb.runs_dir == nb.tables_dir == nb.published_dir == checkout / "results"
+
+
+def test_the_data_source_is_resolved_on_first_use_and_kept(checkout, monkeypatch, tiny):
+    monkeypatch.setattr(training_data, "data_id_of", lambda data: "busi-1234abcd")
+    monkeypatch.setattr(study, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
+    asked = []
+    resolve = notebook.resolve_data
+    monkeypatch.setattr(notebook, "resolve_data", lambda data: asked.append(data) or resolve(data))
+    nb = notebook.start(str(tiny), needs="images")
+    assert asked == []                                                   # not resolved by start
+    assert nb.source.kind == "busi" and nb.source.root == tiny and "6 images" in nb.source.description
+    assert nb.source is nb.source and asked == [str(tiny)]               # resolved once, then kept
+
+
+def test_without_images_the_data_source_says_how_to_get_busi(checkout, monkeypatch):
+    _publish_run(checkout / "results", "busi-1234abcd", "table1", "ce", 0)
+    monkeypatch.setattr(notebook, "resolve_data", lambda data: pytest.fail("nothing may be resolved"))
+    nb = notebook.start(None, needs="runs", profile="auto")
+    with pytest.raises(BusiDataError, match="no data source") as info:
+        nb.source
+    assert words.GET_BUSI in str(info.value)

@@ -1,32 +1,22 @@
-"""Tests of notebook 2's figures in bl_utils.plots and of save_figure: the figures draw what they
-claim (the arrows of eq. 1, the region ΔS of eq. 2, the explorer's per-pixel maps) at a legible size,
-and figure files depend on their pixels only (no text chunks, the same bytes whatever the thread
-count, not rewritten when the pixels are unchanged)."""
+"""Tests of notebook 2's figures (bl_utils.plots.maths): they draw what they claim (the arrows of
+eq. 1, the region ΔS of eq. 2, the explorer's per-pixel maps) at a legible size. save_figure's tests
+are in test_plots_style.py."""
 
 from __future__ import annotations
-
-import os
-import struct
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.image import AxesImage
 from matplotlib.text import Annotation, Text
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from bl_utils import disks, explorer
 from bl_utils.disks import Disk
 from bl_utils.plots import maths, style
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("s", [Disk((54, 70), 36), Disk((60, 60), 26), Disk((63, 57), 32)])
@@ -108,92 +98,3 @@ def test_loss_explorer_figure_on_an_empty_mask(fake_dataset):
     # no tumour and no prediction: nothing to outline, the figure still draws
     fig = maths.plot_loss_explorer(explorer.explore(fake_dataset(), 3, shift=(0, 0), blur=0.0, confidence=1.0))
     assert len(image_panels(fig)) == 5
-
-
-# ------------------------------------------------------------------ save_figure
-
-def png_chunks(data: bytes) -> list[str]:
-    """The chunk types of a PNG file, read by hand (the oracle of what save_figure writes)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    chunks, pos = [], 8
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunks.append(kind.decode("ascii"))
-        pos += 12 + length
-    return chunks
-
-
-def small_figure(colour: str = "C0"):
-    fig, ax = plt.subplots(figsize=(2, 1.5))
-    ax.plot([0, 1, 2], [0, 1, 0], color=colour)
-    ax.set_title("α")
-    return fig
-
-
-def pixels(path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGBA"))
-
-
-def test_save_figure_writes_no_text_chunks(tmp_path):
-    path = style.save_figure(small_figure(), "plain", tmp_path, dpi=80)
-    chunks = png_chunks(path.read_bytes())
-    assert chunks[0] == "IHDR" and chunks[-1] == "IEND" and "IDAT" in chunks
-    assert not {"tEXt", "iTXt", "zTXt", "tIME"} & set(chunks)
-    with Image.open(path) as image:
-        assert image.text == {} and "Software" not in image.info
-
-
-def test_save_figure_keeps_the_old_bytes_when_the_pixels_are_equal(tmp_path):
-    path = style.save_figure(small_figure(), "kept", tmp_path, dpi=80)
-    first = pixels(path)
-    # the same pixels in other bytes: re-encoded by PIL, with a text chunk save_figure never writes
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Comment", "written by the test")
-    Image.fromarray(first).save(path, format="png", pnginfo=info, compress_level=1)
-    other_bytes = path.read_bytes()
-    assert "tEXt" in png_chunks(other_bytes)
-    assert style.save_figure(small_figure(), "kept", tmp_path, dpi=80) == path
-    assert path.read_bytes() == other_bytes                      # untouched
-    style.save_figure(small_figure("C3"), "kept", tmp_path, dpi=80)    # new pixels: rewritten
-    assert "tEXt" not in png_chunks(path.read_bytes())
-    assert not np.array_equal(pixels(path), first)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]  # no temporary file left
-
-
-def test_save_figure_replaces_a_file_that_is_not_an_image(tmp_path):
-    (tmp_path / "broken.png").write_bytes(b"not a png")
-    path = style.save_figure(small_figure(), "broken", tmp_path, dpi=80)
-    assert png_chunks(path.read_bytes())[0] == "IHDR"
-
-
-@pytest.mark.parametrize("name", ["", "../up", "sub/fig"])
-def test_save_figure_rejects_paths_as_names(tmp_path, name):
-    with pytest.raises(ValueError, match="bare file name"):
-        style.save_figure(small_figure(), name, tmp_path)
-
-
-RENDER = """
-import sys
-from types import SimpleNamespace
-import numpy as np
-from bl_utils import explorer
-from bl_utils.plots import maths, style
-masks = np.stack([explorer.Disk((20, 22), 7).mask((48, 48)), np.zeros((48, 48), bool)])
-images = np.stack([(np.indices((48, 48)).sum(0) * 5 % 256).astype(np.uint8)] * 2)
-state = explorer.explore(SimpleNamespace(images=images, masks=masks, phis=None), 0)
-style.save_figure(maths.plot_loss_explorer(state, title="threads"), "fig2", sys.argv[1], dpi=60)
-"""
-
-
-def test_figure_bytes_do_not_depend_on_the_thread_count(tmp_path):
-    files = []
-    for threads, hash_seed in (("1", "1"), ("2", "2")):
-        folder = tmp_path / f"threads{threads}"
-        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": hash_seed, "OMP_NUM_THREADS": threads,
-               "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
-        subprocess.run([sys.executable, "-c", RENDER, str(folder)], cwd=ROOT, env=env, check=True,
-                       timeout=300, capture_output=True)
-        files.append((folder / "fig2.png").read_bytes())
-    assert png_chunks(files[0])[0] == "IHDR"
-    assert files[0] == files[1]

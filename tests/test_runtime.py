@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from bl_utils import runtime
-from bl_utils.plots.style import save_figure
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -73,22 +72,6 @@ def test_run_metadata_is_json_and_complete(tmp_path):
     assert ("AMX" in meta["cpu_bf16"]) == torch.cpu._is_amx_tile_supported()
     path = runtime.write_json(tmp_path / "run.json", meta)
     assert json.loads(path.read_text())["settings"]["lr"] == 1e-3
-
-
-def test_save_figure_writes_a_png_named_for_the_figure(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots()
-    ax.plot([0, 1], [1, 0])
-    path = save_figure(fig, "fig9_test", folder=tmp_path)
-    plt.close(fig)
-    assert path == tmp_path / "fig9_test.png"
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="bare file name"):
-        save_figure(fig, "../escape", folder=tmp_path)
 
 
 def test_atomic_write_gives_ordinary_permissions(tmp_path):

@@ -6,7 +6,7 @@ import doctest
 import pytest
 
 from bl_utils import schedules
-from bl_utils.schedules import (SCHEDULES, STRATEGIES, ConstantSchedule, LinearSchedule,
+from bl_utils.schedules import (RAMP_STRATEGIES, SCHEDULES, STRATEGIES, ConstantSchedule, LinearSchedule,
                                 OdonnatPhamSchedule, StepSchedule, Strategy, make_strategy)
 
 
@@ -100,6 +100,14 @@ def test_strategies_and_schedules_are_frozen():
 def test_all_names_build():
     assert STRATEGIES == ("ce", "ce+bl", "ce+ramp", "rebalance")
     assert [make_strategy(n, 5).name for n in STRATEGIES] == list(STRATEGIES)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_ramp_strategies_are_those_whose_alpha_changes_over_the_epochs(schedule):
+    epochs = 20
+    built = {name: make_strategy(name, epochs, schedule=schedule) for name in STRATEGIES}
+    changing = tuple(name for name, s in built.items() if s.alpha(0) != s.alpha(epochs - 1))
+    assert changing == RAMP_STRATEGIES
 
 
 @pytest.mark.parametrize("kwargs,match", [

@@ -31,8 +31,11 @@ from bl_utils import model as bl_model
 from bl_utils import runs as bl_runs
 from bl_utils import train as bl_train
 from bl_utils import training_data
+from bl_utils.config import TrainConfig
+from bl_utils.evaluate import predict
+from bl_utils.losses import StrategyLoss
 from bl_utils.metrics import batch_dice
-from bl_utils.train import TrainConfig, TrainingError
+from bl_utils.train import TrainingError
 from helpers import TINY, cli_args, tiny_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
@@ -104,11 +107,11 @@ def test_checkpoints_load_with_weights_only_and_reproduce_the_best_dice(referenc
 
     # the best checkpoint, evaluated afresh, gives the val Dice recorded for its epoch
     config = tiny_config(tiny_data, cache_dir).resolve(torch.device("cpu"))
-    data = bl_train.prepare_data(config, torch.device("cpu"), verbose=False)
+    data = training_data.prepare_data(config, torch.device("cpu"), verbose=False)
     model, _ = bl_model.build_model("resnet18", None, verbose=False)
     model.load_state_dict(best_state)
     model = model.to(memory_format=torch.channels_last)       # as in training
-    probs = bl_train.predict(model, data.val_images, config.amp)
+    probs = predict(model, data.val_images, config.amp)
     dice = batch_dice(probs, data.val_masks, from_logits=False).mean().item()
     assert dice == pytest.approx(reference.best["val_dice"], abs=1e-6)
 
@@ -249,7 +252,7 @@ def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_dat
     shutil.copytree(reference.folder, folder)
     config = tiny_config(tiny_data, cache_dir, epochs=1)
     device = torch.device("cpu")
-    before = bl_train.prepare_data(config.resolve(device), device, verbose=False)
+    before = training_data.prepare_data(config.resolve(device), device, verbose=False)
     masks = sorted(Path(tiny_data).glob("*/*_mask.png"))
     originals = {m: m.read_bytes() for m in masks}
     try:
@@ -257,7 +260,7 @@ def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_dat
             from PIL import Image
             array = np.roll(np.asarray(Image.open(m)), 1, axis=1)
             Image.fromarray(array).save(m)
-        after = bl_train.prepare_data(config.resolve(device), device, verbose=False)
+        after = training_data.prepare_data(config.resolve(device), device, verbose=False)
         assert after.fingerprint != before.fingerprint and after.data_id != before.data_id
         run = bl_train.train(config, out=out, verbose=False)
         assert run.folder.parents[2].name == after.data_id and run.settings["data_fingerprint"] == after.fingerprint
@@ -270,7 +273,7 @@ def test_a_run_on_other_data_is_not_taken_for_a_finished_one(reference, tiny_dat
 # Divergence
 
 
-class _NaNFromSecondStep(bl_train.StrategyLoss):
+class _NaNFromSecondStep(StrategyLoss):
     """The real objective, except that its total is NaN from its second call on."""
 
     def forward(self, logits, target, phi, epoch):

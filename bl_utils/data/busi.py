@@ -1,12 +1,6 @@
-"""BUSI from disk: the Kaggle layout, the paper's < 5 % rule, a cache of the arrays and Φ_G.
+"""BUSI from disk: reading the Kaggle layout, resizing, the paper's < 5 % rule, the content fingerprint.
 
-Data source (:func:`resolve_data`)
-    ``"synthetic"`` (the built-in default, written once by :mod:`bl_utils.data.synthetic` to
-    ``<project root>/data/synthetic_busi``), ``"kaggle"`` (BUSI downloaded with ``kagglehub``), a
-    path to the real BUSI folder (relative paths: from the working directory, else from the
-    project root), or ``None`` (the environment variable ``BUSI_DIR`` if set, else synthetic).
-    The returned :class:`DataSource` carries a ``description`` that every notebook prints, so no
-    figure is ever mistaken for BUSI.
+Which folder to read (a BUSI folder, Kaggle, the synthetic stand-in) is :mod:`bl_utils.data.source`'s.
 
 The real data
     Al-Dhabyani W, Gomaa M, Khaled H, Fahmy A. *Dataset of breast ultrasound images.* Data in
@@ -33,13 +27,15 @@ The < 5 % rule (the paper's selection)
     images have an empty mask, fraction 0, so **all normal images are kept**: on the real BUSI
     data at 256×256 the rule keeps 425 of 780 images — 133 normal, 292 benign or malignant —
     which is the paper's 425 (340 train / 85 validation). ``max_tumour_fraction=None`` keeps all.
+    The rule is written once, in :func:`bl_utils.data.dataset.keeps`.
 
 Caching (:mod:`bl_utils.data.cache`)
     The resized arrays and their Φ_G are computed once and kept in ``<project root>/.cache/busi``;
     changing a file or a setting rebuilds them, and nothing is cached from a failed load.
 
 Duplicates and the split live in :mod:`bl_utils.data.duplicates` and :mod:`bl_utils.data.split`.
-Every bad input raises :class:`BusiDataError` (a ``ValueError``) naming the file and the fix.
+Every bad input raises :class:`~bl_utils.data.dataset.BusiDataError` (a ``ValueError``) naming the
+file and the fix.
 """
 
 from __future__ import annotations
@@ -59,13 +55,11 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from .cache import cached_arrays, default_cache_dir
-from .dataset import BusiDataError, BusiDataset
+from .dataset import BusiDataError, BusiDataset, keeps
 from .manifest import with_original_sizes
-from ..runtime import display_path, project_root
 
-__all__ = ["BusiDataError", "DataSource", "load_busi", "resolve_data", "find_layout", "download_kaggle",
-           "rule_summary", "content_fingerprint", "resize_images", "resize_masks",
-           "PAPER_SIZE", "DOWNLOAD_HINT", "LAYOUT_FOLDER", "KAGGLE_DATASET"]
+__all__ = ["load_busi", "find_layout", "images_per_class", "rule_summary", "content_fingerprint",
+           "resize_images", "resize_masks", "PAPER_SIZE", "DOWNLOAD_HINT", "LAYOUT_FOLDER"]
 
 #: The folder level of the Kaggle download; ``load_busi`` accepts the folder itself or its parent.
 LAYOUT_FOLDER = "Dataset_BUSI_with_GT"
@@ -73,8 +67,6 @@ LAYOUT_FOLDER = "Dataset_BUSI_with_GT"
 #: profiles downsample these arrays (:func:`resize_images`, :func:`resize_masks`), so every
 #: profile sees the same images.
 PAPER_SIZE = 256
-#: The Kaggle handle of BUSI that ``DATA="kaggle"`` downloads (:func:`download_kaggle`).
-KAGGLE_DATASET = "aryashah2k/breast-ultrasound-images-dataset"
 
 DOWNLOAD_HINT = (
     "Download the Kaggle dataset \"Breast Ultrasound Images Dataset\" (Al-Dhabyani et al., Data in "
@@ -138,6 +130,11 @@ def find_layout(root: str | os.PathLike) -> Path:
         f"No BUSI layout in {root}: expected class folders (benign/, malignant/, normal/) holding "
         f"'<class> (<n>).png' images and '<class> (<n>)_mask.png' masks, directly or under "
         f"{LAYOUT_FOLDER}/. Point the path at the unpacked {LAYOUT_FOLDER} folder. {DOWNLOAD_HINT}")
+
+
+def images_per_class(folder: Path) -> dict[str, int]:
+    """``{class folder name: number of images}`` of a layout folder (:func:`find_layout`), masks not counted."""
+    return {sub.name: sum(1 for p in _png_files(sub) if not _MASK_RE.match(p.stem)) for sub in _class_folders(folder)}
 
 
 def _list_items(folder: Path) -> list[_Item]:
@@ -291,7 +288,8 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
     """Load BUSI (or the synthetic stand-in) from ``root``, resized, filtered and with Φ_G.
 
     * ``root``: the ``Dataset_BUSI_with_GT`` folder, the folder holding it, a folder with the
-      class folders directly (e.g. ``busi256/``), or a :class:`DataSource`.
+      class folders directly (e.g. ``busi256/``), or a :class:`~bl_utils.data.source.DataSource`
+      (path-like: its ``root``).
     * ``image_size``: an int (square) or ``(height, width)``; images are resized with PIL
       bilinear (smooth), masks with nearest-neighbour.
     * ``max_tumour_fraction``: keep the images whose tumour covers *strictly less* than this
@@ -308,13 +306,11 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
       ``# NBVAL_IGNORE_OUTPUT``).
 
     Returns a :class:`~bl_utils.data.dataset.BusiDataset`, ordered by class folder then by the number
-    in ``"(n)"``. Raises :class:`BusiDataError` for a missing root (with the download /
+    in ``"(n)"``. Raises :class:`~bl_utils.data.dataset.BusiDataError` for a missing root (with the download /
     ``BUSI_DIR`` hint), no BUSI layout, an image without a mask (or a mask without an image), a
     mask of another size than its image or an unreadable file, and ``ValueError`` for bad
     settings. Nothing is written to the cache unless everything was read successfully.
     """
-    if isinstance(root, DataSource):
-        root = root.root
     if max_tumour_fraction is not None and not 0 < float(max_tumour_fraction) <= 1:
         raise ValueError(f"max_tumour_fraction must be in (0, 1] or None, got {max_tumour_fraction!r}")
     size = _size_2d(image_size)
@@ -343,12 +339,7 @@ def _select(arrays: dict[str, np.ndarray], phis: np.ndarray | None, max_tumour_f
         "orig_height": arrays["orig_height"].astype(int), "orig_width": arrays["orig_width"].astype(int),
         "n_masks": arrays["n_masks"].astype(int), "tumour_fraction": fraction,
         "file": arrays["files"].astype(str)}), folder)
-    keep = np.ones(len(meta), dtype=bool)
-    if max_tumour_fraction is not None:
-        keep &= fraction < float(max_tumour_fraction)
-    if not include_normal:
-        keep &= meta.label.to_numpy() != "normal"
-    index = np.flatnonzero(keep)
+    index = np.flatnonzero(keeps(meta, max_tumour_fraction, include_normal))
     return BusiDataset(arrays["images"][index], masks[index], None if phis is None else phis[index],
                        meta.iloc[index], settings, folder, from_cache)
 
@@ -373,122 +364,17 @@ def _read_all(folder: Path, items: Sequence[_Item], size: tuple[int, int], progr
 
 
 def rule_summary(meta: pd.DataFrame, max_tumour_fraction: float = 0.05) -> pd.DataFrame:
-    """Per class: images, how many the ``tumour_fraction < max_tumour_fraction`` rule keeps and drops.
+    """Per class: images, how many the ``tumour_fraction < max_tumour_fraction`` rule
+    (:func:`~bl_utils.data.dataset.keeps`, normal images included) keeps and drops.
 
     ``meta`` is :attr:`BusiDataset.meta` of a dataset loaded with ``max_tumour_fraction=None``.
     Returns a DataFrame indexed by class with the columns ``images, kept, dropped`` and a
     ``total`` row.
     """
-    kept = meta.tumour_fraction < max_tumour_fraction
+    kept = pd.Series(keeps(meta, max_tumour_fraction), index=meta.index)
     table = pd.DataFrame({"images": meta.groupby("label").size(),
                           "kept": kept.groupby(meta.label).sum(),
                           "dropped": (~kept).groupby(meta.label).sum()}).astype(int)
     table.loc["total"] = table.sum()
     table.index.name = "class"
     return table
-
-
-# --------------------------------------------------------------------------------------------
-# Where the data comes from
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """Which data a notebook runs on. ``kind``: ``"synthetic"`` or ``"busi"``; ``root``: the folder
-    to give :func:`load_busi`; ``description``: one line that says loudly what the data is."""
-
-    root: Path
-    kind: str
-    description: str
-
-    def __str__(self) -> str:
-        return self.description
-
-
-def _count_by_class(folder: Path) -> dict[str, int]:
-    counts = {}
-    for sub in _class_folders(folder):
-        counts[sub.name] = sum(1 for p in _png_files(sub) if not _MASK_RE.match(p.stem))
-    return counts
-
-
-def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") -> DataSource:
-    """Turn the ``DATA`` parameter into a :class:`DataSource`.
-
-    * ``"synthetic"``: the built-in synthetic stand-in (:func:`bl_utils.data.synthetic.write_synthetic_busi`,
-      seed 0), written once to ``<project root>/data/synthetic_busi`` (into a temporary folder,
-      renamed when complete; reused afterwards). Its description starts with "SYNTHETIC".
-    * ``"kaggle"``: BUSI downloaded from Kaggle with ``kagglehub`` (:func:`download_kaggle`; kept
-      in kagglehub's cache and reused afterwards).
-    * a path: the real BUSI folder (``Dataset_BUSI_with_GT`` or its parent), validated now. A
-      relative path is looked up from the working directory first and, if it does not exist
-      there, from the project root (:func:`bl_utils.runtime.project_root`): a notebook, whose
-      working directory is ``notebooks/``, can say ``DATA = "../shared/data/busi256"`` as it
-      would from the repository root.
-    * ``None`` or ``""``: the environment variable ``BUSI_DIR`` if set (resolved the same way),
-      else ``"synthetic"``.
-
-    Raises :class:`BusiDataError` for a path that exists in neither place or holds no BUSI
-    layout, and for a failed Kaggle download (the message says where to download BUSI, how to set
-    ``BUSI_DIR``, and for Kaggle what to install or set up).
-    """
-    if isinstance(source, DataSource):
-        return source
-    if source is None or str(source).strip() == "":
-        source = os.environ.get("BUSI_DIR") or "synthetic"
-    from . import synthetic
-
-    keyword = str(source).strip().lower()
-    if keyword == "synthetic":
-        folder = synthetic.ensure_synthetic_busi(project_root() / "data" / "synthetic_busi", verbose=False)
-    elif keyword == "kaggle":
-        folder = find_layout(download_kaggle())
-    else:
-        folder = find_layout(_locate(source))
-    counts = _count_by_class(folder)
-    summary = ", ".join(f"{k} {v}" for k, v in counts.items())
-    if (folder.parent / synthetic._MARKER).is_file():   # the generator's folder, however it is named
-        description = (f"SYNTHETIC ultrasound-like data (not BUSI): {sum(counts.values())} generated images "
-                       f"({summary}; bl_utils.data.synthetic) in {display_path(folder.parent)}/. Numbers and figures "
-                       f"are NOT the paper's: set DATA or BUSI_DIR to the BUSI folder for real results.")
-        return DataSource(folder.parent, "synthetic", description)
-    # no folder in the description: runs record it and published notebooks print it (no machine's path)
-    description = f"BUSI (real data, Al-Dhabyani et al. 2020): {sum(counts.values())} images ({summary})"
-    return DataSource(folder, "busi", description)
-
-
-def _locate(path: str | os.PathLike) -> Path:
-    """``path`` itself when absolute or found from the working directory, else from the project root."""
-    path = Path(path).expanduser()
-    if path.is_absolute() or path.exists():
-        return path
-    from_root = project_root() / path
-    if from_root.exists():
-        return from_root
-    raise BusiDataError(f"BUSI folder not found: {path} (looked for it from the working directory "
-                        f"{Path.cwd()} and from the project root {project_root()}). {DOWNLOAD_HINT}")
-
-
-def download_kaggle(dataset: str = KAGGLE_DATASET) -> Path:
-    """Download BUSI from Kaggle with ``kagglehub`` and return the downloaded folder.
-
-    ``kagglehub.dataset_download(dataset)`` keeps the files in its cache (``~/.cache/kagglehub``;
-    ``KAGGLEHUB_CACHE`` moves it) and returns at once when they are there. Raises
-    :class:`BusiDataError` naming the fix when ``kagglehub`` (imported only here) is missing or the
-    download fails (no internet, Kaggle asking for credentials).
-    """
-    try:
-        import kagglehub
-    except ImportError as error:
-        raise BusiDataError(
-            f"DATA='kaggle' needs the kagglehub package: install it (`pip install kagglehub`) and run "
-            f"again, or download BUSI by hand. {DOWNLOAD_HINT}") from error
-    try:
-        path = kagglehub.dataset_download(dataset)
-    except Exception as error:   # kagglehub raises network, HTTP and credential errors of its own
-        raise BusiDataError(
-            f"Could not download {dataset} from Kaggle with kagglehub ({type(error).__name__}: {error}). "
-            f"Check the internet connection; if Kaggle asks for credentials, set them up "
-            f"(kagglehub.login(), or KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json); or "
-            f"download BUSI by hand and set BUSI_DIR. {DOWNLOAD_HINT}") from error
-    return Path(path)

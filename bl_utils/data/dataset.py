@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["BusiDataError", "BusiDataset", "META_COLUMNS", "selection_counts"]
+__all__ = ["BusiDataError", "BusiDataset", "META_COLUMNS", "keeps", "selection_counts"]
 
 
 class BusiDataError(ValueError):
@@ -111,16 +111,33 @@ class BusiDataset(torch.utils.data.Dataset):
                 f"Φ_G {'yes' if self.phis is not None else 'no'})")
 
 
+def keeps(meta: pd.DataFrame, max_tumour_fraction: float | None = None, include_normal: bool = True) -> np.ndarray:
+    """The selection rule, written once: ``bool (N,)``, True for the rows of ``meta`` a run keeps.
+
+    ``meta``: a dataset's table (``label``, ``tumour_fraction``: tumour pixels / image pixels of the
+    resized mask, in [0, 1]). A row is kept iff ``tumour_fraction < max_tumour_fraction``
+    (strict; ``None``: no cut) and, with ``include_normal=False``, its label is not ``"normal"``.
+    Normal images have fraction 0, so a cut alone keeps them all. Example: the paper's text is
+    ``keeps(meta, 0.05)``, their code ``keeps(meta, 0.10, include_normal=False)``.
+    """
+    keep = np.ones(len(meta), dtype=bool)
+    if max_tumour_fraction is not None:
+        keep &= meta.tumour_fraction.to_numpy() < float(max_tumour_fraction)
+    if not include_normal:
+        keep &= meta.label.to_numpy() != "normal"
+    return keep
+
+
 def selection_counts(meta: pd.DataFrame, text_cut: float = 0.05, code_cut: float = 0.10) -> pd.DataFrame:
     """The images each reading of Odonnat & Pham's selection keeps, by class: their text's rule
     (tumour < ``text_cut`` of the image, read over every image, normal ones included: what this
     report's earlier protocol did), the same cut on tumour images only, and their code's rule
     (tumour images only, tumour < ``code_cut``). ``meta``: a dataset's ``meta`` (``label``,
-    ``tumour_fraction``) before any rule. On BUSI at 256² these keep 425, 292 and 425 images."""
-    tumour = meta.label != "normal"
-    rules = {f"their text, every image: tumour < {text_cut:.0%}": meta.tumour_fraction < text_cut,
-             f"tumour images only: tumour < {text_cut:.0%}": tumour & (meta.tumour_fraction < text_cut),
-             f"their code, tumour images only: tumour < {code_cut:.0%}": tumour & (meta.tumour_fraction < code_cut)}
+    ``tumour_fraction``) before any rule; each reading is :func:`keeps`. On BUSI at 256² these keep
+    425, 292 and 425 images."""
+    rules = {f"their text, every image: tumour < {text_cut:.0%}": keeps(meta, text_cut),
+             f"tumour images only: tumour < {text_cut:.0%}": keeps(meta, text_cut, include_normal=False),
+             f"their code, tumour images only: tumour < {code_cut:.0%}": keeps(meta, code_cut, include_normal=False)}
     rows = {name: meta.label[kept].value_counts().reindex(sorted(meta.label.unique()), fill_value=0)
             for name, kept in rules.items()}
     table = pd.DataFrame(rows).T

@@ -40,7 +40,7 @@ def read_manifest(folder: str | Path) -> pd.DataFrame | None:
 
     Returns a DataFrame with the columns ``label`` (from the manifest's ``class``; None when it has
     no such column), ``stem``, ``orig_height``, ``orig_width`` (ints ≥ 1), one row per image.
-    Raises :class:`~bl_utils.data.busi.BusiDataError` for an unreadable file, a missing column, a size
+    Raises :class:`~bl_utils.data.dataset.BusiDataError` for an unreadable file, a missing column, a size
     that is not a positive integer, or an image listed twice.
     """
     path = Path(folder) / MANIFEST_NAME
@@ -76,7 +76,7 @@ def with_original_sizes(meta: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
     column after ``orig_width``: :data:`FROM_MANIFEST` or :data:`FROM_FILES`.
 
     Rows are matched on ``(class, stem)`` (on ``stem`` alone when the manifest has no ``class``);
-    rows of images that are not loaded are ignored. Raises :class:`~bl_utils.data.busi.BusiDataError`
+    rows of images that are not loaded are ignored. Raises :class:`~bl_utils.data.dataset.BusiDataError`
     when an image is missing from the manifest, and as :func:`read_manifest`.
     """
     meta = meta.copy()

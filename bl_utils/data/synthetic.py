@@ -9,7 +9,7 @@ like BUSI::
     <root>/Dataset_BUSI_with_GT/normal/normal (1).png, normal (1)_mask.png (all black)
 
 It is NOT BUSI and no number computed on it is the paper's; every notebook prints
-:attr:`bl_utils.data.busi.DataSource.description`, which says so loudly.
+:attr:`bl_utils.data.source.DataSource.description`, which says so loudly.
 
 How an image is made (B-mode-like, greyscale, sizes of about 300–650 pixels, like BUSI's):
 

@@ -1,0 +1,48 @@
+"""Tests of bl_utils.reproduction: Odonnat & Pham's Table 1 as their code ran it (their batch-pooled
+F1 at its best epoch, per-image Dice beside it) and the differences the same runs can measure.
+Oracle: scipy's t-interval."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+from bl_utils import reproduction
+from helpers import write_study_run
+
+
+def test_table_as_they_ran_it_reports_their_metric_and_per_image_dice_with_intervals(tmp_path):
+    results = []
+    for seed, f1 in enumerate((0.70, 0.74, 0.78)):
+        run = write_study_run(tmp_path, "rebalance", seed, 0, np.array([0.4, 0.6]) + 0.1 * seed, normal_fp=[True, True, False, False])
+        run.best["val_f1_pooled"] = f1
+        results.append(run)
+    row = reproduction.table_as_they_ran_it(results).iloc[0]
+    assert row["Odonnat & Pham"] == 0.801 and row["runs"] == 3
+    assert row["their metric, best epoch (optimistic)"] == pytest.approx(0.74)
+    low, high = row["their metric, best epoch (optimistic) 95% CI"]
+    assert (low, high) == pytest.approx(scipy_stats.t.interval(0.95, 2, loc=0.74, scale=scipy_stats.sem([0.70, 0.74, 0.78])))
+    assert row["Dice on tumours, final epoch"] == pytest.approx(0.6)              # means 0.5, 0.6, 0.7
+    assert row["FP rate, normal images (final)"] == 0.5
+
+
+def test_measured_differences_pair_each_run_with_itself(tmp_path):
+    """Their metric minus the per-image Dice of the same best epoch, and best minus final Dice, per
+    run, then a t-interval over runs (scipy's, an independent oracle)."""
+    results, gaps = [], (0.00, 0.02, 0.07)
+    for seed, (f1, gap) in enumerate(zip((0.70, 0.74, 0.78), gaps)):
+        run = write_study_run(tmp_path, "ce", seed, 0, np.array([0.4, 0.6]) + 0.1 * seed)     # best-epoch means 0.5, 0.6, 0.7
+        table = pd.read_csv(run.folder / "val_per_image.csv")
+        table.loc[table.checkpoint == "final", "dice"] -= gap * (table.label != "normal")
+        table.to_csv(run.folder / "val_per_image.csv", index=False)
+        run.best["val_f1_pooled"] = f1
+        results.append(run)
+    table = reproduction.measured_differences(results).set_index("difference")
+    metric, epoch = table.loc["metric"], table.loc["epoch chosen on the scored images"]
+    assert metric.strategy == epoch.strategy == "ce" and metric.runs == epoch.runs == 3
+    assert metric["mean"] == pytest.approx(0.14)                  # 0.70 − 0.5, 0.74 − 0.6, 0.78 − 0.7
+    assert epoch["mean"] == pytest.approx(np.mean(gaps))
+    low, high = scipy_stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=scipy_stats.sem(gaps))
+    assert (epoch.low, epoch.high) == pytest.approx((low, high))
