@@ -27,7 +27,7 @@ import pandas as pd
 
 from .config import alpha_in_pixel_units
 from .noise import TEST_CORRUPTIONS
-from .runs import ODONNAT_PHAM_TABLE1, RunResult, machine_of, runs_frame
+from .runs import ODONNAT_PHAM_TABLE1, RunResult, run_keys, runs_frame
 from .schedules import BASELINE, BOUNDARY_STRATEGIES
 
 __all__ = ["LOWER_IS_BETTER", "per_image", "two_level_bootstrap",
@@ -260,8 +260,7 @@ def robustness_long(results: Iterable[RunResult]) -> pd.DataFrame:
     per-image metrics of the final model on the degraded validation images, plus ``pred_any``
     (``fold``: -1 for runs without cross-validation folds)."""
     frames = [pd.read_csv(r.folder / "robustness.csv", dtype={"stem": str, "label": str})
-              .assign(strategy=r.strategy, seed=r.seed, fold=int(r.settings.get("fold", -1)), machine=machine_of(r))
-              for r in results]
+              .assign(**run_keys(r)) for r in results]
     long = pd.concat(frames, ignore_index=True)
     long["pred_any"] = (~long.pred_empty.astype(bool)).astype(float)
     return long

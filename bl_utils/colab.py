@@ -3,7 +3,7 @@
 :func:`sync_headers` writes each notebook's "Open in Colab" badge and its first code cell from the
 repository URL of pyproject.toml (``python -m bl_utils report`` does it before executing a notebook).
 
-The cell (written by :func:`bl_utils.report.setup_cell_source`) clones the repository, with its
+The cell (written by :func:`setup_cell_source`) clones the repository, with its
 published ``results/``, and imports this module from the clone before anything is installed, so this
 module uses the standard library only. :func:`setup` installs the package editable while keeping
 Colab's own torch, enables Colab's widget manager for ipywidgets 8, and moves into ``notebooks/``.

@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import stats
 from .analysis import robustness_long
-from .runs import RunResult, machine_of
+from .runs import RunResult, run_keys
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
 __all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "primary_answer", "sizing",
@@ -47,12 +47,11 @@ def hd95_penalty(side: int) -> float:
 
 
 def _with_fold(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
-    """``table`` with the run's ``strategy, seed, fold`` (``fold`` -1 for runs without folds),
-    ``machine`` (:func:`bl_utils.runs.machine_of`) and ``hd95_penalised``: HD95, or :func:`hd95_penalty` of the run's image size for a missed tumour."""
+    """``table`` with the run's keys (:func:`bl_utils.runs.run_keys`: ``strategy, seed, fold, machine``)
+    and ``hd95_penalised``: HD95, or :func:`hd95_penalty` of the run's image size for a missed tumour."""
     missed = ~table.target_empty.astype(bool) & table.pred_empty.astype(bool)
     penalised = table.hd95.where(~missed, hd95_penalty(r.settings.get("image_size", 0))) if "hd95" in table else np.nan
-    return table.assign(strategy=r.strategy, seed=r.seed, fold=int(r.settings.get("fold", -1)),
-                        machine=machine_of(r), hd95_penalised=penalised)
+    return table.assign(**run_keys(r), hd95_penalised=penalised)
 
 
 def per_image_folds(results: Iterable[RunResult], checkpoint: str = "final") -> pd.DataFrame:
@@ -70,24 +69,24 @@ def per_image_folds(results: Iterable[RunResult], checkpoint: str = "final") -> 
 def run_differences(long: pd.DataFrame, metric: str = "dice", images: str = "tumour",
                     baseline: str = BASELINE) -> pd.DataFrame:
     """``d_j`` of every run j = (seed, fold) and strategy: the mean over the images scored by both
-    that strategy and ``baseline`` in run j of ``metric`` (strategy − baseline). ``images``:
-    ``"tumour"`` (non-empty targets) or ``"all"``. Columns ``strategy, seed, fold, difference,
-    n_images``; runs whose baseline is missing, or trained on another kind of machine (``long``'s
-    ``machine`` column, where it has one), are left out."""
+    that strategy and ``baseline`` in run j of ``metric`` (strategy − baseline). ``long``: rows keyed
+    by ``seed, fold, machine, stem`` (:func:`per_image_folds`). ``images``: ``"tumour"`` (non-empty
+    targets) or ``"all"``. Columns ``strategy, seed, fold, machine, difference, n_images``; runs whose
+    baseline is missing, or trained on another kind of machine, are left out."""
     if images not in ("tumour", "all"):
         raise ValueError(f"images must be 'tumour' or 'all', got {images!r}")
     rows = long if images == "all" else long[~long.target_empty.astype(bool)]
-    keys = ["seed", "fold"] + (["machine"] if "machine" in rows else []) + ["stem"]
-    wide = rows.pivot_table(index=keys, columns="strategy", values=metric)
+    keys = ["seed", "fold", "machine"]
+    wide = rows.pivot_table(index=keys + ["stem"], columns="strategy", values=metric)
     out = []
     for strategy in [s for s in wide.columns if s != baseline]:
         if baseline not in wide:
             break
         paired = (wide[strategy] - wide[baseline]).dropna()
-        for (seed, fold), values in paired.groupby(level=["seed", "fold"]):
-            out.append({"strategy": strategy, "seed": seed, "fold": fold, "difference": float(values.mean()),
-                        "n_images": len(values)})
-    return pd.DataFrame(out, columns=["strategy", "seed", "fold", "difference", "n_images"])
+        for (seed, fold, machine), values in paired.groupby(level=keys):
+            out.append({"strategy": strategy, "seed": seed, "fold": fold, "machine": machine,
+                        "difference": float(values.mean()), "n_images": len(values)})
+    return pd.DataFrame(out, columns=["strategy", "seed", "fold", "machine", "difference", "n_images"])
 
 
 def _sizes(results: Sequence[RunResult]) -> tuple[float, float]:
@@ -191,9 +190,9 @@ def _named(differences: pd.DataFrame) -> dict:
 
 
 def secondary_differences(results: Sequence[RunResult]) -> pd.DataFrame:
-    """Each boundary-loss strategy minus CE, paired by (seed, fold), on every :data:`SECONDARY`
-    endpoint and on the false-positive rate on the normal images never trained on (one rate per
-    run): the columns of :func:`interval_table` plus ``endpoint``. Exploratory: intervals, no verdict."""
+    """Each boundary-loss strategy minus CE, paired by (seed, fold) on one kind of machine, on every
+    :data:`SECONDARY` endpoint and on the false-positive rate on the normal images never trained on
+    (one rate per run): the columns of :func:`interval_table` plus ``endpoint``. Exploratory: intervals, no verdict."""
     if not results:
         return interval_table({}, 1, 1).assign(endpoint=[])
     n_train, n_test = _sizes(results)
@@ -201,8 +200,8 @@ def secondary_differences(results: Sequence[RunResult]) -> pd.DataFrame:
     long["pred_empty"] = long.pred_empty.astype(float)
     frames = [interval_table(_named(run_differences(long, column, "tumour")), n_train, n_test).assign(endpoint=label)
               for label, column in SECONDARY]
-    fp = pd.DataFrame([{"strategy": r.strategy, "seed": r.seed, "fold": int(r.settings.get("fold", -1)),
-                        "machine": machine_of(r), "stem": "normal images", "fp": _normal_fp(r), "target_empty": False} for r in results])
+    fp = pd.DataFrame([{**run_keys(r), "stem": "normal images", "fp": _normal_fp(r), "target_empty": False}
+                       for r in results])
     frames.append(interval_table(_named(run_differences(fp.dropna(subset=["fp"]), "fp", "all")), n_train, n_test)
                   .assign(endpoint="false positives, normal images (share)"))
     table = pd.concat(frames, ignore_index=True)
@@ -213,7 +212,7 @@ def degradation_differences(results: Sequence[RunResult], corruption: str, level
                             clean_level: float) -> pd.DataFrame:
     """How much more Dice each boundary-loss strategy keeps than CE when the validation images are
     degraded by ``corruption`` at ``level``: per run and tumour image the drop
-    ``dice(level) - dice(clean_level)``, then the strategy's drop minus CE's, paired by (seed, fold)
+    ``dice(level) - dice(clean_level)``, then the strategy's drop minus CE's, paired by (seed, fold, machine)
     (positive: it degrades less than CE). The columns of :func:`interval_table`; exploratory."""
     rob = robustness_long(results)
     rob = rob[rob.corruption == corruption]
@@ -230,7 +229,8 @@ def paired_runs(results: Sequence[RunResult]) -> list[RunResult]:
     kind of machine (:func:`bl_utils.runs.machine_of`): the ones a figure can show side by side,
     image by image."""
     def key(r: RunResult) -> tuple[int, int, str]:
-        return r.seed, int(r.settings.get("fold", -1)), machine_of(r)
+        keys = run_keys(r)
+        return keys["seed"], keys["fold"], keys["machine"]
 
     strategies = {r.strategy for r in results}
     groups: dict[tuple[int, int, str], set] = {}

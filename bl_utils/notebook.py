@@ -100,7 +100,7 @@ class Session:
         return True
 
     def save(self, fig, name: str) -> Path:
-        """:func:`bl_utils.plots.save_figure` into this notebook's figures folder."""
+        """:func:`bl_utils.plots.style.save_figure` into this notebook's figures folder."""
         return save_figure(fig, name, self.figures_dir)
 
 

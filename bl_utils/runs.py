@@ -21,7 +21,7 @@ import pandas as pd
 from .runtime import atomic_write
 
 __all__ = ["RunResult", "load_run", "load_predictions", "runs_frame", "results_table", "table_markdown",
-           "write_table", "collapsed", "machines_table", "machine_of", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
+           "write_table", "collapsed", "machines_table", "machine_of", "run_keys", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
 
 #: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
 #: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
@@ -61,25 +61,35 @@ def load_run(folder: str | os.PathLike) -> RunResult:
 
 def machine_of(result: RunResult) -> str:
     """The kind of machine ``result`` trained on, as far as its numbers depend on it: the processor
-    and the kernels torch used (``run.json``'s ``cpu``), the device type and the mixed-precision mode,
-    e.g. ``"AMD EPYC · AVX512 · cpu · amp bf16"``. Two runs of one seed on machines of two kinds share
-    their initial weights and batch order, not their trajectory, so comparisons pair runs only within
-    one kind (runs made before ``cpu`` was recorded share ``"not recorded"``)."""
+    and the kernels torch used (``run.json``'s ``cpu`` and ``cpu_bf16``), the device (a GPU by its
+    name; ``cpu`` whatever its thread count) and the mixed-precision mode, e.g. ``"AMD EPYC · AVX512 ·
+    bf16 AVX512-BF16 · cpu · amp bf16"``. Two runs of one seed on machines of two kinds share their
+    initial weights and batch order, not their trajectory, so comparisons pair runs only within one
+    kind (what a run did not record reads ``not recorded``)."""
     meta = result.metadata
-    device = str(meta.get("device", "")).split(" (")[0] or "device not recorded"
-    return f"{meta.get('cpu', 'not recorded')} · {device} · amp {meta.get('amp', 'not recorded')}"
+    device = str(meta.get("device") or "device not recorded")
+    device = "cpu" if device.startswith("cpu") else device
+    return (f"{meta.get('cpu', 'not recorded')} · bf16 {meta.get('cpu_bf16', 'not recorded')} · {device} · "
+            f"amp {meta.get('amp', 'not recorded')}")
+
+
+def run_keys(result: RunResult) -> dict[str, Any]:
+    """What a comparison pairs a run by: ``strategy``, ``seed``, ``fold`` (-1 for runs without
+    cross-validation folds) and ``machine`` (:func:`machine_of`)."""
+    return {"strategy": result.strategy, "seed": result.seed, "fold": int(result.settings.get("fold", -1)),
+            "machine": machine_of(result)}
 
 
 def machines_table(groups: dict[str, list[RunResult]]) -> pd.DataFrame:
-    """Where each group of runs was trained: one row per group and CPU (``run.json``'s ``cpu``; runs
-    made before it was recorded say so) with the number of runs and the median seconds per epoch
-    (``metrics.csv``). Runs paired by seed across two kinds of CPU share their initial weights and
-    batch order, not their trajectory: bf16 kernels differ from the first step."""
-    rows = [{"runs": name, "cpu": r.metadata.get("cpu", "not recorded"),
-             "seconds": r.history.seconds.median()} for name, results in groups.items() for r in results]
+    """Where each group of runs was trained: one row per group and kind of machine
+    (:func:`machine_of`, the key comparisons pair runs by) with the number of runs and the median
+    seconds per epoch (``metrics.csv``). Runs paired by seed across two kinds share their initial
+    weights and batch order, not their trajectory: bf16 kernels differ from the first step."""
+    rows = [{"runs": name, "machine": machine_of(r), "seconds": r.history.seconds.median()}
+            for name, results in groups.items() for r in results]
     if not rows:
-        return pd.DataFrame(columns=["runs", "cpu", "n_runs", "s per epoch (median)"])
-    frame = pd.DataFrame(rows).groupby(["runs", "cpu"], sort=False)
+        return pd.DataFrame(columns=["runs", "machine", "n_runs", "s per epoch (median)"])
+    frame = pd.DataFrame(rows).groupby(["runs", "machine"], sort=False)
     return frame.seconds.agg(["size", "median"]).round(1).reset_index().rename(
         columns={"size": "n_runs", "median": "s per epoch (median)"})
 

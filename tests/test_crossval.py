@@ -69,7 +69,7 @@ def test_secondary_table_counts_missed_tumours_and_normal_false_positives(study)
     assert table.loc["rebalance", "effective_w_boundary mean"] == 0.4 and (table.runs == 4).all()
 
 
-def _scoredrun_folder(root, strategy, seed, fold, hd95, found, components, normal_fp, drops):
+def _scored_run(root, strategy, seed, fold, hd95, found, components, normal_fp, drops):
     """A 128² run with three tumour images: HD95 (NaN where ``found`` is False: a missed tumour),
     components, the normal images' false positives, and ``robustness.csv`` whose speckle level 0.5
     takes ``drops`` off the clean Dice of each image."""
@@ -98,10 +98,10 @@ def scored(tmp_path):
     """3 runs (seed 0, folds 0–2) of CE and ce+bl; ce+bl misses t2 in fold 1, CE never misses."""
     results = []
     for fold in range(3):
-        results.append(_scoredrun_folder(tmp_path, "ce", 0, fold, [4, 6, 8], [True] * 3, [1, 2, 1],
+        results.append(_scored_run(tmp_path, "ce", 0, fold, [4, 6, 8], [True] * 3, [1, 2, 1],
                                    [True, True, False, False], drops=[0.2, 0.2, 0.2]))
         found = [True, True, fold != 1]
-        results.append(_scoredrun_folder(tmp_path, "ce+bl", 0, fold, [2, 6, 8 - fold], found, [1, 1, 1],
+        results.append(_scored_run(tmp_path, "ce+bl", 0, fold, [2, 6, 8 - fold], found, [1, 1, 1],
                                    [True, False, False, False], drops=[0.1, 0.1, 0.1 + 0.1 * fold]))
     return results
 
@@ -186,7 +186,16 @@ def test_runs_pair_with_ce_only_on_the_same_kind_of_machine(study):
     assert len(crossval.paired_runs(group)) == 12 and len(crossval.paired_runs(moved)) == 9
 
 
-def test_machine_of_names_the_cpu_the_device_type_and_the_precision(study):
-    results, _ = study
-    assert runs.machine_of(_moved_to(results[0], "AMD EPYC · AVX2", "off")) == "AMD EPYC · AVX2 · cpu · amp off"
-    assert runs.machine_of(results[1]) == "not recorded · device not recorded · amp not recorded"
+def test_secondary_and_degradation_differences_pair_only_on_one_machine(scored):
+    # fold 2's ce+bl moved to another CPU: it leaves every paired table; folds 0-1 stay
+    moved = [_moved_to(r, "AMD EPYC · AVX512", "bf16") if (r.strategy, r.settings["fold"]) == ("ce+bl", 2) else r
+             for r in scored]
+    for table in (crossval.secondary_differences(scored), crossval.secondary_differences(moved)):
+        assert set(table.strategy) == {"ce+bl"}
+    assert (crossval.secondary_differences(scored).n_runs == 3).all()
+    assert (crossval.secondary_differences(moved).n_runs == 2).all()
+    before = crossval.degradation_differences(scored, "speckle", 0.5, clean_level=0.0).iloc[0]
+    after = crossval.degradation_differences(moved, "speckle", 0.5, clean_level=0.0).iloc[0]
+    # per-run drops differ from CE's by +0.1, +0.067, +0.033 (folds 0, 1, 2): fold 2 leaves the mean
+    assert before.n_runs == 3 and after.n_runs == 2
+    assert after["mean"] == pytest.approx(np.mean([0.1, 0.1 - 0.1 / 3]))

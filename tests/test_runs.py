@@ -1,4 +1,5 @@
-"""Reading finished runs: where each group of runs was trained (bl_utils.runs.machines_table)."""
+"""Reading finished runs: the kind of machine a run trained on (bl_utils.runs.machine_of, run_keys) and
+where each group of runs was trained (machines_table)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bl_utils.runs import RunResult, machines_table
+from bl_utils.runs import RunResult, machine_of, machines_table, run_keys
 
 
 def run_on(cpu, seconds, seed=0):
@@ -15,17 +16,43 @@ def run_on(cpu, seconds, seed=0):
                      {}, metadata)
 
 
-def test_machines_table_counts_runs_per_cpu_and_takes_median_epoch_seconds():
+def test_machines_table_counts_runs_per_machine_and_takes_median_epoch_seconds():
     groups = {"table1": [run_on(None, [10.0, 12.0, 30.0]), run_on(None, [9.0, 11.0], seed=1)],
               "ablation": [run_on("cpu A", [20.0, 24.0]), run_on("cpu B", [50.0]), run_on("cpu A", [26.0], seed=1)],
               "missing": []}
-    table = machines_table(groups).set_index(["runs", "cpu"])
-    assert list(table.index) == [("table1", "not recorded"), ("ablation", "cpu A"), ("ablation", "cpu B")]
+    table = machines_table(groups).set_index(["runs", "machine"])
+    assert [(runs, machine.split(" · ")[0]) for runs, machine in table.index] == [
+        ("table1", "not recorded"), ("ablation", "cpu A"), ("ablation", "cpu B")]
+    assert list(table.index) == [(name, machine_of(r)) for name, r in
+                                 (("table1", groups["table1"][0]), ("ablation", groups["ablation"][0]),
+                                  ("ablation", groups["ablation"][1]))]
     assert table.n_runs.tolist() == [2, 2, 1]
-    # medians per run (12, 10 | 22, 26 | 50), then the median of those per group and CPU
+    # medians per run (12, 10 | 22, 26 | 50), then the median of those per group and machine
     assert table["s per epoch (median)"].tolist() == [11.0, 24.0, 50.0]
 
 
 def test_machines_table_of_no_runs_is_empty_with_its_columns():
     assert machines_table({}).empty
-    assert "cpu" in machines_table({"x": []}).columns
+    assert "machine" in machines_table({"x": []}).columns
+
+
+def _recorded(**metadata):
+    return RunResult(Path("run"), {"strategy": "ce+bl", "seed": 3, "fold": 2}, pd.DataFrame(), {}, metadata)
+
+
+def test_machine_of_tells_apart_what_changes_a_runs_numbers_and_nothing_else():
+    epyc = dict(cpu="AMD EPYC · AVX512", cpu_bf16="AVX512-BF16", device="cpu (2 threads)", amp="bf16")
+    assert machine_of(_recorded(**epyc)) == "AMD EPYC · AVX512 · bf16 AVX512-BF16 · cpu · amp bf16"
+    assert machine_of(_recorded(**{**epyc, "device": "cpu (16 threads)"})) == machine_of(_recorded(**epyc))
+    for changed in (dict(cpu_bf16="AMX"), dict(amp="off"), dict(cpu="AMD EPYC · AVX2"),
+                    dict(device="cuda (NVIDIA H200)")):
+        assert machine_of(_recorded(**{**epyc, **changed})) != machine_of(_recorded(**epyc))
+    assert "cuda (NVIDIA H200)" in machine_of(_recorded(**{**epyc, "device": "cuda (NVIDIA H200)"}))
+    assert machine_of(_recorded()) == "not recorded · bf16 not recorded · device not recorded · amp not recorded"
+
+
+def test_run_keys_name_the_strategy_seed_fold_and_machine():
+    keys = run_keys(_recorded(cpu="x"))
+    assert keys == {"strategy": "ce+bl", "seed": 3, "fold": 2, "machine": machine_of(_recorded(cpu="x"))}
+    no_fold = RunResult(Path("run"), {"strategy": "ce", "seed": 0}, pd.DataFrame(), {}, {})
+    assert run_keys(no_fold)["fold"] == -1

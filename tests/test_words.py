@@ -78,7 +78,6 @@ def _answer():
     one too noisy to say (12 runs of 5-fold CV on 340/85 images)."""
     import numpy as np
 
-
     rng = np.random.default_rng(0)
     named = {"ce+bl": 0.10 + 0.01 * rng.standard_normal(12), "ce+ramp": np.zeros(12),
              "rebalance": 0.2 * rng.standard_normal(12)}

@@ -164,7 +164,7 @@ def plot_image_sizes(meta, title: str | None = None):
 
 
 def plot_duplicate_pairs(dataset, pairs, n: int = 3, size: float = 2.4, title: str | None = None):
-    """The first ``n`` rows of ``pairs`` (:func:`bl_utils.data.busi.find_duplicates`) in one row, each
+    """The first ``n`` rows of ``pairs`` (:func:`bl_utils.data.duplicates.find_duplicates`) in one row, each
     pair side by side under its hash distance; ``title`` above them. Returns the figure."""
     rows = pairs.head(n)
     count = max(1, len(rows))
