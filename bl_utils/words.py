@@ -170,9 +170,14 @@ def robustness_summary(test_time: dict, noise_tables: dict, same_masks: pd.DataF
 
 def primary_verdict(row) -> str:
     """The verdict of one row of :func:`bl_utils.crossval.primary_answer` in words: "better than
-    CE", "worse than CE", "equivalent to CE within ± m", "better than CE, by less than m", or
-    "inconclusive at ± b" with ``b = |mean| + half-width``, the smallest margin the runs could rule on."""
+    CE", "worse than CE", "equivalent to CE within ± m", "better than CE, by less than m", or, when
+    neither is shown, "inconclusive at ± b" with ``b = |mean| + half-width``, the smallest margin the
+    runs could rule on — and where ``b`` is inside the margin, so that only Holm's correction over the
+    comparisons keeps the equivalence from being shown, it says so with the corrected p."""
     margin = f"{row['margin']:g}"
+    if row["verdict"] == "inconclusive" and row["bound"] <= row["margin"]:
+        return (f"inconclusive at ± {margin}: within ± {row['bound']:.3f} uncorrected, not after Holm's correction "
+                f"(p = {row['p_tost_holm']:.3f})")
     return {"better": "better than CE", "worse": "worse than CE",
             "equivalent": f"equivalent to CE within ± {margin}",
             "better_within_margin": f"better than CE, by less than {margin}",

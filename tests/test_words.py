@@ -155,3 +155,10 @@ def test_primary_verdict_says_every_verdict_code_of_stats_apart():
     assert said[stats.VERDICTS.index("inconclusive")] == "inconclusive at ± 0.031"
     assert all("inconclusive" not in s for code, s in zip(stats.VERDICTS, said) if code != "inconclusive")
     assert all("0.02" in s for code, s in zip(stats.VERDICTS, said) if code.endswith("within_margin") or code == "equivalent")
+
+
+def test_an_equivalence_lost_only_to_holms_correction_is_said_so():
+    row = {"verdict": "inconclusive", "margin": 0.02, "bound": 0.017, "p_tost_holm": 0.0681}
+    said = words.primary_verdict(row)
+    assert said.startswith("inconclusive at ± 0.02") and "0.017" in said and "Holm" in said and "0.068" in said
+    assert words.primary_verdict({**row, "bound": 0.031}) == "inconclusive at ± 0.031"
