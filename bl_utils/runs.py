@@ -81,15 +81,17 @@ def run_keys(result: RunResult) -> dict[str, Any]:
 
 
 def machines_table(groups: dict[str, list[RunResult]]) -> pd.DataFrame:
-    """Where each group of runs was trained: one row per group and kind of machine
-    (:func:`machine_of`, the key comparisons pair runs by) with the number of runs and the median
-    seconds per epoch (``metrics.csv``). Runs paired by seed across two kinds share their initial
-    weights and batch order, not their trajectory: bf16 kernels differ from the first step."""
-    rows = [{"runs": name, "machine": machine_of(r), "seconds": r.history.seconds.median()}
-            for name, results in groups.items() for r in results]
+    """Where each group of runs was trained: one row per group and CPU (``run.json``'s ``cpu``; runs
+    made before it was recorded say so) with the number of runs and the median seconds per epoch
+    (``metrics.csv``). Runs paired by seed across two kinds of CPU share their initial weights and
+    batch order, not their trajectory: bf16 kernels differ from the first step. (Pairing uses the
+    finer :func:`machine_of`; this table names only the processor, so that a published output says
+    nothing of precision modes.)"""
+    rows = [{"runs": name, "cpu": r.metadata.get("cpu", "not recorded"),
+             "seconds": r.history.seconds.median()} for name, results in groups.items() for r in results]
     if not rows:
-        return pd.DataFrame(columns=["runs", "machine", "n_runs", "s per epoch (median)"])
-    frame = pd.DataFrame(rows).groupby(["runs", "machine"], sort=False)
+        return pd.DataFrame(columns=["runs", "cpu", "n_runs", "s per epoch (median)"])
+    frame = pd.DataFrame(rows).groupby(["runs", "cpu"], sort=False)
     return frame.seconds.agg(["size", "median"]).round(1).reset_index().rename(
         columns={"size": "n_runs", "median": "s per epoch (median)"})
 
