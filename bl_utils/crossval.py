@@ -31,9 +31,9 @@ from .analysis import robustness_long
 from .runs import RunResult, run_keys
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
-__all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "primary_answer", "sizing",
-           "secondary_table", "interval_table", "secondary_differences", "degradation_differences", "paired_runs",
-           "components_table"]
+__all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "mean_sizes", "primary_answer",
+           "sizing", "normal_fp_rate", "secondary_table", "interval_table", "secondary_differences",
+           "degradation_differences", "paired_runs", "components_table"]
 
 #: The primary endpoint's definition, as the notebook states it before any result.
 PRIMARY = dict(metric="dice", images="tumour", checkpoint="final", baseline=BASELINE, margin=0.02, alpha=0.05)
@@ -89,7 +89,7 @@ def run_differences(long: pd.DataFrame, metric: str = "dice", images: str = "tum
     return pd.DataFrame(out, columns=["strategy", "seed", "fold", "machine", "difference", "n_images"])
 
 
-def _sizes(results: Sequence[RunResult]) -> tuple[float, float]:
+def mean_sizes(results: Sequence[RunResult]) -> tuple[float, float]:
     """Mean numbers of training and validation images per run."""
     return (float(np.mean([len(r.metadata["train_stems"]) for r in results])),
             float(np.mean([len(r.metadata["val_stems"]) for r in results])))
@@ -106,7 +106,7 @@ def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin
     named = {s: d for s, d in named.items() if len(d) >= 2}
     if not named:
         return pd.DataFrame()
-    n_train, n_test = _sizes(results)
+    n_train, n_test = mean_sizes(results)
     verdicts = stats.compare_all(named, n_train=n_train, n_test=n_test, margin=margin, alpha=alpha)
     frame = pd.DataFrame([v.as_row() for v in verdicts])
     return frame.assign(sd=[float(np.std(named[v.name], ddof=1)) for v in verdicts])
@@ -118,7 +118,7 @@ def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = P
     ``power`` given the measured sd (``None``: unattainable), the floor of the corrected 95 %
     half-width (:func:`bl_utils.stats.half_width_floor`) and the narrowest margin reachable at
     ``power`` however many runs (:func:`bl_utils.stats.power_floor`; at or above the margin: ``None``)."""
-    n_train, n_test = _sizes(results)
+    n_train, n_test = mean_sizes(results)
     rows = []
     for _, row in answer.iterrows():
         rows.append({"strategy": row["name"], "sd": row["sd"], "runs": int(row["n_runs"]),
@@ -129,7 +129,9 @@ def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = P
     return pd.DataFrame(rows)
 
 
-def _normal_fp(result: RunResult, checkpoint: str = "final") -> float:
+def normal_fp_rate(result: RunResult, checkpoint: str = "final") -> float:
+    """The share of the normal images (``normal_images.csv``, never trained on) on which ``result``'s
+    model at ``checkpoint`` predicts any tumour pixel; nan when the run has no such file."""
     path = result.folder / "normal_images.csv"
     if not path.is_file():
         return float("nan")
@@ -146,7 +148,7 @@ def secondary_table(results: Sequence[RunResult]) -> pd.DataFrame:
     per_run = tumour.groupby(["strategy", "seed", "fold"]).agg(dice=("dice", "mean"),
                                                                missed=("pred_empty", lambda s: int(s.astype(bool).sum())))
     extra = pd.DataFrame([{"strategy": r.strategy, "seed": r.seed, "fold": int(r.settings.get("fold", -1)),
-                           "normal_fp_rate": _normal_fp(r),
+                           "normal_fp_rate": normal_fp_rate(r),
                            "effective_w_boundary": r.final.get("effective_w_boundary", float("nan"))}
                           for r in results]).set_index(["strategy", "seed", "fold"])
     joined = per_run.join(extra)
@@ -195,12 +197,12 @@ def secondary_differences(results: Sequence[RunResult]) -> pd.DataFrame:
     (one rate per run): the columns of :func:`interval_table` plus ``endpoint``. Exploratory: intervals, no verdict."""
     if not results:
         return interval_table({}, 1, 1).assign(endpoint=[])
-    n_train, n_test = _sizes(results)
+    n_train, n_test = mean_sizes(results)
     long = per_image_folds(results, "final")
     long["pred_empty"] = long.pred_empty.astype(float)
     frames = [interval_table(_named(run_differences(long, column, "tumour")), n_train, n_test).assign(endpoint=label)
               for label, column in SECONDARY]
-    fp = pd.DataFrame([{**run_keys(r), "stem": "normal images", "fp": _normal_fp(r), "target_empty": False}
+    fp = pd.DataFrame([{**run_keys(r), "stem": "normal images", "fp": normal_fp_rate(r), "target_empty": False}
                        for r in results])
     frames.append(interval_table(_named(run_differences(fp.dropna(subset=["fp"]), "fp", "all")), n_train, n_test)
                   .assign(endpoint="false positives, normal images (share)"))
@@ -220,7 +222,7 @@ def degradation_differences(results: Sequence[RunResult], corruption: str, level
     clean = rob[rob.level == clean_level].set_index(keys).dice
     at = rob[rob.level == level].set_index(keys)
     long = at[["target_empty"]].assign(drop=at.dice - clean.reindex(at.index)).reset_index()
-    n_train, n_test = _sizes(results)
+    n_train, n_test = mean_sizes(results)
     return interval_table(_named(run_differences(long, "drop", "tumour")), n_train, n_test)
 
 

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .crossval import _normal_fp, per_image_folds
-from .runs import ODONNAT_PHAM_TABLE1, RunResult
-from .schedules import STRATEGIES
+from .crossval import interval_table, mean_sizes, normal_fp_rate, per_image_folds, run_differences
+from .runs import ODONNAT_PHAM_TABLE1, RunResult, run_keys
+from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
-__all__ = ["mean_interval", "table_as_they_ran_it", "measured_differences"]
+__all__ = ["mean_interval", "table_as_they_ran_it", "measured_differences", "differences_from_ce"]
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -55,7 +55,7 @@ def table_as_they_ran_it(results: Sequence[RunResult]) -> pd.DataFrame:
             mean, low, high = mean_interval(values)
             row[name] = mean
             row[f"{name} 95% CI"] = (low, high)
-        row["FP rate, normal images (final)"] = float(np.nanmean([_normal_fp(r) for r in runs]))
+        row["FP rate, normal images (final)"] = float(np.nanmean([normal_fp_rate(r) for r in runs]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -85,3 +85,41 @@ def measured_differences(results: Sequence[RunResult]) -> pd.DataFrame:
             rows.append({"difference": name, "strategy": strategy, "runs": int(np.isfinite(values).sum()),
                          "mean": mean, "low": low, "high": high})
     return pd.DataFrame(rows, columns=["difference", "strategy", "runs", "mean", "low", "high"])
+
+
+def _their_metric_differences(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Per run of a boundary-loss strategy: its best-epoch batch-pooled F1 minus that of the CE run
+    with the same seed, fold and machine (columns ``strategy, difference``); unpaired runs left out."""
+    keyed = {tuple(run_keys(r).values()): r.best.get("val_f1_pooled", np.nan) for r in results}
+    rows = []
+    for (strategy, *rest), value in keyed.items():
+        baseline = keyed.get((BASELINE, *rest))
+        if strategy != BASELINE and baseline is not None and np.isfinite(value - baseline):
+            rows.append({"strategy": strategy, "difference": float(value - baseline)})
+    return pd.DataFrame(rows, columns=["strategy", "difference"])
+
+
+def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Each boundary-loss strategy minus CE within their protocol, paired by run (same seed: same
+    random split, initial weights and batch order; same kind of machine). One row per (measure,
+    strategy): ``measure, strategy, Odonnat & Pham`` (their Table 1's difference, one run each),
+    ``n_runs, mean`` and the 95 % corrected (Nadeau–Bengio: the seeds' random splits share most of
+    their training images) and plain t-intervals over runs, as :func:`bl_utils.crossval.interval_table`.
+
+    Measures: ``"their metric, best epoch"`` (batch-pooled F1, each run at its own best epoch) and
+    ``"Dice on tumours, final epoch"`` (per-image Dice averaged over the tumour images both runs score)."""
+    if not results:
+        return pd.DataFrame()
+    n_train, n_test = mean_sizes(results)
+    measures = {"their metric, best epoch": _their_metric_differences(results),
+                "Dice on tumours, final epoch": run_differences(per_image_folds(results, "final"))}
+    frames = []
+    for measure, differences in measures.items():
+        named = {s: differences[differences.strategy == s].difference.to_numpy() for s in BOUNDARY_STRATEGIES
+                 if (differences.strategy == s).any()}
+        table = interval_table(named, n_train=n_train, n_test=n_test)
+        theirs = [ODONNAT_PHAM_TABLE1[s] - ODONNAT_PHAM_TABLE1[BASELINE] for s in table.strategy]
+        frames.append(table.assign(measure=measure, **{"Odonnat & Pham": theirs}))
+    columns = ["measure", "strategy", "Odonnat & Pham", "n_runs", "mean", "corrected_low", "corrected_high",
+               "plain_low", "plain_high"]
+    return pd.concat(frames, ignore_index=True)[columns]

@@ -16,7 +16,8 @@ from .analysis import interval
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
 
 __all__ = ["GET_BUSI", "data_statement", "Summary", "verdict_sentence", "ablation_sentence", "paper_profile_sentence", "study_summary",
-           "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence", "run_scope"]
+           "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence", "run_scope",
+           "their_noise_sentence"]
 
 
 #: What a reader without the images does to get them (one line, shown where a cell needs them).
@@ -240,3 +241,27 @@ def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
              + ("" if pd.isna(row.corrected_low) else f" [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]")
              + f" ({int(row.n_runs)} run{'' if int(row.n_runs) == 1 else 's'})" for _, row in table.iterrows()]
     return f"{what} (exploratory, strategy − CE, corrected 95 % interval): " + ("; ".join(parts) or "no runs yet") + "."
+
+
+def their_noise_sentence(table: pd.DataFrame) -> str:
+    """What :func:`bl_utils.reproduction.differences_from_ce` says of their Table 1: each strategy −
+    CE in their metric over the seeds of their protocol (corrected 95 % interval), against their
+    Table 1's differences (one run each). Whether one run per strategy can order the strategies is
+    read from the narrowest interval's half-width: if their largest difference is smaller, it cannot.
+    A sentence without a title: the notebook and the README put their own before it."""
+    rows = table[table.measure == "their metric, best epoch"] if not table.empty else table
+    if rows.empty or rows.corrected_low.isna().all():
+        return "intervals need each strategy and CE on at least two seeds; not yet run."
+    parts = [f"{row.strategy} {_signed(row['mean'])} [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]"
+             f" over {int(row.n_runs)} seeds" for _, row in rows.iterrows()]
+    theirs = " / ".join(_signed(v) for v in rows["Odonnat & Pham"])
+    half = float(((rows.corrected_high - rows.corrected_low) / 2).min())
+    largest = float(rows["Odonnat & Pham"].abs().max())
+    reading = (f"the narrowest interval reaches ± {half:.3f}, more than their largest difference ({largest:.3f}): "
+               "at the seed-to-seed noise of their own protocol, one run per strategy cannot order the four strategies"
+               if largest < half else
+               f"their largest difference ({largest:.3f}) exceeds the narrowest half-width here (± {half:.3f}), so "
+               "that difference is larger than this protocol's seed-to-seed noise")
+    return (f"each strategy − CE in their metric (best epoch, paired by seed, corrected 95 % "
+            f"interval): {'; '.join(parts)}. Their Table 1's differences, one run each: {theirs}. At this profile "
+            f"(random encoder), {reading}.")

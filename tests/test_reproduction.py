@@ -46,3 +46,37 @@ def test_measured_differences_pair_each_run_with_itself(tmp_path):
     assert epoch["mean"] == pytest.approx(np.mean(gaps))
     low, high = scipy_stats.t.interval(0.95, 2, loc=np.mean(gaps), scale=scipy_stats.sem(gaps))
     assert (epoch.low, epoch.high) == pytest.approx((low, high))
+
+
+def _their_run(root, strategy, seed, f1, dice):
+    run = write_study_run(root, strategy, seed, -1, np.asarray(dice, dtype=float))
+    run.best["val_f1_pooled"] = f1
+    return run
+
+
+def test_differences_from_ce_pair_each_seed_with_its_ce_run(tmp_path):
+    """Strategy − CE per seed in their metric and in final per-image tumour Dice; plain interval
+    against scipy's, corrected one against Nadeau & Bengio's variance × (1/J + n_test/n_train)."""
+    f1 = {"ce": (0.70, 0.72, 0.75), "rebalance": (0.71, 0.75, 0.75)}            # differences 0.01, 0.03, 0.00
+    dice = {"ce": (0.5, 0.6, 0.7), "rebalance": (0.55, 0.6, 0.72)}              # differences 0.05, 0.00, 0.02
+    results = [_their_run(tmp_path, s, seed, f1[s][seed], [dice[s][seed]] * 2) for s in f1 for seed in range(3)]
+    results.append(_their_run(tmp_path, "rebalance", 3, 0.9, [0.9, 0.9]))      # no CE run for seed 3: left out
+    table = reproduction.differences_from_ce(results).set_index("measure")
+    assert list(table.strategy) == ["rebalance", "rebalance"]
+    for measure, d in (("their metric, best epoch", [0.01, 0.03, 0.00]), ("Dice on tumours, final epoch", [0.05, 0.00, 0.02])):
+        row = table.loc[measure]
+        assert row.n_runs == 3 and row["mean"] == pytest.approx(np.mean(d))
+        assert row["Odonnat & Pham"] == pytest.approx(0.801 - 0.798)
+        assert (row.plain_low, row.plain_high) == pytest.approx(
+            scipy_stats.t.interval(0.95, 2, loc=np.mean(d), scale=scipy_stats.sem(d)))
+        half = scipy_stats.t.ppf(0.975, 2) * np.std(d, ddof=1) * np.sqrt(1 / 3 + 3 / 12)   # 12 training, 3 scored images
+        assert (row.corrected_low, row.corrected_high) == pytest.approx((np.mean(d) - half, np.mean(d) + half))
+
+
+def test_differences_from_ce_leave_out_a_run_from_another_machine(tmp_path):
+    results = [_their_run(tmp_path, s, seed, 0.7 + 0.01 * seed * (s == "ce+bl"), [0.6, 0.6]) for s in ("ce", "ce+bl")
+               for seed in range(3)]
+    results[-1].metadata["cpu"] = "another CPU"                                 # ce+bl seed 2
+    table = reproduction.differences_from_ce(results).set_index("measure")
+    assert list(table.n_runs) == [2, 2]
+    assert table.loc["their metric, best epoch", "mean"] == pytest.approx(0.005)

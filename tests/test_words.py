@@ -162,3 +162,18 @@ def test_an_equivalence_lost_only_to_holms_correction_is_said_so():
     said = words.primary_verdict(row)
     assert said.startswith("inconclusive at ± 0.02") and "0.017" in said and "Holm" in said and "0.068" in said
     assert words.primary_verdict({**row, "bound": 0.031}) == "inconclusive at ± 0.031"
+
+
+def _their_differences(low, high, theirs):
+    return pd.DataFrame({"measure": "their metric, best epoch", "strategy": ["ce+bl", "rebalance"],
+                         "Odonnat & Pham": theirs, "n_runs": 3, "mean": [(l + h) / 2 for l, h in zip(low, high)],
+                         "corrected_low": low, "corrected_high": high})
+
+
+def test_their_noise_sentence_reads_the_narrowest_interval_against_their_largest_difference():
+    wide = words.their_noise_sentence(_their_differences([-0.03, -0.02], [0.03, 0.04], [0.000, 0.003]))
+    assert "± 0.030" in wide and "cannot order" in wide and "+0.000 / +0.003" in wide
+    narrow = words.their_noise_sentence(_their_differences([-0.001, 0.0], [0.001, 0.002], [0.000, 0.003]))
+    assert "exceeds" in narrow and "± 0.001" in narrow and "cannot order" not in narrow
+    empty = _their_differences([float("nan")] * 2, [float("nan")] * 2, [0.0, 0.003])
+    assert "not yet run" in words.their_noise_sentence(empty) and "not yet run" in words.their_noise_sentence(pd.DataFrame())
