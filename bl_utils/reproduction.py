@@ -20,7 +20,7 @@ from .crossval import interval_table, mean_sizes, normal_fp_rate, per_image_fold
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, run_keys
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
-__all__ = ["mean_interval", "table_as_they_ran_it", "measured_differences", "differences_from_ce"]
+__all__ = ["mean_interval", "table_as_they_ran_it", "for_reading", "measured_differences", "differences_from_ce"]
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -58,6 +58,21 @@ def table_as_they_ran_it(results: Sequence[RunResult]) -> pd.DataFrame:
         row["FP rate, normal images (final)"] = float(np.nanmean([normal_fp_rate(r) for r in runs]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def for_reading(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`table_as_they_ran_it` for a reader: each measure and its ``"… 95% CI"`` column written as
+    one ``"0.696 [0.645, 0.747]"`` column (``"0.696"`` alone where the interval is undefined), the other
+    numbers rounded to ``digits``."""
+    def written(mean: float, low: float, high: float) -> str:
+        head = f"{mean:.{digits}f}"
+        return f"{head} [{low:.{digits}f}, {high:.{digits}f}]" if np.isfinite(low) and np.isfinite(high) else head
+
+    out = table.copy()
+    for name in [c for c in table.columns if f"{c} 95% CI" in table.columns]:
+        out[name] = [written(mean, *ci) for mean, ci in zip(table[name], table[f"{name} 95% CI"])]
+        out = out.drop(columns=f"{name} 95% CI").rename(columns={name: f"{name} [95% CI]"})
+    return out.round(digits)
 
 
 def measured_differences(results: Sequence[RunResult]) -> pd.DataFrame:

@@ -257,11 +257,11 @@ def their_noise_sentence(table: pd.DataFrame) -> str:
     theirs = " / ".join(_signed(v) for v in rows["Odonnat & Pham"])
     half = float(((rows.corrected_high - rows.corrected_low) / 2).min())
     largest = float(rows["Odonnat & Pham"].abs().max())
-    reading = (f"the narrowest interval reaches ± {half:.3f}, more than their largest difference ({largest:.3f}): "
+    reading = (f"the narrowest interval is ± {half:.3f} wide, more than their largest difference ({largest:.3f}): "
                "at the seed-to-seed noise of their own protocol, one run per strategy cannot order the four strategies"
                if largest < half else
                f"their largest difference ({largest:.3f}) exceeds the narrowest half-width here (± {half:.3f}), so "
                "that difference is larger than this protocol's seed-to-seed noise")
     return (f"each strategy − CE in their metric (best epoch, paired by seed, corrected 95 % "
             f"interval): {'; '.join(parts)}. Their Table 1's differences, one run each: {theirs}. At this profile "
-            f"(random encoder), {reading}.")
+            f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain).")

@@ -80,3 +80,13 @@ def test_differences_from_ce_leave_out_a_run_from_another_machine(tmp_path):
     table = reproduction.differences_from_ce(results).set_index("measure")
     assert list(table.n_runs) == [2, 2]
     assert table.loc["their metric, best epoch", "mean"] == pytest.approx(0.005)
+
+
+def test_for_reading_writes_each_measure_with_its_interval_in_one_column():
+    table = pd.DataFrame({"strategy": ["ce", "rebalance"], "runs": [3, 1], "Odonnat & Pham": [0.798, 0.801],
+                          "their metric": [0.69612, 0.7], "their metric 95% CI": [(0.64484, 0.74739), (np.nan, np.nan)],
+                          "FP rate": [0.66449, 0.5]})
+    shown = reproduction.for_reading(table)
+    assert list(shown.columns) == ["strategy", "runs", "Odonnat & Pham", "their metric [95% CI]", "FP rate"]
+    assert list(shown["their metric [95% CI]"]) == ["0.696 [0.645, 0.747]", "0.700"]
+    assert list(shown["FP rate"]) == [0.664, 0.5]
