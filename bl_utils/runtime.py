@@ -148,8 +148,10 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
 
 
 def git_commit(folder: str | os.PathLike | None = None) -> str | None:
-    """The git commit of the checkout at ``folder`` (``+dirty`` when it has local changes), or None."""
-    folder = Path(folder or project_root())
+    """The git commit of the checkout at ``folder`` (``+dirty`` when it has local changes), or None.
+    Default: the checkout this ``bl_utils`` was imported from, i.e. the code that runs, wherever the
+    working directory is (None for an installed copy outside git)."""
+    folder = Path(folder or Path(__file__).resolve().parent)
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
                                 text=True, timeout=10, check=True).stdout.strip()

@@ -131,3 +131,18 @@ def test_set_environment_sets_unsets_and_gives_back_what_was_there(monkeypatch):
     assert "BL_TEST_A" not in os.environ and os.environ["BL_TEST_B"] == "new"
     set_environment(previous)
     assert os.environ["BL_TEST_A"] == "old" and "BL_TEST_B" not in os.environ
+
+
+def test_git_commit_names_the_code_that_runs_wherever_the_working_directory_is(tmp_path, monkeypatch):
+    """A campaign started from a folder outside the checkout still records the commit of the bl_utils
+    it imported (git itself is the oracle)."""
+    import subprocess
+    from pathlib import Path
+
+    package = Path(runtime.__file__).resolve().parent
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True)
+    if head.returncode:
+        pytest.skip("bl_utils is not in a git checkout here")
+    monkeypatch.chdir(tmp_path)                                         # no checkout above tmp_path
+    assert runtime.git_commit().split("+")[0] == head.stdout.strip()
+    assert runtime.git_commit(tmp_path) is None
