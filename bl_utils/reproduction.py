@@ -5,7 +5,10 @@ Their metric (:func:`bl_utils.metrics.batch_pooled_f1`: pixels pooled within eac
 scored on, so the number is optimistic; beside it, the per-image Dice on the tumour images at that
 epoch and at the final one, with a t-interval over seeds (each seed: its own random split, so the
 interval counts split-to-split and initialisation noise together), and the false-positive rate on
-the 133 normal images, which their protocol never trains or validates on.
+the 133 normal images, which their protocol never trains or validates on. Then what the runs can say
+of their Table 1: the differences between their protocol and the study's that the same runs separate
+(:func:`measured_differences`), and each strategy − CE paired by seed (:func:`differences_from_ce`),
+the noise their one-run-per-strategy ranking is read against.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from helpers import publish_run as _publish_run
 
 def test_planned_runs_are_strategies_times_seeds_times_folds():
     assert study.planned_runs("study") == len(STRATEGIES) * len(study.STUDY_SEEDS) * len(study.STUDY_FOLDS) == 40
-    assert study.planned_runs("odonnat_pham") == 4 * 3 and study.planned_runs("odonnat_pham_paper") == 2
+    assert study.planned_runs("odonnat_pham") == 4 * 3 and study.planned_runs("odonnat_pham_paper") == 4
     assert study.planned_runs("table1") == 4 * len(study.SEEDS)
 
 
