@@ -32,8 +32,8 @@ from .runs import RunResult, run_keys
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 
 __all__ = ["PRIMARY", "SECONDARY", "hd95_penalty", "per_image_folds", "run_differences", "mean_sizes", "primary_answer",
-           "sizing", "normal_fp_rate", "secondary_table", "interval_table", "secondary_differences",
-           "degradation_differences", "paired_runs", "components_table"]
+           "sizing", "normal_fp_rate", "secondary_table", "interval_table", "differences_by_strategy",
+           "secondary_differences", "degradation_differences", "paired_runs", "components_table"]
 
 #: The primary endpoint's definition, as the notebook states it before any result.
 PRIMARY = dict(metric="dice", images="tumour", checkpoint="final", baseline=BASELINE, margin=0.02, alpha=0.05)
@@ -102,8 +102,7 @@ def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin
     plus ``sd`` (between-run sd of d_j). Empty when there are not enough runs."""
     differences = run_differences(per_image_folds(results, PRIMARY["checkpoint"]), PRIMARY["metric"],
                                   PRIMARY["images"], PRIMARY["baseline"])
-    named = {s: differences[differences.strategy == s].difference.to_numpy() for s in BOUNDARY_STRATEGIES}
-    named = {s: d for s, d in named.items() if len(d) >= 2}
+    named = {s: d for s, d in differences_by_strategy(differences).items() if len(d) >= 2}
     if not named:
         return pd.DataFrame()
     n_train, n_test = mean_sizes(results)
@@ -186,7 +185,9 @@ def interval_table(named_differences: dict, n_train: float, n_test: float) -> pd
                                        "plain_low", "plain_high"])
 
 
-def _named(differences: pd.DataFrame) -> dict:
+def differences_by_strategy(differences: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The per-run differences ``d`` of :func:`run_differences` as ``{strategy: d}`` (shape ``(J,)``),
+    for each boundary-loss strategy that has any: what :func:`interval_table` takes."""
     return {s: differences[differences.strategy == s].difference.to_numpy()
             for s in BOUNDARY_STRATEGIES if (differences.strategy == s).any()}
 
@@ -200,11 +201,11 @@ def secondary_differences(results: Sequence[RunResult]) -> pd.DataFrame:
     n_train, n_test = mean_sizes(results)
     long = per_image_folds(results, "final")
     long["pred_empty"] = long.pred_empty.astype(float)
-    frames = [interval_table(_named(run_differences(long, column, "tumour")), n_train, n_test).assign(endpoint=label)
+    frames = [interval_table(differences_by_strategy(run_differences(long, column, "tumour")), n_train, n_test).assign(endpoint=label)
               for label, column in SECONDARY]
     fp = pd.DataFrame([{**run_keys(r), "stem": "normal images", "fp": normal_fp_rate(r), "target_empty": False}
                        for r in results])
-    frames.append(interval_table(_named(run_differences(fp.dropna(subset=["fp"]), "fp", "all")), n_train, n_test)
+    frames.append(interval_table(differences_by_strategy(run_differences(fp.dropna(subset=["fp"]), "fp", "all")), n_train, n_test)
                   .assign(endpoint="false positives, normal images (share)"))
     table = pd.concat(frames, ignore_index=True)
     return table[["endpoint"] + [c for c in table.columns if c != "endpoint"]]
@@ -223,7 +224,7 @@ def degradation_differences(results: Sequence[RunResult], corruption: str, level
     at = rob[rob.level == level].set_index(keys)
     long = at[["target_empty"]].assign(drop=at.dice - clean.reindex(at.index)).reset_index()
     n_train, n_test = mean_sizes(results)
-    return interval_table(_named(run_differences(long, "drop", "tumour")), n_train, n_test)
+    return interval_table(differences_by_strategy(run_differences(long, "drop", "tumour")), n_train, n_test)
 
 
 def paired_runs(results: Sequence[RunResult]) -> list[RunResult]:

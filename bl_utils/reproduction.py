@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .crossval import interval_table, mean_sizes, normal_fp_rate, per_image_folds, run_differences
+from .crossval import (differences_by_strategy, interval_table, mean_sizes, normal_fp_rate, per_image_folds,
+                       run_differences)
 from .runs import ODONNAT_PHAM_TABLE1, RunResult, run_keys
-from .schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
+from .schedules import BASELINE, STRATEGIES
 
 __all__ = ["mean_interval", "table_as_they_ran_it", "for_reading", "measured_differences", "differences_from_ce"]
 
@@ -105,18 +106,6 @@ def measured_differences(results: Sequence[RunResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["difference", "strategy", "runs", "mean", "low", "high"])
 
 
-def _their_metric_differences(results: Sequence[RunResult]) -> pd.DataFrame:
-    """Per run of a boundary-loss strategy: its best-epoch batch-pooled F1 minus that of the CE run
-    with the same seed, fold and machine (columns ``strategy, difference``); unpaired runs left out."""
-    keyed = {tuple(run_keys(r).values()): r.best.get("val_f1_pooled", np.nan) for r in results}
-    rows = []
-    for (strategy, *rest), value in keyed.items():
-        baseline = keyed.get((BASELINE, *rest))
-        if strategy != BASELINE and baseline is not None and np.isfinite(value - baseline):
-            rows.append({"strategy": strategy, "difference": float(value - baseline)})
-    return pd.DataFrame(rows, columns=["strategy", "difference"])
-
-
 def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
     """Each boundary-loss strategy minus CE within their protocol, paired by run (same seed: same
     random split, initial weights and batch order; same kind of machine). One row per (measure,
@@ -129,13 +118,13 @@ def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
     if not results:
         return pd.DataFrame()
     n_train, n_test = mean_sizes(results)
-    measures = {"their metric, best epoch": _their_metric_differences(results),
+    their_metric = pd.DataFrame([{**run_keys(r), "stem": "validation batches",           # one value per run
+                                  "f1": r.best.get("val_f1_pooled", np.nan)} for r in results]).dropna(subset=["f1"])
+    measures = {"their metric, best epoch": run_differences(their_metric, "f1", "all"),
                 "Dice on tumours, final epoch": run_differences(per_image_folds(results, "final"))}
     frames = []
     for measure, differences in measures.items():
-        named = {s: differences[differences.strategy == s].difference.to_numpy() for s in BOUNDARY_STRATEGIES
-                 if (differences.strategy == s).any()}
-        table = interval_table(named, n_train=n_train, n_test=n_test)
+        table = interval_table(differences_by_strategy(differences), n_train=n_train, n_test=n_test)
         theirs = [ODONNAT_PHAM_TABLE1[s] - ODONNAT_PHAM_TABLE1[BASELINE] for s in table.strategy]
         frames.append(table.assign(measure=measure, **{"Odonnat & Pham": theirs}))
     columns = ["measure", "strategy", "Odonnat & Pham", "n_runs", "mean", "corrected_low", "corrected_high",
