@@ -44,14 +44,14 @@ def candidate_folders() -> list[Path]:
 @functools.lru_cache(maxsize=None)
 def find_data(fingerprint: str) -> str | None:
     """The first :func:`candidate_folders` entry whose content fingerprint is ``fingerprint``."""
-    from bl_utils.data.dataset import BusiDataError
+    from bl_utils.data.dataset import DataError
     from bl_utils.training_data import data_identity
 
     for folder in candidate_folders():
         try:
             if data_identity(str(folder))[1] == fingerprint:
                 return str(folder.resolve())
-        except BusiDataError:
+        except DataError:
             continue
     return None
 

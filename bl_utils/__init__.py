@@ -10,6 +10,7 @@ One module per concept (``from bl_utils import distance``, ``from bl_utils.data 
 * ``stats``             — corrected resampled t, TOST, Holm, the sizing of a ± margin answer
 * ``data.source``       — where the data comes from: a BUSI folder, Kaggle, or the synthetic stand-in
 * ``data.busi``         — reading BUSI's layout; resizing; the selection rules applied; content fingerprint
+* ``data.busbra``       — reading BUS-BRA (a second hospital) into the same dataset; where a user's copy is
 * ``data.dataset``      — the arrays of a loaded dataset and their table; the selection rule and its counts
 * ``data.manifest``     — the original image sizes of a resized copy (manifest.csv)
 * ``data.cache``        — the resized arrays and Φ_G kept on disk between runs
@@ -27,6 +28,7 @@ One module per concept (``from bl_utils import distance``, ``from bl_utils.data 
 * ``analysis``          — the earlier protocol's paired comparisons (two-level bootstrap), case selection
 * ``crossval``          — the study's primary endpoint under repeated cross-validation
 * ``reproduction``      — Odonnat & Pham's Table 1 as their code ran it
+* ``answers.external``  — the external test on BUS-BRA: its endpoint, stated before its runs, and its answer
 * ``words``             — the report's sentences, composed from the analyses' values
 * ``disks``             — Kervadec et al.'s identities on analytic disks (eqs. 1–7)
 * ``explorer``          — the computations behind notebook 2's explorer
@@ -39,6 +41,7 @@ One module per concept (``from bl_utils import distance``, ``from bl_utils.data 
 * ``plots.robustness``  — notebook 5's figures
 * ``notebook``          — what every notebook does first: its data, its runs, where its files go
 * ``runtime``           — device, seeds, atomic writes, run metadata, the machine
+* ``threads``           — how processes share the cores: training keeps its threads, others yield
 * ``colab``             — the notebooks' Colab header and setup
 * ``report``            — python -m bl_utils report: the notebooks in order, and their publication
 * ``launch``            — runs as local or Slurm jobs (submitit)
@@ -46,3 +49,7 @@ One module per concept (``from bl_utils import distance``, ``from bl_utils.data 
 """
 
 __version__ = "0.1.0"
+
+from .threads import share_cores as _share_cores
+
+_share_cores()   # before torch is imported where possible (see bl_utils.threads)

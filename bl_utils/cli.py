@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from .data.dataset import BusiDataError
+from .data.dataset import DataError
 from . import launch, train
 from .config import PROFILES, TrainConfig
 from .runs import results_table
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             return launch.launch(runs, options, args.out, evaluate_noise=not args.no_noise_eval)
         results = train_all(config, strategies=strategies, seeds=tuple(args.seeds), out=args.out,
                             resume=not args.fresh, evaluate_noise=not args.no_noise_eval)
-    except (TrainingError, BusiDataError, ValueError, launch.LaunchError) as error:
+    except (TrainingError, DataError, ValueError, launch.LaunchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(results_table(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -34,6 +34,14 @@ Protocols (:data:`PROTOCOLS`, ``protocol=``) are named sets of these settings:
 * ``study``: the same 425 tumour images, repeated 5-fold cross-validation (each seed its own
   partition, grouped by near-duplicates and stratified by class), 20 epochs with shuffled batches
   and a polynomial learning-rate decay to 0 (nnU-Net's), so that the final epoch is the model.
+* ``external``: the study's settings trained on **all** 425 tumour images (no validation split,
+  ``val_fraction=0``; the final epoch is the model), to be scored on another hospital's images
+  (BUS-BRA, ``external``): the seed varies the initialisation and the batch order only.
+
+With ``external`` set to a BUS-BRA folder (:func:`bl_utils.data.busbra.resolve_external`; the
+``external`` protocol requires one), the final model is scored on its images at the end of the run
+(``external_images.csv``, :data:`bl_utils.evaluate.EXTERNAL_SCORING`); this changes nothing of the run
+itself, so it is not part of the run's name.
 
 With ``include_normal=False`` the normal images the run never trained on are a second test set:
 the final (and best) model's false positives on each are written to ``normal_images.csv``.
@@ -84,6 +92,7 @@ PROTOCOLS: dict[str, dict[str, Any]] = {
                          schedule="odonnat-pham", alpha=1.0, normalise=False, batch_order="fixed",
                          group_duplicates=False, split_seed=None, epochs=20, best_metric="val_f1_pooled"),
     "study": dict(max_tumour_fraction=0.10, include_normal=False, folds=5, epochs=20, lr_schedule="poly"),
+    "external": dict(max_tumour_fraction=0.10, include_normal=False, val_fraction=0.0, epochs=20, lr_schedule="poly"),
 }
 
 #: The files of a complete run folder (checkpoints ``best.pt``/``last.pt`` are never published).
@@ -99,6 +108,10 @@ RUN_FILES = {
                       "degraded images (bl_utils.noise.TEST_CORRUPTIONS)",
     "normal_images.csv": "(include_normal=False) per normal image never trained on and checkpoint: "
                          "predicted pixels, whether any (a false positive)",
+    "external_images.csv": "(with external data) per external image: the final model's metrics, NSD, "
+                           "predicted pixels, with the image's patient, pathology, scanner, BI-RADS",
+    "external_predictions.npz": "(with external data) the final model's thresholded predictions of every "
+                                "external image, bit-packed, with stems",
 }
 
 def alpha_in_pixel_units(alpha: float, phi_scale: str, image_size: int) -> float:
@@ -145,6 +158,7 @@ class TrainConfig:
     amp: str = "auto"                   # "auto", "bf16", "fp16", "off" (see select_amp)
     device: str | None = None           # None: get_device()
     cache_dir: str | None = None        # data cache (default .cache/busi in the checkout)
+    external: str | None = None         # BUS-BRA folder: score the final model on it (not in the run's name)
 
     @classmethod
     def of_protocol(cls, protocol: str = "earlier", **settings: Any) -> "TrainConfig":
@@ -165,6 +179,11 @@ class TrainConfig:
                               ("batch_order", ("shuffle", "fixed")), ("best_metric", ("val_dice", "val_f1_pooled"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not 0 <= self.val_fraction < 1 or (self.val_fraction == 0 and self.folds is not None):
+            raise ValueError(f"val_fraction must be in [0, 1) (0: train on every image, without folds), "
+                             f"got {self.val_fraction}")
+        if self.protocol == "external" and self.folds is not None:
+            raise ValueError("the external protocol trains on every image: folds must be None")
         if self.folds is not None and not 0 <= self.fold < self.folds:
             raise ValueError(f"fold must be in 0 … {self.folds - 1} with folds={self.folds}, got {self.fold}")
         values = {key: (getattr(self, key) if getattr(self, key) is not None else default)

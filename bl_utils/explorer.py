@@ -369,7 +369,7 @@ def explore(dataset, index: int, strategy: str = EXPLORER_DEFAULTS["strategy"],
     """Compute what the explorer shows for image ``index`` of ``dataset`` and one slider setting.
 
     ``dataset`` needs ``.images``, ``.masks`` (and ``.phis`` or None, ``.meta`` optional) as a
-    :class:`bl_utils.data.dataset.BusiDataset` has. The candidate ``s`` is
+    :class:`bl_utils.data.dataset.UltrasoundDataset` has. The candidate ``s`` is
     ``candidate_prediction(mask, shift, dilation, blur, confidence)``; Φ_G is divided by the image
     side when ``phi_scale="image"`` (as :mod:`bl_utils.train` does by default), kept in pixels
     with ``"pixel"``. ``numbers`` holds ``w_ce``, ``w_b``, ``CE`` (mean BCE), ``L_B`` (mean

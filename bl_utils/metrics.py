@@ -26,6 +26,10 @@ Conventions (BUSI has 133 *normal* images whose true mask is empty, so they matt
   ``(Σ d(∂P -> ∂T) + Σ d(∂T -> ∂P)) / (|∂P| + |∂T|)`` — MONAI's
   ``compute_average_surface_distance(symmetric=True)`` and Heimann et al. (2009). (medpy's ``assd``
   averages the two directed means instead; they differ when the surfaces have different sizes.)
+* **NSD** (normalised surface Dice, Nikolov et al. 2021) at a tolerance τ: the fraction of both
+  surfaces within τ of the other, ``(|{d(∂P -> ∂T) ≤ τ}| + |{d(∂T -> ∂P) ≤ τ}|) / (|∂P| + |∂T|)``,
+  on the surfaces above — MONAI's ``compute_surface_dice`` (without sub-voxel edges). Both empty -> 1,
+  exactly one empty -> 0 (MONAI gives NaN and 0).
 * **Empty masks in HD95/ASSD.** Both empty -> 0 (MONAI gives NaN). Exactly one empty -> the distance is
   undefined: ``empty_value`` (default NaN, so :func:`summarize` reports such images as a count beside a
   ``nanmean``); pass a number, or ``"diagonal"`` for the array's diagonal length
@@ -59,7 +63,7 @@ from scipy import ndimage
 from .distance import bounding_slices, check_mask, check_spacing, empty_value as empty_value_for
 
 __all__ = [
-    "dice", "iou", "hd95", "assd", "surface", "surface_distances", "count_components",
+    "dice", "iou", "hd95", "assd", "surface_dice", "surface", "surface_distances", "count_components",
     "evaluate_masks", "summarize", "batch_dice", "batch_pooled_f1",
 ]
 
@@ -252,6 +256,24 @@ def assd(pred, target, spacing=None, empty_value: float | str = float("nan")) ->
     return _surface_metric(pred, target, spacing, empty_value, _assd)
 
 
+def _nsd(d_pt: np.ndarray, d_tp: np.ndarray, tolerance: float) -> float:
+    return float((np.count_nonzero(d_pt <= tolerance) + np.count_nonzero(d_tp <= tolerance)) / (len(d_pt) + len(d_tp)))
+
+
+def surface_dice(pred, target, tolerance: float, spacing=None) -> float:
+    """Normalised surface Dice (NSD): the fraction of both surfaces within ``tolerance`` (spacing
+    units, ≥ 0) of the other surface, as MONAI's ``compute_surface_dice``. In [0, 1]; both masks
+    empty -> 1.0, exactly one empty -> 0.0. Raises ``ValueError`` on bad input or a negative tolerance."""
+    if not np.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number >= 0, got {tolerance!r}.")
+    p, t = _check_pair(pred, target)
+    spacing = check_spacing(spacing, p.ndim)
+    p_any, t_any = p.any(), t.any()
+    if not (p_any and t_any):
+        return 1.0 if p_any == t_any else 0.0
+    return _nsd(*_distances(p, t, spacing), float(tolerance))
+
+
 # ----------------------------------------------------------------------------------- components
 def _structure(ndim: int, connectivity: int) -> np.ndarray:
     if not (isinstance(connectivity, (int, np.integer)) and 1 <= connectivity <= ndim):
@@ -274,7 +296,7 @@ def count_components(mask, connectivity: int = 2) -> int:
 # ------------------------------------------------------------------------------------ per image
 def evaluate_masks(preds, targets, stems: Sequence | None = None, labels: Sequence | None = None,
                    spacing=None, *, empty_score: float = 1.0, empty_value: float | str = float("nan"),
-                   connectivity: int = 2, hd95_method: str = "max") -> pd.DataFrame:
+                   connectivity: int = 2, hd95_method: str = "max", nsd_tolerance: float | None = None) -> pd.DataFrame:
     """Every metric for every image of a stack: one row per image.
 
     Args:
@@ -284,8 +306,10 @@ def evaluate_masks(preds, targets, stems: Sequence | None = None, labels: Sequen
         empty_score, empty_value, connectivity, hd95_method: passed to :func:`dice`/:func:`iou`,
             :func:`hd95`/:func:`assd`, :func:`count_components` and :func:`hd95` (``method``).
 
+        nsd_tolerance: when given, a column ``nsd``: :func:`surface_dice` at this tolerance.
+
     Returns a DataFrame with columns ``stem, label, dice, iou, hd95, assd, components, target_empty,
-    pred_empty`` (``components`` counts the *prediction's* connected components).
+    pred_empty`` (``components`` counts the *prediction's* connected components), and ``nsd``.
     """
     _check_empty_value(empty_value)
     if hd95_method not in HD95_METHODS:
@@ -307,21 +331,28 @@ def evaluate_masks(preds, targets, stems: Sequence | None = None, labels: Sequen
     spacing = check_spacing(spacing, p_all.ndim - 1)
     structure = _structure(p_all.ndim - 1, connectivity)
 
-    rows = []
-    for stem, label, p, t in zip(stems, labels, p_all, t_all):
-        p_any, t_any = bool(p.any()), bool(t.any())
-        if p_any and t_any:
-            d_pt, d_tp = _distances(p, t, spacing)
-            h, a = _hd95(d_pt, d_tp, hd95_method), _assd(d_pt, d_tp)
-        elif p_any or t_any:
-            h = a = _empty_distance(empty_value, p.shape, spacing)
-        else:
-            h = a = 0.0
-        rows.append({"stem": stem, "label": label, "dice": _dice(p, t, empty_score),
-                     "iou": _iou(p, t, empty_score), "hd95": h, "assd": a,
-                     "components": int(ndimage.label(p, structure=structure)[1]),
-                     "target_empty": not t_any, "pred_empty": not p_any})
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    rows = [{"stem": stem, "label": label, **_image_row(p, t, spacing, empty_score, empty_value, structure,
+                                                        hd95_method, nsd_tolerance)}
+            for stem, label, p, t in zip(stems, labels, p_all, t_all)]
+    columns = list(COLUMNS) + (["nsd"] if nsd_tolerance is not None else [])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _image_row(p, t, spacing, empty_score, empty_value, structure, hd95_method, nsd_tolerance) -> dict:
+    """One image's metrics (:func:`evaluate_masks`'s columns after ``stem, label``)."""
+    p_any, t_any = bool(p.any()), bool(t.any())
+    if p_any and t_any:
+        d_pt, d_tp = _distances(p, t, spacing)
+        h, a = _hd95(d_pt, d_tp, hd95_method), _assd(d_pt, d_tp)
+        nsd = _nsd(d_pt, d_tp, nsd_tolerance) if nsd_tolerance is not None else None
+    elif p_any or t_any:
+        h = a = _empty_distance(empty_value, p.shape, spacing)
+        nsd = 0.0
+    else:
+        h, a, nsd = 0.0, 0.0, 1.0
+    return {"dice": _dice(p, t, empty_score), "iou": _iou(p, t, empty_score), "hd95": h, "assd": a,
+            "components": int(ndimage.label(p, structure=structure)[1]), "target_empty": not t_any,
+            "pred_empty": not p_any, "nsd": nsd}
 
 
 def _mean(values: pd.Series) -> float:

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 
 from . import study, training_data, words
-from .data.dataset import BusiDataError
+from .data.dataset import DataError
 from .data.source import DataSource, resolve_data
 from .plots.style import save_figure
 from .runs import RunResult
@@ -79,10 +79,10 @@ class Session:
     def source(self) -> DataSource:
         """:func:`bl_utils.data.source.resolve_data` of ``data``, resolved on first use and kept (its
         ``root`` is what :func:`bl_utils.data.busi.load_busi` reads, its ``description`` says what the
-        data is). Raises :class:`~bl_utils.data.dataset.BusiDataError` saying how to get BUSI when no
+        data is). Raises :class:`~bl_utils.data.dataset.DataError` saying how to get BUSI when no
         images are at hand (``data`` is None), and as ``resolve_data`` for a bad ``data``."""
         if not self.has_images:
-            raise BusiDataError(f"No images are at hand, so there is no data source. {words.GET_BUSI}")
+            raise DataError(f"No images are at hand, so there is no data source. {words.GET_BUSI}")
         return resolve_data(self.data)
 
     def runs(self, experiment: str, train: bool = False, profile: str | None = None) -> list[RunResult]:
@@ -119,7 +119,7 @@ def start(data: str | None = None, needs: str = "runs", profile: str | None = No
           tables_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Session:
     """Resolve a notebook's data and folders (see the module), print which data and profile it
     runs with, and return the :class:`Session`. ``smoke=None``: True on synthetic data (tiny runs).
-    Raises :class:`bl_utils.data.dataset.BusiDataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
+    Raises :class:`bl_utils.data.dataset.DataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
     ``ValueError`` for a publication on other data than BUSI."""
     if needs not in NEEDS:
         raise ValueError(f"needs must be one of {NEEDS}, got {needs!r}")

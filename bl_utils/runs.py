@@ -62,15 +62,15 @@ def load_run(folder: str | os.PathLike) -> RunResult:
 def machine_of(result: RunResult) -> str:
     """The kind of machine ``result`` trained on, as far as its numbers depend on it: the processor
     and the kernels torch used (``run.json``'s ``cpu`` and ``cpu_bf16``), the device (a GPU by its
-    name; ``cpu`` whatever its thread count) and the mixed-precision mode, e.g. ``"AMD EPYC · AVX512 ·
-    bf16 AVX512-BF16 · cpu · amp bf16"``. Two runs of one seed on machines of two kinds share their
+    name), the mixed-precision mode and the thread count (it changes a run's numbers:
+    :mod:`bl_utils.threads`), e.g. ``"AMD EPYC · AVX512 · bf16 AVX512-BF16 · cpu · amp bf16 · threads 2"``. Two runs of one seed on machines of two kinds share their
     initial weights and batch order, not their trajectory, so comparisons pair runs only within one
     kind (what a run did not record reads ``not recorded``)."""
     meta = result.metadata
     device = str(meta.get("device") or "device not recorded")
     device = "cpu" if device.startswith("cpu") else device
     return (f"{meta.get('cpu', 'not recorded')} · bf16 {meta.get('cpu_bf16', 'not recorded')} · {device} · "
-            f"amp {meta.get('amp', 'not recorded')}")
+            f"amp {meta.get('amp', 'not recorded')} · threads {meta.get('threads', 'not recorded')}")
 
 
 def run_keys(result: RunResult) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats as _st
 
 __all__ = ["Interval", "t_interval", "corrected_t_interval", "t_test_pvalue", "tost_pvalue", "holm",
-           "VERDICTS", "Verdict", "compare_all", "half_width_floor", "power_floor", "runs_needed"]
+           "VERDICTS", "Verdict", "compare_all", "compare_estimates", "half_width_floor", "power_floor", "runs_needed"]
 
 #: The verdict codes of :func:`compare_all`: a difference from 0 shown (``better``, ``worse``), and
 #: also inside the ± margin (``*_within_margin``); equivalence within the margin shown without a
@@ -245,6 +245,38 @@ def compare_all(named_differences: dict, n_train: float, n_test: float, margin: 
         half = corrected_t_interval(d, n_train, n_test, confidence=1 - 2 * alpha).half_width
         out.append(Verdict(name, ci.mean, ci, t_interval(d), p_diff, float(pd_h), p_tost, float(pt_h),
                            _word(ci.mean, pd_h < alpha, pt_h < alpha), half, d.size, margin, alpha))
+    return out
+
+
+def _estimate_interval(mean: float, se: float, df: float, confidence: float, method: str) -> Interval:
+    half = float(_st.t.ppf((1 + confidence) / 2, df)) * se
+    return Interval(mean, mean - half, mean + half, half, se, int(round(df)), confidence, method)
+
+
+def compare_estimates(named: dict, margin: float = 0.02, alpha: float = 0.05, method: str = "estimate") -> list[Verdict]:
+    """:func:`compare_all` for comparisons whose standard error is not that of runs alone:
+    ``named`` is ``{name: (mean, se, df, plain_se, n_runs)}``, ``se`` with ``df`` degrees of freedom
+    (e.g. two variance terms and Welch–Satterthwaite's df), ``plain_se`` the runs' term alone (the
+    ``plain`` interval, ``n_runs - 1`` df). Same tests, Holm families and verdict codes as
+    :func:`compare_all`; ``method`` names the interval. Returns the verdicts in ``named``'s order."""
+    if not named:
+        raise ValueError("named is empty: give at least one {name: (mean, se, df, plain_se, n_runs)}.")
+    _check_level("alpha", alpha, 0.5)
+    _check_margin(margin)
+    rows = []
+    for name, (mean, se, df, plain_se, n_runs) in named.items():
+        mean, se, df = float(mean), float(se), float(df)
+        p_diff = (0.0 if mean != 0 else 1.0) if se == 0 else min(1.0, 2 * _p_greater(abs(mean), se, df))
+        p_tost = max(_p_greater(mean + margin, se, df), _p_greater(margin - mean, se, df))
+        rows.append((name, mean, se, df, float(plain_se), int(n_runs), p_diff, p_tost))
+    holm_diff, holm_tost = holm([r[6] for r in rows]), holm([r[7] for r in rows])
+    out = []
+    for (name, mean, se, df, plain_se, n_runs, p_diff, p_tost), pd_h, pt_h in zip(rows, holm_diff, holm_tost):
+        ci = _estimate_interval(mean, se, df, 0.95, method)
+        plain = _estimate_interval(mean, plain_se, max(n_runs - 1, 1), 0.95, "t")
+        half = _estimate_interval(mean, se, df, 1 - 2 * alpha, method).half_width
+        out.append(Verdict(name, mean, ci, plain, p_diff, float(pd_h), p_tost, float(pt_h),
+                           _word(mean, pd_h < alpha, pt_h < alpha), half, n_runs, margin, alpha))
     return out
 
 

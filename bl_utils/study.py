@@ -61,11 +61,16 @@ class Experiment:
 #: Seeds of the study's repeated cross-validation (each seed: its own partition in 5 folds).
 STUDY_SEEDS = (0, 1)
 STUDY_FOLDS = (0, 1, 2, 3, 4)
+#: Seeds of the external test trained so far (the first six; the final number is fixed from their sd,
+#: :mod:`bl_utils.answers.external`).
+EXTERNAL_SEEDS = (0, 1, 2, 3, 4, 5)
 
 #: Every group of runs the report publishes, in the order they are trained.
 EXPERIMENTS: dict[str, Experiment] = {
     "study": Experiment("The study: 425 tumour images, repeated 5-fold cross-validation, 20 epochs, poly decay",
                         protocol="study", seeds=STUDY_SEEDS, folds=STUDY_FOLDS),
+    "external": Experiment("The external test: the four strategies trained on all 425 BUSI tumour images, "
+                           "scored on BUS-BRA (another hospital)", protocol="external", seeds=EXTERNAL_SEEDS),
     "odonnat_pham": Experiment("Odonnat & Pham's protocol as their code ran it, CPU profile",
                                protocol="odonnat-pham", seeds=ABLATION_SEEDS),
     "odonnat_pham_paper": Experiment("Odonnat & Pham's protocol at their profile (256², ResNet-34)", profile="paper",

@@ -41,18 +41,19 @@ import torch
 
 from . import model as bl_model
 from .config import TrainConfig, default_results_dir, run_folder
-from .evaluate import autocast, evaluate_corruptions, predict, predict_masks
+from .evaluate import EXTERNAL_SCORING, autocast, evaluate_corruptions, evaluate_external, predict, predict_masks
 from .losses import StrategyLoss
 from .metrics import batch_dice, batch_pooled_f1, evaluate_masks, summarize
 from .model import build_model
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, run_metadata, seed_everything, write_json
 from .schedules import STRATEGIES, make_strategy
+from .threads import claim_cores
 from .training_data import TrainingData, prepare_data
 
 #: The modules whose code decides a run's numbers; their digest is :data:`CODE_VERSION`.
 CODE_MODULES = ("train", "training_data", "config", "model", "evaluate", "losses", "schedules", "distance",
-                "data/busi", "data/dataset", "data/manifest", "data/cache", "data/split", "data/duplicates", "noise",
+                "data/busi", "data/busbra", "data/dataset", "data/manifest", "data/cache", "data/split", "data/duplicates", "noise",
                 "metrics")
 
 
@@ -232,7 +233,10 @@ def validate(model: torch.nn.Module, data: TrainingData, config: TrainConfig) ->
     """Validation scores after an epoch: Dice averaged over all images (an image without tumour
     scores 1 when predicted empty, else 0) and over tumour images, the empty predictions, and
     Odonnat & Pham's metric as their code computed it (:func:`bl_utils.metrics.batch_pooled_f1`,
-    batches of 16 in the validation order)."""
+    batches of 16 in the validation order). Without validation images: NaN scores."""
+    if len(data.val_images) == 0:
+        return {"val_dice": float("nan"), "val_dice_tumour": float("nan"), "val_empty_predictions": 0,
+                "val_f1_pooled": float("nan")}
     probs = predict(model, data.val_images, config.amp)
     dice = batch_dice(probs, data.val_masks, from_logits=False)
     tumour = data.val_masks.flatten(1).amax(1) > 0
@@ -252,7 +256,14 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
     complete one without training; ``resume=False`` starts over. ``data`` (from
     :func:`prepare_data` with the same data settings) lets several runs share one preparation.
     ``evaluate_noise`` evaluates the final model on degraded validation images (``robustness.csv``).
+    Training computes with :func:`bl_utils.threads.training_threads` threads whatever else runs.
     """
+    with claim_cores():
+        return _train(config, out, resume, verbose, data, evaluate_noise)
+
+
+def _train(config: TrainConfig, out, resume: bool, verbose: bool, data: TrainingData | None,
+           evaluate_noise: bool) -> RunResult:
     device = get_device(config.device)
     config = config.resolve(device)
     data = data or prepare_data(config, device, verbose=verbose)
@@ -279,7 +290,9 @@ def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: boo
                "train_boundary": boundary, **validate(state.model, data, config),
                "seconds": time.perf_counter() - started}
         state.history.append(row)
-        if row[config.best_metric] > state.best.get(config.best_metric, -1.0):
+        if not data.val_stems:   # no validation images: the final epoch is the only model
+            state.best = {"epoch": epoch + 1, **{k: row[k] for k in ("val_dice", "val_dice_tumour", "val_f1_pooled")}}
+        elif row[config.best_metric] > state.best.get(config.best_metric, -1.0):
             state.best = {"epoch": epoch + 1, **{k: row[k] for k in ("val_dice", "val_dice_tumour", "val_f1_pooled")}}
             _save_torch(state.model.state_dict(), folder / "best.pt")
         _checkpoint(folder, state, epoch, identity)
@@ -321,37 +334,66 @@ def _write_csv(frame: pd.DataFrame, path: Path, float_format: str | None = "%.6g
         frame.to_csv(handle, index=False, float_format=float_format)
 
 
-def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: TrainingState,
-            data: TrainingData, evaluate_noise: bool) -> RunResult:
-    """Score the final and the best epoch image by image, evaluate the final model on degraded
-    images, and write the run's files (``RUN_FILES``), ``run.json`` last."""
-    truth = data.val_masks[:, 0].cpu().numpy() > 0.5
-    masks = {"final": predict_masks(state.model, data.val_images, config.amp)}
-    if evaluate_noise:
-        _write_csv(evaluate_corruptions(state.model, data, config.amp), folder / "robustness.csv")
-    normal = {"final": predict_masks(state.model, data.normal_images, config.amp)} if data.normal_stems else {}
-    state.model.load_state_dict(torch.load(folder / "best.pt", map_location=data.val_images.device, weights_only=True))
-    masks["best"] = predict_masks(state.model, data.val_images, config.amp)
-    if data.normal_stems:
-        normal["best"] = predict_masks(state.model, data.normal_images, config.amp)
-        _write_csv(pd.concat([normal_image_table(normal[n], data.normal_stems).assign(checkpoint=n)
-                              for n in ("best", "final")], ignore_index=True), folder / "normal_images.csv")
+def _score_external(folder: Path, model, data: TrainingData, config: TrainConfig) -> pd.DataFrame:
+    """The final model on the external images: ``external_images.csv`` and ``external_predictions.npz``."""
+    external, masks = evaluate_external(model, data, config.amp)
+    _write_csv(external, folder / "external_images.csv")
+    with atomic_write(folder / "external_predictions.npz", "wb") as handle:
+        np.savez_compressed(handle, final=np.packbits(masks, axis=-1), width=np.int64(masks.shape[-1]),
+                            stems=np.array(external.stem))
+    return external
+
+
+def _validation_files(folder: Path, masks: dict[str, np.ndarray], truth: np.ndarray, data: TrainingData
+                      ) -> dict[str, pd.DataFrame]:
+    """Per-image scores of the best and final models (``val_per_image.csv``) and their predictions
+    (``predictions.npz``); returns the score tables by checkpoint."""
     tables = {name: evaluate_masks(m, truth, stems=data.val_stems, labels=data.val_labels) for name, m in masks.items()}
-    per_image = pd.concat([tables[n].assign(checkpoint=n) for n in ("best", "final")], ignore_index=True)
-    history = pd.DataFrame(state.history)
-    _write_csv(history, folder / "metrics.csv", float_format=None)
-    _write_csv(per_image, folder / "val_per_image.csv")
+    _write_csv(pd.concat([tables[n].assign(checkpoint=n) for n in ("best", "final")], ignore_index=True),
+               folder / "val_per_image.csv")
     with atomic_write(folder / "predictions.npz", "wb") as handle:
         np.savez_compressed(handle, best=np.packbits(masks["best"], axis=-1),
                             final=np.packbits(masks["final"], axis=-1), truth=np.packbits(truth, axis=-1),
                             width=np.int64(truth.shape[-1]), stems=np.array(data.val_stems),
                             labels=np.array(data.val_labels))
-    best = _summary(tables["best"], state.best["epoch"], state.best["val_dice"])
-    final = _summary(tables["final"], len(history), history.val_dice.iloc[-1])
-    for summary, row in ((best, history.iloc[state.best["epoch"] - 1]), (final, history.iloc[-1])):
-        summary["val_f1_pooled"] = float(row["val_f1_pooled"])
-    for name, found in normal.items():
-        (best if name == "best" else final)["normal_fp_rate"] = float((found.reshape(len(found), -1).any(1)).mean())
+    return tables
+
+
+def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: TrainingState,
+            data: TrainingData, evaluate_noise: bool) -> RunResult:
+    """Score the final and the best epoch image by image, evaluate the final model on degraded
+    images and on the external images, and write the run's files (``RUN_FILES``), ``run.json`` last.
+    Without validation images (``val_fraction=0``) the final model is the only one: no validation
+    files, no ``best.pt``."""
+    validated = bool(data.val_stems)
+    checkpoints = ("best", "final") if validated else ("final",)
+    truth = data.val_masks[:, 0].cpu().numpy() > 0.5
+    masks = {"final": predict_masks(state.model, data.val_images, config.amp)} if validated else {}
+    if evaluate_noise and validated:
+        _write_csv(evaluate_corruptions(state.model, data, config.amp), folder / "robustness.csv")
+    normal = {"final": predict_masks(state.model, data.normal_images, config.amp)} if data.normal_stems else {}
+    external = _score_external(folder, state.model, data, config) if data.external_images is not None else None
+    if validated:
+        state.model.load_state_dict(torch.load(folder / "best.pt", map_location=data.val_images.device, weights_only=True))
+        masks["best"] = predict_masks(state.model, data.val_images, config.amp)
+        if data.normal_stems:
+            normal["best"] = predict_masks(state.model, data.normal_images, config.amp)
+    if data.normal_stems:
+        _write_csv(pd.concat([normal_image_table(normal[n], data.normal_stems).assign(checkpoint=n)
+                              for n in checkpoints], ignore_index=True), folder / "normal_images.csv")
+    history = pd.DataFrame(state.history)
+    _write_csv(history, folder / "metrics.csv", float_format=None)
+    if validated:   # else the final model is the only one
+        tables = _validation_files(folder, masks, truth, data)
+        best = _summary(tables["best"], state.best["epoch"], state.best["val_dice"])
+        final = _summary(tables["final"], len(history), history.val_dice.iloc[-1])
+        for summary, row in ((best, history.iloc[state.best["epoch"] - 1]), (final, history.iloc[-1])):
+            summary["val_f1_pooled"] = float(row["val_f1_pooled"])
+    best, final = (best, final) if validated else ({"epoch": len(history)}, {"epoch": len(history)})
+    for name, found in normal.items():   # without validation, the final model is also "best"
+        rate = float((found.reshape(len(found), -1).any(1)).mean())
+        for summary in ((best, final) if not validated else (best,) if name == "best" else (final,)):
+            summary["normal_fp_rate"] = rate
     if "lr_sum" in history:   # Σ lr · w_B / Σ lr: the boundary weight the optimiser actually applied
         final["effective_w_boundary"] = float((history.lr_sum * history.w_boundary).sum() / history.lr_sum.sum())
     metadata = run_metadata(settings, data.val_images.device)
@@ -359,6 +401,10 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
                     train_seconds=float(history.seconds.sum()), data=data.source, data_id=data.data_id,
                     n_images=data.n_images, best=best, final=final, train_stems=data.train_stems,
                     val_stems=data.val_stems, complete=True)
+    if external is not None:   # the external data named by its content, and its summary
+        final.update(external_dice=float(external.dice.mean()), external_nsd=float(external.nsd.mean()))
+        metadata.update(external_fingerprint=data.external_fingerprint, external_images=len(external),
+                        external_scoring=EXTERNAL_SCORING)
     write_json(folder / "run.json", metadata)   # last: its presence marks the run complete
     (folder / "last.pt").unlink(missing_ok=True)   # nothing left to resume; best.pt stays
     return RunResult(folder, settings, history, best, metadata)
@@ -371,7 +417,7 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
 #: Settings that decide :func:`prepare_data`'s output; runs that share them share one preparation.
 DATA_KEYS = ("data", "image_size", "max_tumour_fraction", "split_seed", "max_images", "group_duplicates",
              "val_fraction", "phi_scale", "phi_empty", "mask_noise", "cache_dir", "include_normal", "folds",
-             "fold", "normalise", "protocol")
+             "fold", "normalise", "protocol", "external")
 
 
 def run_order(strategies=STRATEGIES, seeds=(0,), folds=(None,)) -> list[tuple[int, int | None, str]]:

@@ -19,11 +19,12 @@ import pandas as pd
 import torch
 
 from .data import busi as bl_data
+from .data.dataset import DataError
 from .data.source import DataSource, resolve_data
 from . import noise
 from .config import TrainConfig, data_id
 from .distance import batch_signed_distance_maps, scale_phi
-from .data.split import cross_validation_folds, fold_split, random_split, split_train_val
+from .data.split import Split, cross_validation_folds, fold_split, random_split, split_train_val
 
 __all__ = ["TrainingData", "data_identity", "data_id_of", "prepare_data", "phi_scale_table"]
 
@@ -41,7 +42,11 @@ class TrainingData:
     that of every image of the data, before any rule (it names the data, :func:`data_identity`);
     ``kind``: ``"busi"`` or ``"synthetic"``. ``normal_images`` ``(M, 1, H, W)`` (standardised like
     the others) and ``normal_stems``: with ``include_normal=False``, the normal images of the data,
-    never trained on, a second test set for false positives.
+    never trained on, a second test set for false positives. ``external_*`` (with ``config.external``,
+    or the ``external`` protocol): another hospital's images (BUS-BRA), standardised like the
+    others ``(K, 1, H, W)``, their bool masks ``(K, H, W)`` at the run's size, their table (``stem``,
+    ``label``, ``patient``, ``scanner``, ``birads``, ``tumour_fraction`` at 256²) and content fingerprint.
+    Without a validation split (``val_fraction=0``) the ``val_*`` tensors hold no image.
     """
 
     train_images: torch.Tensor
@@ -63,6 +68,10 @@ class TrainingData:
     data_fingerprint: str
     normal_images: torch.Tensor | None = None
     normal_stems: list[str] = field(default_factory=list)
+    external_images: torch.Tensor | None = None
+    external_masks: np.ndarray | None = None
+    external_meta: pd.DataFrame | None = None
+    external_fingerprint: str | None = None
 
     @property
     def data_id(self) -> str:
@@ -111,6 +120,9 @@ def _split(config: TrainConfig, dataset, split_seed: int):
     from ``seed`` (grouped by near-duplicates unless ``group_duplicates=False``, stratified), Odonnat
     & Pham's random draw (their protocol), or the seeded 80/20 split of ``split_seed``."""
     groups = None if config.group_duplicates else False
+    if config.val_fraction == 0:   # every image trains (the external protocol)
+        every = np.arange(len(dataset))
+        return Split(every, every[:0], split_seed, 0.0, list(dataset.meta.stem), [], stratified=False)
     if config.folds is not None:
         folds = cross_validation_folds(dataset, config.folds, seed=config.seed, groups=groups)
         return fold_split(folds, config.fold, seed=config.seed, stems=list(dataset.meta.stem),
@@ -128,6 +140,24 @@ def _normal_images(config: TrainConfig, source) -> tuple[np.ndarray, list[str]]:
                                    distance_maps=False, cache_dir=config.cache_dir, progress=False)
     normal = np.flatnonzero(everything.meta.label.to_numpy() == "normal")
     return everything.images[normal], list(everything.meta.stem.iloc[normal])
+
+
+def _external(config: TrainConfig, size: tuple[int, int], mean: float, std: float, device: torch.device):
+    """``(images (K, 1, H, W) standardised on device, masks bool (K, H, W), table, fingerprint)`` of
+    the external data, or four ``None`` without it. Raises :class:`~bl_utils.data.dataset.DataError`
+    when the ``external`` protocol finds no BUS-BRA (the message says where to get it)."""
+    from .data import busbra
+
+    folder = busbra.resolve_external(config.external)
+    if folder is None:
+        if config.protocol == "external":
+            raise DataError(f"The external protocol needs BUS-BRA and none was found. {busbra.BUSBRA_HINT}")
+        return None, None, None, None
+    dataset = busbra.load_busbra(folder, image_size=bl_data.PAPER_SIZE, cache_dir=config.cache_dir, progress=False)
+    images = torch.from_numpy(bl_data.resize_images(dataset.images, size)).float().div_(255.0).unsqueeze(1)
+    table = dataset.meta[["stem", "label", "patient", "scanner", "birads", "tumour_fraction"]].reset_index(drop=True)
+    return (((images - mean) / std).to(device), bl_data.resize_masks(dataset.masks, size), table,
+            bl_data.content_fingerprint(dataset))
 
 
 def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True) -> TrainingData:
@@ -155,6 +185,8 @@ def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True
         tensor = torch.as_tensor(array) if isinstance(array, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(array))
         return tensor.float().reshape(len(array), 1, *size)[torch.as_tensor(index)].to(device).contiguous()
 
+    external = _external(config, size, mean, std, device) if config.external or config.protocol == "external" \
+        else (None, None, None, None)
     meta = dataset.meta
     return TrainingData(
         take(images, split.train), take(masks, split.train), take(phis, split.train),
@@ -163,7 +195,8 @@ def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True
         train_stems=list(meta.stem.iloc[split.train]), val_stems=list(meta.stem.iloc[split.val]),
         val_labels=list(meta.label.iloc[split.val]), source=source.description, kind=source.kind,
         fingerprint=fingerprint, n_images=len(dataset), data_fingerprint=whole, normal_images=normal,
-        normal_stems=normal_stems)
+        normal_stems=normal_stems, external_images=external[0], external_masks=external[1],
+        external_meta=external[2], external_fingerprint=external[3])
 
 
 def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:

@@ -6,7 +6,7 @@
 * ``offline_hub``, ImageNet weights without network: test_model, test_config;
 * ``tiny``, a BUSI-like folder made by hand: test_data_busi, test_data_cache, test_data_manifest,
   test_data_dataset, test_plots_data;
-* ``fake_dataset``, a stand-in for BusiDataset: test_widgets, test_explorer, test_plots_maths;
+* ``fake_dataset``, a stand-in for UltrasoundDataset: test_widgets, test_explorer, test_plots_maths;
 * ``checkout``, an empty checkout without BUSI_DIR or publication: test_notebook, test_study;
 * closing the figures a test drew (every test).
 """
@@ -101,7 +101,7 @@ def tiny(tmp_path) -> Path:
 
 @pytest.fixture
 def fake_dataset():
-    """:func:`helpers.fake_dataset`, a tiny stand-in for BusiDataset: call it (``fake_dataset(size=64)``)."""
+    """:func:`helpers.fake_dataset`, a tiny stand-in for UltrasoundDataset: call it (``fake_dataset(size=64)``)."""
     import helpers
 
     return helpers.fake_dataset

@@ -3,7 +3,7 @@ on them are in conftest.py):
 
 * hand-made BUSI folders (``write_case``, ``npz_files``): the tests of bl_utils.data;
 * the tiny training settings (``TINY``, ``tiny_config``, ``cli_args``): test_train, test_cli, test_config;
-* ``fake_dataset``, a stand-in for BusiDataset, and its oracle ``authors_sdm``: test_widgets, test_explorer,
+* ``fake_dataset``, a stand-in for UltrasoundDataset, and its oracle ``authors_sdm``: test_widgets, test_explorer,
   test_plots_maths, test_plots_style (the fixture ``fake_dataset`` of conftest.py returns it); ``authors_sdm``
   and ``random_blobs``, random masks: test_disks, test_explorer;
 * ``publish_run``, a published run folder: test_notebook, test_study (with the fixture ``checkout``);
@@ -78,7 +78,7 @@ def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# A stand-in for BusiDataset (test_widgets, test_explorer, test_plots_maths, test_plots_style),
+# A stand-in for UltrasoundDataset (test_widgets, test_explorer, test_plots_maths, test_plots_style),
 # its oracle and random masks (also test_disks)
 
 
@@ -92,7 +92,7 @@ def authors_sdm(mask: np.ndarray) -> np.ndarray:
 
 
 def fake_dataset(n: int = 3, size: int = 40) -> SimpleNamespace:
-    """A tiny stand-in for BusiDataset: disks of radius 6 + 2i, and one empty (normal) image."""
+    """A tiny stand-in for UltrasoundDataset: disks of radius 6 + 2i, and one empty (normal) image."""
     rng = np.random.default_rng(0)
     masks = np.stack([Disk((size / 2 + i, size / 2 - i), 6 + 2 * i).mask((size, size)) for i in range(n)]
                      + [np.zeros((size, size), bool)])

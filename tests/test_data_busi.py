@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from bl_utils.data import busi as data
-from bl_utils.data.dataset import META_COLUMNS, BusiDataError
+from bl_utils.data.dataset import META_COLUMNS, DataError
 from bl_utils.distance import signed_distance_map
 from helpers import npz_files, write_case
 
@@ -168,7 +168,7 @@ def _bad_cases():
 def test_bad_input_raises_busidataerror_naming_the_file(tmp_path, case):
     root, named, phrases = case(tmp_path)
     cache = tmp_path / "cache"
-    with pytest.raises(BusiDataError) as info:
+    with pytest.raises(DataError) as info:
         data.load_busi(root, image_size=16, cache_dir=cache, progress=False)
     message = str(info.value)
     assert named in message

@@ -1,5 +1,5 @@
 """Tests of the original sizes (bl_utils.data.manifest), through the loader: from the folder's manifest.csv
-when it has one, else the image files'; a bad manifest raises BusiDataError naming the fix. The hand-made
+when it has one, else the image files'; a bad manifest raises DataError naming the fix. The hand-made
 folder ``tiny``: conftest.py; the real-data check (busi256's manifest against the Kaggle files' sizes):
 test_data_busi.py.
 """
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bl_utils.data import busi as data
-from bl_utils.data.dataset import META_COLUMNS, BusiDataError
+from bl_utils.data.dataset import META_COLUMNS, DataError
 
 
 def _write_manifest(folder: Path, rows, columns=("class", "stem", "orig_h", "orig_w")) -> None:
@@ -66,7 +66,7 @@ def test_manifest_is_read_from_the_layout_folder_with_a_cache(tiny, tmp_path):
 ], ids=["missing-row", "missing-column", "zero", "fraction", "empty", "twice"])
 def test_bad_manifest_raises_busidataerror_naming_the_fix(tiny, rows, columns, phrases):
     _write_manifest(tiny, rows, columns or ("class", "stem", "orig_h", "orig_w"))
-    with pytest.raises(BusiDataError) as info:
+    with pytest.raises(DataError) as info:
         data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)
     message = str(info.value)
     assert "manifest.csv" in message
@@ -76,5 +76,5 @@ def test_bad_manifest_raises_busidataerror_naming_the_fix(tiny, rows, columns, p
 
 def test_unreadable_manifest(tiny):
     (tiny / "manifest.csv").write_bytes(b"")
-    with pytest.raises(BusiDataError, match="Unreadable .*manifest.csv"):
+    with pytest.raises(DataError, match="Unreadable .*manifest.csv"):
         data.load_busi(tiny, image_size=16, cache_dir=False, distance_maps=False, progress=False)

@@ -12,12 +12,12 @@ import pytest
 
 from bl_utils.data import busi as data
 from bl_utils.data import synthetic
-from bl_utils.data.dataset import BusiDataError
+from bl_utils.data.dataset import DataError
 from bl_utils.data.source import KAGGLE_DATASET, resolve_data
 
 
 def test_resolve_data_path_errors_and_success(tmp_path, tiny):
-    with pytest.raises(BusiDataError, match="BUSI_DIR"):
+    with pytest.raises(DataError, match="BUSI_DIR"):
         resolve_data(tmp_path / "missing")
     source = resolve_data(tiny.parent)
     assert source.kind == "busi" and source.root == tiny
@@ -47,11 +47,11 @@ def test_resolve_data_relative_path_from_cwd_then_project_root(monkeypatch, tmp_
     assert source.kind == "busi" and source.root.resolve() == project / "data" / "busi" / data.LAYOUT_FOLDER
     assert resolve_data("../data/busi").root.resolve() == source.root.resolve()   # from the cwd
     (project / "notebooks" / "data" / "busi").mkdir(parents=True)     # the cwd wins when it exists...
-    with pytest.raises(BusiDataError, match="No BUSI layout"):   # ...even when it is not BUSI
+    with pytest.raises(DataError, match="No BUSI layout"):   # ...even when it is not BUSI
         resolve_data("data/busi")
     monkeypatch.setenv("BUSI_DIR", "../data/busi")               # BUSI_DIR is resolved the same way
     assert resolve_data(None).root.resolve() == source.root.resolve()
-    with pytest.raises(BusiDataError) as info:
+    with pytest.raises(DataError) as info:
         resolve_data("nowhere/busi")
     message = str(info.value)
     assert "nowhere" in message and str(project) in message and "BUSI_DIR" in message
@@ -81,7 +81,7 @@ def test_resolve_data_kaggle_offline_names_the_fixes(monkeypatch):
         raise ConnectionError("Failed to resolve 'www.kaggle.com'")
 
     _fake_kagglehub(monkeypatch, offline)
-    with pytest.raises(BusiDataError) as info:
+    with pytest.raises(DataError) as info:
         resolve_data("kaggle")
     message = str(info.value)
     for phrase in ("ConnectionError", "www.kaggle.com", "credentials", "KAGGLE_KEY", "BUSI_DIR"):
@@ -91,7 +91,7 @@ def test_resolve_data_kaggle_offline_names_the_fixes(monkeypatch):
 
 def test_resolve_data_kaggle_without_kagglehub(monkeypatch):
     monkeypatch.setitem(sys.modules, "kagglehub", None)          # `import kagglehub` fails
-    with pytest.raises(BusiDataError, match="pip install kagglehub") as info:
+    with pytest.raises(DataError, match="pip install kagglehub") as info:
         resolve_data("Kaggle")
     assert "BUSI_DIR" in str(info.value)
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from bl_utils.data import busi as data
 from bl_utils.data import duplicates
-from bl_utils.data.dataset import BusiDataset
+from bl_utils.data.dataset import UltrasoundDataset
 from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, fold_table, load_split, random_split,
                             save_split, split_train_val)
 
@@ -68,7 +68,7 @@ def test_grouped_split_keeps_groups_together_and_counts_leaks():
     assert count_leaks(pairs, random) == int(np.sum(in_val[pairs.i] != in_val[pairs.j])) > 0
 
 
-def _dataset_with_copies(tmp_path) -> BusiDataset:
+def _dataset_with_copies(tmp_path) -> UltrasoundDataset:
     """Synthetic images (4 benign, 2 malignant, 4 normal) in which benign (1) is copied to benign (4)
     and malignant (1) to normal (4) — the same file under two labels, as in BUSI."""
     rng = np.random.default_rng(0)
@@ -104,7 +104,7 @@ def test_bad_arguments():
     meta = _meta({"a": 5, "b": 5})
     with pytest.raises(TypeError, match="groups=False"):       # a meta table has no images to hash
         split_train_val(meta)
-    with pytest.raises(TypeError, match="BusiDataset"):
+    with pytest.raises(TypeError, match="UltrasoundDataset"):
         split_train_val(np.zeros((10, 8, 8)), groups=False)
     with pytest.raises(ValueError, match="val_fraction"):
         split_train_val(meta, val_fraction=1.0, groups=False)

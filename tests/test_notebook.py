@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bl_utils import notebook, study, training_data, words
-from bl_utils.data.dataset import BusiDataError
+from bl_utils.data.dataset import DataError
 from helpers import publish_run as _publish_run
 
 
@@ -63,6 +63,6 @@ def test_without_images_the_data_source_says_how_to_get_busi(checkout, monkeypat
     _publish_run(checkout / "results", "busi-1234abcd", "table1", "ce", 0)
     monkeypatch.setattr(notebook, "resolve_data", lambda data: pytest.fail("nothing may be resolved"))
     nb = notebook.start(None, needs="runs", profile="auto")
-    with pytest.raises(BusiDataError, match="no data source") as info:
+    with pytest.raises(DataError, match="no data source") as info:
         nb.source
     assert words.GET_BUSI in str(info.value)

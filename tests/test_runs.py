@@ -37,14 +37,15 @@ def _recorded(**metadata):
 
 
 def test_machine_of_tells_apart_what_changes_a_runs_numbers_and_nothing_else():
-    epyc = dict(cpu="AMD EPYC · AVX512", cpu_bf16="AVX512-BF16", device="cpu (2 threads)", amp="bf16")
-    assert machine_of(_recorded(**epyc)) == "AMD EPYC · AVX512 · bf16 AVX512-BF16 · cpu · amp bf16"
+    epyc = dict(cpu="AMD EPYC · AVX512", cpu_bf16="AVX512-BF16", device="cpu (2 threads)", amp="bf16", threads=2)
+    assert machine_of(_recorded(**epyc)) == "AMD EPYC · AVX512 · bf16 AVX512-BF16 · cpu · amp bf16 · threads 2"
     assert machine_of(_recorded(**{**epyc, "device": "cpu (16 threads)"})) == machine_of(_recorded(**epyc))
     for changed in (dict(cpu_bf16="AMX"), dict(amp="off"), dict(cpu="AMD EPYC · AVX2"),
-                    dict(device="cuda (NVIDIA H200)")):
+                    dict(device="cuda (NVIDIA H200)"), dict(threads=1)):   # the thread count changes bf16 sums
         assert machine_of(_recorded(**{**epyc, **changed})) != machine_of(_recorded(**epyc))
     assert "cuda (NVIDIA H200)" in machine_of(_recorded(**{**epyc, "device": "cuda (NVIDIA H200)"}))
-    assert machine_of(_recorded()) == "not recorded · bf16 not recorded · device not recorded · amp not recorded"
+    assert machine_of(_recorded()) == ("not recorded · bf16 not recorded · device not recorded · amp not recorded"
+                                       " · threads not recorded")
 
 
 def test_run_keys_name_the_strategy_seed_fold_and_machine():

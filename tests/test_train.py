@@ -62,7 +62,8 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     assert folder.name == "seed0" and folder.parent.name == "rebalance"
     assert sorted(p.name for p in folder.iterdir()) == [
         "best.pt", "metrics.csv", "predictions.npz", "robustness.csv", "run.json", "val_per_image.csv"]
-    assert set(bl_config.RUN_FILES) - {"normal_images.csv"} <= {p.name for p in folder.iterdir()}   # include_normal
+    optional = {"normal_images.csv", "external_images.csv", "external_predictions.npz"}   # include_normal, external
+    assert set(bl_config.RUN_FILES) - optional <= {p.name for p in folder.iterdir()}
 
     metrics = pd.read_csv(folder / "metrics.csv")
     assert list(metrics.columns) == METRIC_COLUMNS

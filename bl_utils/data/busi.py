@@ -18,7 +18,7 @@ Loading (:func:`load_busi`)
     ...), each read as "any value > 0 is tumour" whatever its encoding (1-bit, 0/255, RGB, RGBA:
     the alpha channel is ignored), taken at the original size and resized with nearest-neighbour
     (source pixel ``floor(i / (out / in))``, OpenCV's ``INTER_NEAREST``: this reproduces the masks
-    of the preprocessed ``busi256`` copy pixel for pixel), into a :class:`~bl_utils.data.dataset.BusiDataset`.
+    of the preprocessed ``busi256`` copy pixel for pixel), into a :class:`~bl_utils.data.dataset.UltrasoundDataset`.
     Its ``meta`` holds the scanner's sizes: ``manifest.csv``'s if any, else the files' (:mod:`bl_utils.data.manifest`).
 
 The < 5 % rule (the paper's selection)
@@ -34,7 +34,7 @@ Caching (:mod:`bl_utils.data.cache`)
     changing a file or a setting rebuilds them, and nothing is cached from a failed load.
 
 Duplicates and the split live in :mod:`bl_utils.data.duplicates` and :mod:`bl_utils.data.split`.
-Every bad input raises :class:`~bl_utils.data.dataset.BusiDataError` (a ``ValueError``) naming the
+Every bad input raises :class:`~bl_utils.data.dataset.DataError` (a ``ValueError``) naming the
 file and the fix.
 """
 
@@ -55,7 +55,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from .cache import cached_arrays, default_cache_dir
-from .dataset import BusiDataError, BusiDataset, keeps
+from .dataset import DataError, UltrasoundDataset, keeps
 from .manifest import with_original_sizes
 
 __all__ = ["load_busi", "find_layout", "images_per_class", "rule_summary", "content_fingerprint",
@@ -114,19 +114,19 @@ def _class_folders(folder: Path) -> list[Path]:
 def find_layout(root: str | os.PathLike) -> Path:
     """The folder holding BUSI's class folders: ``root`` itself or ``root/Dataset_BUSI_with_GT``.
 
-    Raises :class:`BusiDataError` if ``root`` does not exist (with the download / ``BUSI_DIR``
+    Raises :class:`DataError` if ``root`` does not exist (with the download / ``BUSI_DIR``
     hint) or holds no class folder with ``<name>.png`` / ``<name>_mask.png`` files.
     """
     root = Path(root).expanduser()
     if not root.exists():
-        raise BusiDataError(f"BUSI folder not found: {root}. {DOWNLOAD_HINT}")
+        raise DataError(f"BUSI folder not found: {root}. {DOWNLOAD_HINT}")
     if not root.is_dir():
-        raise BusiDataError(f"BUSI root is a file, not a folder: {root}. {DOWNLOAD_HINT}")
+        raise DataError(f"BUSI root is a file, not a folder: {root}. {DOWNLOAD_HINT}")
     candidates = [root / LAYOUT_FOLDER, root] if (root / LAYOUT_FOLDER).is_dir() else [root]
     for folder in candidates:
         if _class_folders(folder):
             return folder
-    raise BusiDataError(
+    raise DataError(
         f"No BUSI layout in {root}: expected class folders (benign/, malignant/, normal/) holding "
         f"'<class> (<n>).png' images and '<class> (<n>)_mask.png' masks, directly or under "
         f"{LAYOUT_FOLDER}/. Point the path at the unpacked {LAYOUT_FOLDER} folder. {DOWNLOAD_HINT}")
@@ -151,12 +151,12 @@ def _list_items(folder: Path) -> list[_Item]:
                 images[path.stem] = path
         for stem, paths in sorted(masks.items()):
             if stem not in images:
-                raise BusiDataError(
+                raise DataError(
                     f"Mask without an image: {paths[0][1]} has no '{stem}.png' beside it. Restore the "
                     f"image from the BUSI download or delete the stray mask file(s).")
         for stem in sorted(images, key=_natural_key):
             if stem not in masks:
-                raise BusiDataError(
+                raise DataError(
                     f"Image without a mask: {images[stem]} has no '{stem}_mask.png' beside it. Every "
                     f"BUSI image needs a mask (normal images have an all-black one); restore it from "
                     f"the BUSI download or remove the image.")
@@ -174,7 +174,7 @@ def _listing(folder: Path, items: Sequence[_Item]) -> list[tuple[str, int, int]]
     return rows
 
 
-def content_fingerprint(dataset: BusiDataset) -> str:
+def content_fingerprint(dataset: UltrasoundDataset) -> str:
     """A 16-hex digest of what a dataset *holds*: stems, labels, image pixels and mask pixels.
 
     Two copies of BUSI that load to the same arrays have the same fingerprint whatever their
@@ -192,14 +192,14 @@ def content_fingerprint(dataset: BusiDataset) -> str:
 # Reading one image
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path, dataset: str = "BUSI") -> Image.Image:
     try:
         image = Image.open(path)
         image.load()
         return image
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise BusiDataError(f"Unreadable image file {path}: {error}. Re-download this file from the "
-                            f"BUSI dataset or delete it together with its mask(s).") from error
+        raise DataError(f"Unreadable image file {path}: {error}. Re-download this file from the "
+                        f"{dataset} dataset or delete it together with its mask(s).") from error
 
 
 def _mask_array(image: Image.Image) -> np.ndarray:
@@ -226,17 +226,18 @@ def _size_2d(image_size) -> tuple[int, int]:
     return size
 
 
-def _read_item(item: _Item, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """``(image uint8 (h, w), mask bool (h, w), original height, original width)``."""
-    image = _open(item.image)
+def _read_item(item: _Item, size: tuple[int, int], dataset: str = "BUSI") -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(image uint8 (h, w), mask bool (h, w), original height, original width)`` of one image of
+    ``dataset`` (named in the errors); every reader of the package resizes through here."""
+    image = _open(item.image, dataset)
     width, height = image.size
     union = np.zeros((height, width), dtype=bool)
     for path in item.masks:
-        mask = _open(path)
+        mask = _open(path, dataset)
         if mask.size != image.size:
-            raise BusiDataError(
+            raise DataError(
                 f"Mask of another size than its image: {path} is {mask.size[0]}x{mask.size[1]} (w x h) "
-                f"but {item.image} is {width}x{height}. Re-download both files from BUSI; a mask "
+                f"but {item.image} is {width}x{height}. Re-download both files from {dataset}; a mask "
                 f"must cover its image pixel for pixel.")
         union |= _mask_array(mask)
     h, w = size
@@ -284,7 +285,7 @@ def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction: float | None = 0.05,
               include_normal: bool = True, cache_dir: str | os.PathLike | bool | None = None,
-              distance_maps: bool = True, progress: bool = True) -> BusiDataset:
+              distance_maps: bool = True, progress: bool = True) -> UltrasoundDataset:
     """Load BUSI (or the synthetic stand-in) from ``root``, resized, filtered and with Φ_G.
 
     * ``root``: the ``Dataset_BUSI_with_GT`` folder, the folder holding it, a folder with the
@@ -305,8 +306,8 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
       ``progress=False`` in notebook cells whose output is compared, or mark them
       ``# NBVAL_IGNORE_OUTPUT``).
 
-    Returns a :class:`~bl_utils.data.dataset.BusiDataset`, ordered by class folder then by the number
-    in ``"(n)"``. Raises :class:`~bl_utils.data.dataset.BusiDataError` for a missing root (with the download /
+    Returns a :class:`~bl_utils.data.dataset.UltrasoundDataset`, ordered by class folder then by the number
+    in ``"(n)"``. Raises :class:`~bl_utils.data.dataset.DataError` for a missing root (with the download /
     ``BUSI_DIR`` hint), no BUSI layout, an image without a mask (or a mask without an image), a
     mask of another size than its image or an unreadable file, and ``ValueError`` for bad
     settings. Nothing is written to the cache unless everything was read successfully.
@@ -330,7 +331,7 @@ def load_busi(root, image_size: int | tuple[int, int] = 256, max_tumour_fraction
 
 
 def _select(arrays: dict[str, np.ndarray], phis: np.ndarray | None, max_tumour_fraction: float | None,
-            include_normal: bool, settings: dict[str, Any], folder: Path, from_cache: bool) -> BusiDataset:
+            include_normal: bool, settings: dict[str, Any], folder: Path, from_cache: bool) -> UltrasoundDataset:
     """The dataset of the images that pass the < 5 % rule (and ``include_normal``)."""
     masks = arrays["masks"]
     fraction = masks.reshape(len(masks), -1).mean(axis=1) if len(masks) else np.zeros(0)
@@ -340,7 +341,7 @@ def _select(arrays: dict[str, np.ndarray], phis: np.ndarray | None, max_tumour_f
         "n_masks": arrays["n_masks"].astype(int), "tumour_fraction": fraction,
         "file": arrays["files"].astype(str)}), folder)
     index = np.flatnonzero(keeps(meta, max_tumour_fraction, include_normal))
-    return BusiDataset(arrays["images"][index], masks[index], None if phis is None else phis[index],
+    return UltrasoundDataset(arrays["images"][index], masks[index], None if phis is None else phis[index],
                        meta.iloc[index], settings, folder, from_cache)
 
 
@@ -367,7 +368,7 @@ def rule_summary(meta: pd.DataFrame, max_tumour_fraction: float = 0.05) -> pd.Da
     """Per class: images, how many the ``tumour_fraction < max_tumour_fraction`` rule
     (:func:`~bl_utils.data.dataset.keeps`, normal images included) keeps and drops.
 
-    ``meta`` is :attr:`BusiDataset.meta` of a dataset loaded with ``max_tumour_fraction=None``.
+    ``meta`` is :attr:`UltrasoundDataset.meta` of a dataset loaded with ``max_tumour_fraction=None``.
     Returns a DataFrame indexed by class with the columns ``images, kept, dropped`` and a
     ``total`` row.
     """

@@ -1,6 +1,8 @@
-"""The in-memory BUSI dataset: images, masks, Φ_G and a per-image table, ready to batch.
+"""A loaded ultrasound dataset: images, masks, Φ_G and a per-image table, ready to batch.
 
-:func:`bl_utils.data.busi.load_busi` returns a :class:`BusiDataset`; :mod:`bl_utils.data.duplicates` and
+One concept, two readers: :func:`bl_utils.data.busi.load_busi` (BUSI, and the synthetic stand-in in
+its layout) and :func:`bl_utils.data.busbra.load_busbra` (BUS-BRA, a second hospital) both return a
+:class:`UltrasoundDataset`, resized by the same rule and named by the same content fingerprint; :mod:`bl_utils.data.duplicates` and
 :mod:`bl_utils.data.split` take one. ``dataset[i]`` is what a ``torch.utils.data.DataLoader`` batches.
 """
 
@@ -13,19 +15,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["BusiDataError", "BusiDataset", "META_COLUMNS", "keeps", "selection_counts"]
+__all__ = ["DataError", "UltrasoundDataset", "META_COLUMNS", "keeps", "selection_counts"]
 
 
-class BusiDataError(ValueError):
-    """Bad BUSI input: a missing folder, a wrong layout, an image without a mask, a mask of the
+class DataError(ValueError):
+    """Bad input data (BUSI or BUS-BRA): a missing folder, a wrong layout, an image without a mask, a mask of the
     wrong size, an unreadable file, a bad manifest. The message names the file and the fix."""
 
-#: The columns of :attr:`BusiDataset.meta`, in order.
+#: The columns of :attr:`UltrasoundDataset.meta`, in order.
 META_COLUMNS = ("stem", "label", "orig_height", "orig_width", "size_source", "n_masks", "tumour_fraction", "file")
 
 
-class BusiDataset(torch.utils.data.Dataset):
-    """Preprocessed BUSI images, masks and Φ_G, ready to count, index, plot and batch.
+class UltrasoundDataset(torch.utils.data.Dataset):
+    """Preprocessed ultrasound images (BUSI or BUS-BRA), masks and Φ_G, ready to count, index, plot and batch.
 
     Attributes
     ----------
@@ -41,6 +43,8 @@ class BusiDataset(torch.utils.data.Dataset):
         resized such as ``busi256``; ``"image files"`` for the Kaggle download, whose files are the
         originals; :mod:`bl_utils.data.manifest`), ``n_masks`` (mask files), ``tumour_fraction`` (on the
         resized mask), ``file`` (image path relative to the layout folder); index ``0..N-1``.
+        BUS-BRA adds ``patient``, ``histology``, ``birads``, ``scanner`` and ``side``
+        (:data:`bl_utils.data.busbra.EXTRA_COLUMNS`); its ``label`` is the pathology.
     settings : the settings it was loaded with; ``root``: the layout folder;
     from_cache : whether the arrays came from the on-disk cache.
 
@@ -87,7 +91,7 @@ class BusiDataset(torch.utils.data.Dataset):
     def image_size(self) -> tuple[int, int]:
         return tuple(self.images.shape[1:])
 
-    def subset(self, indices) -> "BusiDataset":
+    def subset(self, indices) -> "UltrasoundDataset":
         """A new dataset holding the rows ``indices`` (an int array/list or a boolean mask)."""
         index = np.asarray(indices)
         if index.dtype == bool:
@@ -95,7 +99,7 @@ class BusiDataset(torch.utils.data.Dataset):
                 raise ValueError(f"boolean subset mask must have shape ({len(self)},), got {index.shape}")
             index = np.flatnonzero(index)
         index = index.astype(np.int64).reshape(-1)
-        return BusiDataset(self.images[index], self.masks[index],
+        return UltrasoundDataset(self.images[index], self.masks[index],
                            None if self.phis is None else self.phis[index],
                            self.meta.iloc[index].reset_index(drop=True), self.settings, self.root,
                            self.from_cache)
@@ -107,7 +111,7 @@ class BusiDataset(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         counts = " · ".join(f"{k} {v}" for k, v in self.class_counts().items())
         h, w = self.image_size if len(self) else (0, 0)
-        return (f"BusiDataset({len(self)} images {h}×{w}: {counts}; "
+        return (f"UltrasoundDataset({len(self)} images {h}×{w}: {counts}; "
                 f"Φ_G {'yes' if self.phis is not None else 'no'})")
 
 

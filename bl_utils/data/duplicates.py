@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .dataset import BusiDataset
+from .dataset import UltrasoundDataset
 
 __all__ = ["dhash", "hamming_distances", "find_duplicates", "duplicate_groups"]
 
@@ -68,7 +68,7 @@ def hamming_distances(bits: np.ndarray) -> np.ndarray:
 def find_duplicates(data, max_distance: int = 64, hash_size: int = 16) -> pd.DataFrame:
     """Pairs of (near-)duplicate images: dHash Hamming distance ``<= max_distance``.
 
-    ``data``: a :class:`~bl_utils.data.dataset.BusiDataset` (its preprocessed images) or a
+    ``data``: a :class:`~bl_utils.data.dataset.UltrasoundDataset` (its preprocessed images) or a
     ``(N, H, W)`` array. Returns a DataFrame, one row per pair ``i < j`` sorted by distance then
     index, with the columns ``i, j, distance, identical`` (the preprocessed pixels are equal) and,
     for a dataset, ``stem_i, label_i, stem_j, label_j, same_label``. On the real BUSI data the
@@ -80,7 +80,7 @@ def find_duplicates(data, max_distance: int = 64, hash_size: int = 16) -> pd.Dat
     scene (re-saved, re-cropped or another frame of the same lesion). Scale the threshold with
     the number of bits (``hash_size**2``) when changing ``hash_size``.
     """
-    images = data.images if isinstance(data, BusiDataset) else np.asarray(data)
+    images = data.images if isinstance(data, UltrasoundDataset) else np.asarray(data)
     if max_distance < 0:
         raise ValueError(f"max_distance must be >= 0, got {max_distance}")
     bits = dhash(images, hash_size)
@@ -88,7 +88,7 @@ def find_duplicates(data, max_distance: int = 64, hash_size: int = 16) -> pd.Dat
     i, j = np.nonzero(np.triu(dist <= max_distance, k=1))
     table = pd.DataFrame({"i": i.astype(int), "j": j.astype(int), "distance": dist[i, j].astype(int)})
     table["identical"] = [bool(np.array_equal(images[a], images[b])) for a, b in zip(i, j)]
-    if isinstance(data, BusiDataset):
+    if isinstance(data, UltrasoundDataset):
         stems, labels = data.meta.stem.to_numpy(), data.meta.label.to_numpy()
         table["stem_i"], table["label_i"] = stems[i], labels[i]
         table["stem_j"], table["label_j"] = stems[j], labels[j]

@@ -6,8 +6,8 @@ per image with the columns ``class, stem, orig_h, orig_w`` (``orig_height, orig_
 too; other columns are ignored). A Kaggle download has no manifest: its files *are* the original
 images, and :func:`bl_utils.data.busi.load_busi` reads their sizes from them.
 
-:func:`with_original_sizes` is what the loader applies to every :attr:`BusiDataset.meta
-<bl_utils.data.dataset.BusiDataset.meta>`: ``orig_height`` and ``orig_width`` from the manifest when the
+:func:`with_original_sizes` is what the loader applies to every :attr:`UltrasoundDataset.meta
+<bl_utils.data.dataset.UltrasoundDataset.meta>`: ``orig_height`` and ``orig_width`` from the manifest when the
 folder has one, and ``size_source`` saying where they come from (:data:`FROM_MANIFEST` or
 :data:`FROM_FILES`). Images, masks and the content fingerprint do not depend on it.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dataset import BusiDataError
+from .dataset import DataError
 
 __all__ = ["MANIFEST_NAME", "FROM_MANIFEST", "FROM_FILES", "read_manifest", "with_original_sizes"]
 
@@ -32,7 +32,7 @@ _ALIASES = {"orig_height": ("orig_h", "orig_height"), "orig_width": ("orig_w", "
 
 
 def _error(message: str) -> ValueError:
-    return BusiDataError(message)
+    return DataError(message)
 
 
 def read_manifest(folder: str | Path) -> pd.DataFrame | None:
@@ -40,7 +40,7 @@ def read_manifest(folder: str | Path) -> pd.DataFrame | None:
 
     Returns a DataFrame with the columns ``label`` (from the manifest's ``class``; None when it has
     no such column), ``stem``, ``orig_height``, ``orig_width`` (ints ≥ 1), one row per image.
-    Raises :class:`~bl_utils.data.dataset.BusiDataError` for an unreadable file, a missing column, a size
+    Raises :class:`~bl_utils.data.dataset.DataError` for an unreadable file, a missing column, a size
     that is not a positive integer, or an image listed twice.
     """
     path = Path(folder) / MANIFEST_NAME
@@ -76,7 +76,7 @@ def with_original_sizes(meta: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
     column after ``orig_width``: :data:`FROM_MANIFEST` or :data:`FROM_FILES`.
 
     Rows are matched on ``(class, stem)`` (on ``stem`` alone when the manifest has no ``class``);
-    rows of images that are not loaded are ignored. Raises :class:`~bl_utils.data.dataset.BusiDataError`
+    rows of images that are not loaded are ignored. Raises :class:`~bl_utils.data.dataset.DataError`
     when an image is missing from the manifest, and as :func:`read_manifest`.
     """
     meta = meta.copy()

@@ -13,7 +13,7 @@ The answer (:class:`DataSource`)
     prints, so no figure is ever mistaken for BUSI.
 
 Reading the folder once found is :mod:`bl_utils.data.busi`'s. Every bad input raises
-:class:`~bl_utils.data.dataset.BusiDataError` (a ``ValueError``) naming the fix.
+:class:`~bl_utils.data.dataset.DataError` (a ``ValueError``) naming the fix.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .busi import DOWNLOAD_HINT, find_layout, images_per_class
-from .dataset import BusiDataError
+from .dataset import DataError
 from ..runtime import display_path, project_root
 
 __all__ = ["DataSource", "resolve_data", "download_kaggle", "KAGGLE_DATASET"]
@@ -65,7 +65,7 @@ def resolve_data(source: "str | os.PathLike | DataSource | None" = "synthetic") 
     * ``None`` or ``""``: the environment variable ``BUSI_DIR`` if set (resolved the same way),
       else ``"synthetic"``.
 
-    Raises :class:`~bl_utils.data.dataset.BusiDataError` for a path that exists in neither place or
+    Raises :class:`~bl_utils.data.dataset.DataError` for a path that exists in neither place or
     holds no BUSI layout, and for a failed Kaggle download (the message says where to download
     BUSI, how to set ``BUSI_DIR``, and for Kaggle what to install or set up).
     """
@@ -102,7 +102,7 @@ def _locate(path: str | os.PathLike) -> Path:
     from_root = project_root() / path
     if from_root.exists():
         return from_root
-    raise BusiDataError(f"BUSI folder not found: {path} (looked for it from the working directory "
+    raise DataError(f"BUSI folder not found: {path} (looked for it from the working directory "
                         f"{Path.cwd()} and from the project root {project_root()}). {DOWNLOAD_HINT}")
 
 
@@ -111,19 +111,19 @@ def download_kaggle(dataset: str = KAGGLE_DATASET) -> Path:
 
     ``kagglehub.dataset_download(dataset)`` keeps the files in its cache (``~/.cache/kagglehub``;
     ``KAGGLEHUB_CACHE`` moves it) and returns at once when they are there. Raises
-    :class:`~bl_utils.data.dataset.BusiDataError` naming the fix when ``kagglehub`` (imported only
+    :class:`~bl_utils.data.dataset.DataError` naming the fix when ``kagglehub`` (imported only
     here) is missing or the download fails (no internet, Kaggle asking for credentials).
     """
     try:
         import kagglehub
     except ImportError as error:
-        raise BusiDataError(
+        raise DataError(
             f"DATA='kaggle' needs the kagglehub package: install it (`pip install kagglehub`) and run "
             f"again, or download BUSI by hand. {DOWNLOAD_HINT}") from error
     try:
         path = kagglehub.dataset_download(dataset)
     except Exception as error:   # kagglehub raises network, HTTP and credential errors of its own
-        raise BusiDataError(
+        raise DataError(
             f"Could not download {dataset} from Kaggle with kagglehub ({type(error).__name__}: {error}). "
             f"Check the internet connection; if Kaggle asks for credentials, set them up "
             f"(kagglehub.login(), or KAGGLE_USERNAME and KAGGLE_KEY, or ~/.kaggle/kaggle.json); or "

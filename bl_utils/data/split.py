@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dataset import BusiDataset
+from .dataset import UltrasoundDataset
 from .duplicates import duplicate_groups
 from ..runtime import write_json
 
@@ -75,8 +75,8 @@ def _group_ids(data, meta: pd.DataFrame, groups) -> np.ndarray:
     if groups is False:
         return np.arange(n)
     if groups is None or groups is True:
-        if not isinstance(data, BusiDataset):
-            raise TypeError("groups=None finds duplicates in a BusiDataset's images, but got "
+        if not isinstance(data, UltrasoundDataset):
+            raise TypeError("groups=None finds duplicates in a UltrasoundDataset's images, but got "
                             f"{type(data).__name__}: pass the dataset, or groups=duplicate_groups(dataset), "
                             "or groups=False for a split that ignores duplicates")
         return duplicate_groups(data)
@@ -114,7 +114,7 @@ def split_train_val(data, val_fraction: float = 0.2, seed: int = 0, groups=None,
                     stratify: bool = True) -> Split:
     """A seeded train/validation split, stratified by class, keeping duplicates on one side.
 
-    ``data``: a :class:`~bl_utils.data.dataset.BusiDataset`, or its ``meta`` DataFrame (``label`` and
+    ``data``: a :class:`~bl_utils.data.dataset.UltrasoundDataset`, or its ``meta`` DataFrame (``label`` and
     ``stem`` columns) when ``groups`` is given. The validation set gets about
     ``round(val_fraction * N)`` images (85 of BUSI's 425), shared among the classes in proportion
     to their sizes (largest remainders). ``groups``:
@@ -132,9 +132,9 @@ def split_train_val(data, val_fraction: float = 0.2, seed: int = 0, groups=None,
     the same split. Raises ``TypeError`` for other ``data`` (or a meta table without ``groups``),
     ``ValueError`` for ``val_fraction`` outside (0, 1) or ``groups`` of the wrong length.
     """
-    meta = data.meta if isinstance(data, BusiDataset) else data
+    meta = data.meta if isinstance(data, UltrasoundDataset) else data
     if not isinstance(meta, pd.DataFrame) or "label" not in meta:
-        raise TypeError("split_train_val needs a BusiDataset or its meta DataFrame (with a 'label' column)")
+        raise TypeError("split_train_val needs a UltrasoundDataset or its meta DataFrame (with a 'label' column)")
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
     n = len(meta)
@@ -172,7 +172,7 @@ def _assign_folds(labels: np.ndarray, group_ids: np.ndarray, n_folds: int, seed:
 def cross_validation_folds(data_or_labels, n_folds: int = 5, seed: int = 0, groups=None) -> np.ndarray:
     """Assign each image to one of ``n_folds`` folds, grouped and stratified by class: ``int64 (N,)``.
 
-    ``data_or_labels``: a :class:`~bl_utils.data.dataset.BusiDataset`, its ``meta`` DataFrame (``label``
+    ``data_or_labels``: a :class:`~bl_utils.data.dataset.UltrasoundDataset`, its ``meta`` DataFrame (``label``
     column) or a sequence of ``N`` labels. ``groups`` as in :func:`split_train_val`: ``None`` finds
     near-duplicates in a dataset's images (a meta table or labels then need explicit ``groups``),
     ``(N,)`` ids, or ``False`` (every image alone). A group never straddles two folds; a group
@@ -183,7 +183,7 @@ def cross_validation_folds(data_or_labels, n_folds: int = 5, seed: int = 0, grou
     :class:`Split`. Raises ``ValueError`` for ``n_folds < 2`` or more folds than groups,
     ``TypeError`` as :func:`split_train_val`.
     """
-    if isinstance(data_or_labels, BusiDataset):
+    if isinstance(data_or_labels, UltrasoundDataset):
         meta = data_or_labels.meta
     elif isinstance(data_or_labels, pd.DataFrame):
         if "label" not in data_or_labels:
@@ -243,11 +243,11 @@ def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
     ``split_train_val(..., groups=False, stratify=False)`` (340 / 85), but another draw, and in
     general ``N − int(0.8 N)`` validation images, not ``round(0.2 N)``. Indices are sorted; their
     loaders (no shuffle) used the draw order for training and ``set`` order for validation.
-    ``data``: a :class:`~bl_utils.data.dataset.BusiDataset` or its ``meta`` DataFrame.
+    ``data``: a :class:`~bl_utils.data.dataset.UltrasoundDataset` or its ``meta`` DataFrame.
     """
-    meta = data.meta if isinstance(data, BusiDataset) else data
+    meta = data.meta if isinstance(data, UltrasoundDataset) else data
     if not isinstance(meta, pd.DataFrame):
-        raise TypeError(f"random_split needs a BusiDataset or its meta DataFrame, got {type(data).__name__}")
+        raise TypeError(f"random_split needs a UltrasoundDataset or its meta DataFrame, got {type(data).__name__}")
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     n = len(meta)

@@ -127,7 +127,7 @@ def plot_tumour_fraction_hist(fractions, threshold: float = 0.05, labels=None, b
 
 
 def size_source_line(meta) -> str:
-    """Where the sizes of ``meta`` (``BusiDataset.meta``) come from, in words, from its ``size_source``
+    """Where the sizes of ``meta`` (``UltrasoundDataset.meta``) come from, in words, from its ``size_source``
     column (:mod:`bl_utils.data.manifest`): the data folder's manifest, or the image files themselves."""
     sources = meta["size_source"].value_counts().sort_index() if "size_source" in meta else {}
     if len(sources) > 1:
@@ -146,7 +146,7 @@ def size_source_line(meta) -> str:
 def plot_image_sizes(meta, title: str | None = None):
     """The image sizes as the scanner stored them: width against height, one colour per class.
 
-    ``meta``: :attr:`BusiDataset.meta <bl_utils.data.dataset.BusiDataset.meta>` (``label``,
+    ``meta``: :attr:`UltrasoundDataset.meta <bl_utils.data.dataset.UltrasoundDataset.meta>` (``label``,
     ``orig_width``, ``orig_height`` and ``size_source``, which the loader sets from the data
     folder's ``manifest.csv`` when it has one, else from the image files). The axes' title says
     which source the sizes come from (:func:`size_source_line`); ``title`` goes above the figure.
