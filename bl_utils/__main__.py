@@ -1,7 +1,7 @@
 """The package's one command line: ``python -m bl_utils {train,study,report} [options]``.
 
 * ``train``  — train (or load) runs of any grid of settings (:mod:`bl_utils.cli`);
-* ``study``  — train or list the groups of runs the report publishes (:mod:`bl_utils.study`);
+* ``study``  — train or list the groups of runs the report publishes (:mod:`bl_utils.experiments`);
 * ``report`` — execute the notebooks in order, or publish them (:mod:`bl_utils.report`).
 
 ``python -m bl_utils COMMAND --help`` describes each command's options.
@@ -15,7 +15,7 @@ import sys
 #: Each command: the module whose ``main(argv)`` runs it, and one line saying what it does.
 COMMANDS = {
     "train": ("bl_utils.cli", "train (or load) the runs of any strategies, seeds and settings"),
-    "study": ("bl_utils.study", "train or list the groups of runs the report publishes"),
+    "study": ("bl_utils.experiments", "train or list the groups of runs the report publishes"),
     "report": ("bl_utils.report", "execute the notebooks in order (or publish them)"),
 }
 

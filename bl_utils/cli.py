@@ -16,8 +16,8 @@ from pathlib import Path
 
 from .data.dataset import DataError
 from . import launch, train
-from .config import PROFILES, TrainConfig
-from .runs import results_table
+from .config import PROFILES, PROTOCOLS, TrainConfig
+from .answers.earlier import table1
 from .schedules import STRATEGIES
 from .train import TrainingError, train_all
 
@@ -33,6 +33,9 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
                         help="'synthetic' or the BUSI folder (default: $BUSI_DIR, else synthetic)")
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--protocol", default="study", choices=list(PROTOCOLS),
+                        help="the named settings the others override (default: the study's)")
+    parser.add_argument("--fold", type=int, help="which fold validates (protocols with folds; default 0)")
     parser.add_argument("--fresh", action="store_true", help="start over instead of resuming")
     parser.add_argument("--no-noise-eval", action="store_true", help="skip the degraded-image evaluation")
     for name in ("image_size", "epochs", "batch_size", "max_images", "split_seed"):
@@ -48,12 +51,12 @@ def _parse_args(argv: list[str] | None) -> tuple[TrainConfig, argparse.Namespace
         parser.error("--fresh trains here only; to start jobs over, delete their run folders first")
     overrides = {k: v for k, v in vars(args).items()
                  if v is not None and k in {f.name for f in dataclasses.fields(TrainConfig)}
-                 and k not in ("strategy", "seeds")}
+                 and k not in ("strategy", "seeds", "protocol")}
     if args.data != "synthetic" and overrides.get("data"):
         overrides["data"] = str(Path(args.data).expanduser().resolve())   # from where the user typed it
     if args.no_imagenet:
         overrides["encoder_weights"] = None
-    return TrainConfig(strategy="ce", **overrides), args
+    return TrainConfig.of_protocol(args.protocol, strategy="ce", **overrides), args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,5 +72,5 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingError, DataError, ValueError, launch.LaunchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(results_table(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(table1(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0

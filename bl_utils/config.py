@@ -21,10 +21,11 @@ Method defaults (deviations are ablations, see notebook 3):
 * One split for every run (``split_seed``), so all strategies and seeds are scored on the same
   validation images; ``seed`` varies the initialisation and the batch order.
 
-Protocols (:data:`PROTOCOLS`, ``protocol=``) are named sets of these settings:
+Protocols (:data:`PROTOCOLS`, ``protocol=``) are named sets of these settings, each spelled out in
+full; ``TrainConfig()`` is the study's:
 
-* ``earlier``: the defaults above — the < 5 % rule over all images, normal ones included, one
-  grouped split, 8 epochs at a constant rate (the runs published first; the ablations);
+* ``earlier``: the < 5 % rule over all images, normal ones included, one grouped split, the
+  profile's epochs (8 at ``quick``) at a constant rate (the runs published first; the appendix);
 * ``odonnat-pham``: Odonnat & Pham's notebook as it ran (``main.ipynb``): the tumour images with a
   tumour fraction < 10 % (425 on BUSI), no normal image; their weighted BCE (``regional="wbce"``),
   Φ_G in pixels of the 256² image (``phi_scale="pixel256"``), α = max(0, t/T − 0.05) for ce+ramp and
@@ -85,14 +86,23 @@ RESULT_KEYS = ("image_size", "encoder", "encoder_weights", "epochs", "batch_size
                "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise", "include_normal", "folds",
                "lr_schedule", "batch_order", "normalise", "best_metric")
 
-#: The named protocols: the settings each one changes from :class:`TrainConfig`'s defaults.
+#: The settings in which the protocols differ, each protocol spelled out in full (``epochs=None``:
+#: the profile's). :class:`TrainConfig`'s defaults are the ``study`` protocol's.
+PROTOCOL_KEYS = ("max_tumour_fraction", "include_normal", "folds", "val_fraction", "epochs", "lr_schedule",
+                 "regional", "phi_scale", "schedule", "alpha", "normalise", "batch_order", "group_duplicates",
+                 "split_seed", "best_metric")
+_STUDY = dict(max_tumour_fraction=0.10, include_normal=False, folds=5, val_fraction=0.2, epochs=20, lr_schedule="poly",
+              regional="bce", phi_scale="image", schedule="linear", alpha=1.0, normalise=True, batch_order="shuffle",
+              group_duplicates=True, split_seed=0, best_metric="val_dice")
+#: The named protocols: every setting of :data:`PROTOCOL_KEYS` for each.
 PROTOCOLS: dict[str, dict[str, Any]] = {
-    "earlier": {},
-    "odonnat-pham": dict(max_tumour_fraction=0.10, include_normal=False, regional="wbce", phi_scale="pixel256",
-                         schedule="odonnat-pham", alpha=1.0, normalise=False, batch_order="fixed",
-                         group_duplicates=False, split_seed=None, epochs=20, best_metric="val_f1_pooled"),
-    "study": dict(max_tumour_fraction=0.10, include_normal=False, folds=5, epochs=20, lr_schedule="poly"),
-    "external": dict(max_tumour_fraction=0.10, include_normal=False, val_fraction=0.0, epochs=20, lr_schedule="poly"),
+    "study": dict(_STUDY),
+    "external": {**_STUDY, "folds": None, "val_fraction": 0.0},
+    "odonnat-pham": {**_STUDY, "folds": None, "lr_schedule": "constant", "regional": "wbce", "phi_scale": "pixel256",
+                     "schedule": "odonnat-pham", "normalise": False, "batch_order": "fixed", "group_duplicates": False,
+                     "split_seed": None, "best_metric": "val_f1_pooled"},
+    "earlier": {**_STUDY, "max_tumour_fraction": 0.05, "include_normal": True, "folds": None, "epochs": None,
+                "lr_schedule": "constant"},
 }
 
 #: The files of a complete run folder (checkpoints ``best.pt``/``last.pt`` are never published).
@@ -131,14 +141,14 @@ class TrainConfig:
     image_size: int | None = None       # None: from the profile
     encoder: str | None = None
     encoder_weights: str | None = "imagenet"   # resolve(): None where they cannot be fetched
-    epochs: int | None = None
+    epochs: int | None = 20             # None: from the profile
     batch_size: int | None = None
     lr: float | None = None
-    seed: int = 0                       # initialisation, batch order (and annotation noise)
-    protocol: str = "earlier"           # a name of PROTOCOLS: its settings replace the defaults
-    split_seed: int | None = 0          # the train/validation split (the same for every run); None: seed
-    val_fraction: float = 0.2
-    max_tumour_fraction: float | None = 0.05
+    seed: int = 0                       # initialisation, batch order (and the folds, annotation noise)
+    protocol: str = "study"             # a name of PROTOCOLS; the defaults below are the study's
+    split_seed: int | None = 0          # one split's seed (protocols without folds); None: seed
+    val_fraction: float = 0.2           # 0: train on every image (the external protocol)
+    max_tumour_fraction: float | None = 0.10
     group_duplicates: bool = True       # keep (near-)duplicate images on one side of the split
     max_images: int | None = None       # use only this many images (chosen with split_seed), for tests
     alpha: float = 1.0                  # the fixed α of "ce+bl" (for Φ_G scaled by the image side)
@@ -148,10 +158,10 @@ class TrainConfig:
     phi_empty: str = "zero"             # Φ_G on images without tumour: "zero" (authors) or "diagonal"
     regional: str = "bce"               # the regional loss: "bce", "dice" or "bce+dice"
     mask_noise: float = 0.0             # contour jitter of the training masks, pixels at 256²
-    include_normal: bool = True         # False: train and validate on tumour images only
-    folds: int | None = None            # k-fold cross-validation (partition drawn from seed); None: one split
+    include_normal: bool = False        # True: normal images in training and validation
+    folds: int | None = 5               # k-fold cross-validation (partition drawn from seed); None: one split
     fold: int = 0                       # which fold validates (with folds)
-    lr_schedule: str = "constant"       # "constant", or "poly": lr · (1 − step / steps)^0.9 (nnU-Net)
+    lr_schedule: str = "poly"           # "constant", or "poly": lr · (1 − step / steps)^0.9 (nnU-Net)
     batch_order: str = "shuffle"        # "shuffle": a new order each epoch; "fixed": one order for all
     normalise: bool = True              # standardise with the training images' mean and sd (else /255)
     best_metric: str = "val_dice"       # the epoch kept as "best": "val_dice" or "val_f1_pooled"
@@ -161,7 +171,7 @@ class TrainConfig:
     external: str | None = None         # BUS-BRA folder: score the final model on it (not in the run's name)
 
     @classmethod
-    def of_protocol(cls, protocol: str = "earlier", **settings: Any) -> "TrainConfig":
+    def of_protocol(cls, protocol: str = "study", **settings: Any) -> "TrainConfig":
         """A config with ``protocol``'s settings (:data:`PROTOCOLS`), then ``settings`` over them."""
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
@@ -229,8 +239,8 @@ def variant_name(config: TrainConfig) -> str:
     setting of a resolved ``config`` that differs from its protocol's, its profile's and
     :class:`TrainConfig`'s defaults, e.g. ``quick-random+phi_scale=pixel`` (protocol ``earlier``,
     not named) or ``study-quick-random``."""
-    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile],
-                **PROTOCOLS[config.protocol]}
+    protocol = {k: v for k, v in PROTOCOLS[config.protocol].items() if not (v is None and k in PROFILES[config.profile])}
+    defaults = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **PROFILES[config.profile], **protocol}
     name = f"{config.profile}-{config.encoder_weights or 'random'}"
     if config.protocol != "earlier":
         name = f"{config.protocol}-{name}"

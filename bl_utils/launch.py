@@ -46,7 +46,8 @@ import torch
 
 from . import train as bl_train
 from .config import default_results_dir, resolve_profile, run_folder
-from .runs import load_run, results_table
+from .answers.earlier import table1
+from .runs import load_run
 from .runtime import display_path, get_device
 from .training_data import data_id_of
 
@@ -286,5 +287,5 @@ def launch(runs: Sequence[PlannedRun], options: LaunchOptions, out: str | os.Pat
         note = "" if Path(result.folder) == run.folder else f"  (expected {display_path(run.folder)})"
         echo(_summary_line(run.label, result, note))
     if results:
-        echo(results_table(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        echo(table1(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return status

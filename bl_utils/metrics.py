@@ -314,6 +314,8 @@ def evaluate_masks(preds, targets, stems: Sequence | None = None, labels: Sequen
     _check_empty_value(empty_value)
     if hd95_method not in HD95_METHODS:
         raise ValueError(f"hd95_method must be one of {HD95_METHODS}, got {hd95_method!r}.")
+    if nsd_tolerance is not None and not (np.isfinite(nsd_tolerance) and nsd_tolerance >= 0):
+        raise ValueError(f"nsd_tolerance must be a finite number >= 0, got {nsd_tolerance!r}.")
     p_all, t_all = _to_numpy(preds, "preds"), _to_numpy(targets, "targets")
     if p_all.shape != t_all.shape:
         raise ValueError(f"preds and targets must have the same shape, got preds {tuple(p_all.shape)} "

@@ -13,6 +13,11 @@ The data (``DATA``, the one place a reader changes it)
     of ``results/``, found by their data id without reading any image; their cells that need
     images then say in one line how to get BUSI (:meth:`Session.images_missing`).
 
+What cells do through it
+    ``nb.runs(experiment, seeds=...)`` fetches (or trains) a group of runs, ``nb.write_answer(title,
+    text)`` records the notebook's answer for the README, ``nb.write_table(table, name)`` writes a
+    table, ``nb.save(fig, name)`` a figure, ``nb.pixel_phis()`` and ``nb.data_facts()`` read the images.
+
 Where files go
     Figures, tables and newly trained runs go to ``reports/<data>-<profile>/`` of the checkout
     (ignored by git), or to the folders the parameters name. Only a publication writes to
@@ -23,19 +28,27 @@ Where files go
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Sequence
 
-from . import study, training_data, words
+import numpy as np
+import pandas as pd
+
+from . import experiments, training_data, words
+from .config import TrainConfig
+from .data import busi as bl_data
 from .data.dataset import DataError
 from .data.source import DataSource, resolve_data
 from .plots.style import save_figure
 from .runs import RunResult
-from .runtime import project_root
+from .runtime import atomic_write, project_root, write_json
 
-__all__ = ["PUBLISH_ENV", "Session", "start", "output_folder"]
+__all__ = ["PUBLISH_ENV", "Session", "start", "output_folder", "data_facts", "profile_config", "write_answer",
+           "write_table"]
 
 #: Set (to ``1``) by ``python -m bl_utils report --publish`` for the kernels it starts.
 PUBLISH_ENV = "BL_PUBLISH"
@@ -51,11 +64,12 @@ def output_folder(kind: str, profile: str | None = None, root: Path | None = Non
 class Session:
     """A notebook's data and folders (from :func:`start`).
 
-    ``data``: what the :mod:`bl_utils.study` functions read (a BUSI folder, ``"synthetic"``), or
+    ``data``: what the :mod:`bl_utils.runs` and :mod:`bl_utils.experiments` functions read (a BUSI folder, ``"synthetic"``), or
     ``None`` when no images are at hand; ``kind``: ``"busi"`` or ``"synthetic"``; ``name``: how
     titles name the data; ``data_id``: the data level of the run folders; ``runs_dir``: where runs
     are trained and looked for first; ``published_dir``: ``results/`` of the checkout, where the
-    published runs are looked for next; ``source``: the resolved :class:`~bl_utils.data.source.DataSource`
+    published runs are looked for next; ``external``: the BUS-BRA folder asked for (``None``:
+    :func:`bl_utils.data.busbra.resolve_external`'s default); ``source``: the resolved :class:`~bl_utils.data.source.DataSource`
     of ``data`` (computed on first use: notebooks that only show runs never resolve it).
     """
 
@@ -70,6 +84,7 @@ class Session:
     runs_dir: Path
     published_dir: Path
     publishing: bool
+    external: str | None = None
 
     @property
     def has_images(self) -> bool:
@@ -85,12 +100,50 @@ class Session:
             raise DataError(f"No images are at hand, so there is no data source. {words.GET_BUSI}")
         return resolve_data(self.data)
 
-    def runs(self, experiment: str, train: bool = False, profile: str | None = None) -> list[RunResult]:
-        """The runs of ``experiment`` (:func:`bl_utils.study.obtain`): the reader's, else the published ones."""
+    def runs(self, experiment: str, train: bool = False, profile: str | None = None,
+             seeds: Sequence[int] | None = None) -> list[RunResult]:
+        """The runs of ``experiment`` (:func:`bl_utils.experiments.obtain`): the reader's, else the
+        published ones; ``seeds``: only the runs of these seeds."""
         if train and not self.has_images:
             print(f"TRAIN = True needs the images. {words.GET_BUSI}")
-        return study.obtain(experiment, self.data, self.runs_dir, smoke=self.smoke, train=train and self.has_images,
-                            profile=profile, data_id=self.data_id, published=self.published_dir)
+        smoke, train = self.smoke, train and self.has_images
+        if experiments.EXPERIMENTS[experiment].protocol == "external" and (smoke or train) and not self._external_folder():
+            smoke = train = False   # nothing to score the runs on: show the published ones (one line said why)
+        found = experiments.obtain(experiment, self.data, self.runs_dir, smoke=smoke, train=train, profile=profile,
+                                   data_id=self.data_id, published=self.published_dir, external=self.external)
+        return found if seeds is None else [r for r in found if r.seed in set(seeds)]
+
+    def _external_folder(self):
+        from .data import busbra
+
+        folder = busbra.resolve_external(self.external)
+        if folder is None:
+            print(f"The external runs need BUS-BRA to be trained or scored. {busbra.BUSBRA_HINT}")
+        return folder
+
+    def write_answer(self, title: str, markdown: str) -> Path:
+        """Record this notebook's answer in plain words (:func:`write_answer` in its tables folder)."""
+        return write_answer(self.tables_dir, title, markdown)
+
+    def write_table(self, table: pd.DataFrame, name: str, caption: str | None = None) -> tuple[Path, Path]:
+        """:func:`write_table` into this notebook's tables folder."""
+        return write_table(table, self.tables_dir, name, caption)
+
+    def pixel_phis(self) -> np.ndarray:
+        """Φ_G in pixels at 256² of the images with a tumour that pass the < 5 % rule, ``(N, 256, 256)``."""
+        dataset = bl_data.load_busi(self.source.root, image_size=bl_data.PAPER_SIZE, progress=False)
+        return dataset.phis[dataset.masks.reshape(len(dataset), -1).any(axis=1)]
+
+    def external_data(self, progress: bool = False):
+        """BUS-BRA at 256² (:func:`bl_utils.data.busbra.load_busbra` of ``external``, else ``$BUSBRA_DIR``,
+        else the copy beside the checkout), or ``None`` after one line saying where to get it."""
+        from .data import busbra
+
+        folder = busbra.resolve_external(self.external)
+        if folder is None:
+            print(f"BUS-BRA is not here. {busbra.BUSBRA_HINT}")
+            return None
+        return busbra.load_busbra(folder, progress=progress)
 
     def images_missing(self, what: str) -> bool:
         """True (after printing one line saying how to get BUSI) when ``what`` needs images that are not here."""
@@ -110,13 +163,14 @@ def _data_of(data: str | None, needs: str, published: Path) -> tuple[str | None,
         data = os.environ.get("BUSI_DIR") or None
     if data is not None:
         return str(data), None
-    published_id = study.published_data_id(published) if needs == "runs" else None
+    published_id = experiments.published_data_id(published) if needs == "runs" else None
     return (None, published_id) if published_id else ("synthetic", None)
 
 
 def start(data: str | None = None, needs: str = "runs", profile: str | None = None, smoke: bool | None = None,
           results_dir: str | os.PathLike | None = None, figures_dir: str | os.PathLike | None = None,
-          tables_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None) -> Session:
+          tables_dir: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
+          external: str | None = None) -> Session:
     """Resolve a notebook's data and folders (see the module), print which data and profile it
     runs with, and return the :class:`Session`. ``smoke=None``: True on synthetic data (tiny runs).
     Raises :class:`bl_utils.data.dataset.DataError` for a ``DATA``/``BUSI_DIR`` that is not BUSI, and
@@ -140,7 +194,55 @@ def start(data: str | None = None, needs: str = "runs", profile: str | None = No
         figures_dir=Path(figures_dir or (root / "figures" if publishing else out / "figures")),
         tables_dir=Path(tables_dir or results_dir or (published if publishing else out)),
         runs_dir=Path(results_dir or (published if publishing else out / "runs")),
-        published_dir=published, publishing=publishing)
-    config = study.profile_config(profile, smoke) if needs == "runs" and profile else None
-    print(words.data_statement(study.data_facts(data) if data is not None else None, config, data_id))
+        published_dir=published, publishing=publishing, external=external)
+    config = profile_config(profile, smoke) if needs == "runs" and profile else None
+    print(words.data_statement(data_facts(data) if data is not None else None, config, data_id))
     return session
+
+
+def data_facts(data: str) -> dict[str, Any]:
+    """What a notebook says about its data, without its folder (a published notebook holds no
+    machine's path): ``description`` (name and classes), ``fingerprint`` (of the content) and
+    ``resized_copy`` (True for a BUSI copy already at 256² with one merged mask per image)."""
+    source, fingerprint = training_data.data_identity(data)
+    resized_copy = False
+    if source.kind == "busi":
+        meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
+                                 distance_maps=False, progress=False).meta
+        resized = (meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)
+        resized_copy = bool(((meta.size_source == "manifest.csv") | resized).all())
+    return {"description": source.description, "fingerprint": fingerprint, "resized_copy": resized_copy}
+
+
+def profile_config(profile: str, smoke: bool = False) -> TrainConfig:
+    """The resolved settings of ``profile`` on this machine (``tiny`` in the smoke test)."""
+    return TrainConfig(data="synthetic", profile="tiny" if smoke else profile).resolve()
+
+
+def write_answer(folder: str | os.PathLike, name: str, markdown: str) -> Path:
+    """Record a notebook's answer in plain words: ``<folder>/answers.json`` keeps one entry per
+    ``name`` (a later call replaces it), and ``answers.md`` lists them all, which the report copies
+    into the README. Returns the Markdown file's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    store = folder / "answers.json"
+    answers = json.loads(store.read_text()) if store.is_file() else {}
+    text = markdown.strip()
+    answers[name] = text[:1].upper() + text[1:]
+    write_json(store, dict(sorted(answers.items())))
+    with atomic_write(folder / "answers.md") as handle:
+        handle.write("\n\n".join(f"**{title}** {body}" for title, body in sorted(answers.items())) + "\n")
+    return folder / "answers.md"
+
+
+def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str, caption: str | None = None
+                ) -> tuple[Path, Path]:
+    """Write ``table`` as ``<folder>/<name>.csv`` and ``<name>.md`` (atomically); return both paths.
+    ``caption`` (e.g. which data and profile) becomes the Markdown file's first paragraph."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_write(folder / f"{name}.csv") as handle:
+        table.to_csv(handle, index=False)
+    with atomic_write(folder / f"{name}.md") as handle:
+        handle.write((caption + "\n\n" if caption else "") + words.table_markdown(table))
+    return folder / f"{name}.csv", folder / f"{name}.md"

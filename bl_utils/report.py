@@ -164,7 +164,7 @@ def check_parameters(declared: dict[str, dict[str, dict]], given: dict) -> None:
 
 # --- where a run writes -----------------------------------------------------------------------
 
-def resolve_data(data: str, cwd: Path | None = None, root: Path = ROOT) -> str:
+def data_argument(data: str, cwd: Path | None = None, root: Path = ROOT) -> str:
     """``synthetic``, ``kaggle``, or the folder ``data`` (relative to ``cwd``, default the working
     directory) made independent of the working directory: relative to the checkout ``root`` when it
     lies in or beside it (``../shared/data/busi256``; :func:`bl_utils.data.source.resolve_data` reads such a
@@ -328,7 +328,7 @@ def _request(args, root: Path) -> dict:
     """What the command line asks for, checked: data, profile, notebooks, their declared and the
     given parameters, the repository URL. Raises :class:`ReportError` (exit code 2)."""
     given = {name: parameter_value(value) for name, value in args.parameter}
-    data = resolve_data(str(given.pop("DATA", args.data)), root=root)     # -p DATA is --data
+    data = data_argument(str(given.pop("DATA", args.data)), root=root)     # -p DATA is --data
     profile = str(given.pop("PROFILE", args.profile))
     if profile not in PROFILES:
         raise ReportError(f"PROFILE {profile!r}: choose one of {', '.join(PROFILES)}")
@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     if args.publish and not args.only and update_readme_table(root / "README.md", answers, ANSWERS_MARKERS):
         print(f"README.md: answers updated from {_shown(answers, root)}")
     if args.publish and not args.only:
-        from .study import runs_markdown
+        from .experiments import runs_markdown
 
         runs = root / "results" / "runs.md"
         with atomic_write(runs) as handle:

@@ -1,9 +1,14 @@
-"""Finished training runs: reading them back, and Table 1.
+"""Finished training runs read back: every reader of a run folder, in one place.
 
 A run folder written by :func:`bl_utils.train.train` holds ``run.json`` (settings, versions, code
 version, device, the summaries of the best and the final epoch), ``metrics.csv`` (one row per epoch),
-``val_per_image.csv``, ``predictions.npz`` and ``robustness.csv`` (see ``bl_utils.config.RUN_FILES``).
-This module reads them without torch and turns a list of runs into Table 1, beside Odonnat & Pham's.
+``val_per_image.csv``, ``predictions.npz``, ``robustness.csv``, ``normal_images.csv`` and, with
+external data, ``external_images.csv`` and ``external_predictions.npz`` (``bl_utils.config.RUN_FILES``).
+Each file has one reader here (:func:`load_run`, :func:`per_image`, :func:`load_predictions`,
+:func:`robustness`, :func:`normal_fp_rate`, :func:`external_images`), all without torch, and every
+table a reader returns carries the run's keys (:func:`run_keys`: strategy, seed, fold, machine),
+the keys every comparison pairs by. :func:`validation_images` and :func:`case_predictions` add the
+images a run scored, read from the data.
 """
 
 from __future__ import annotations
@@ -13,20 +18,14 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .runtime import atomic_write
-
-__all__ = ["RunResult", "load_run", "load_predictions", "runs_frame", "results_table", "table_markdown",
-           "write_table", "collapsed", "machines_table", "machine_of", "run_keys", "ODONNAT_PHAM_TABLE1", "TABLE1_COLUMNS"]
-
-#: Odonnat & Pham's Table 1: best validation Dice, one run per strategy (ImageNet ResNet-34, 256²,
-#: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
-#: Segmentation" (Master MVA, ENS Paris-Saclay), Table 1; github.com/ambroiseodt/BoundaryLoss.
-ODONNAT_PHAM_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
+__all__ = ["RunResult", "load_run", "machine_of", "run_keys", "machines_table", "runs_frame", "hd95_penalty",
+           "per_image", "load_predictions", "robustness", "normal_fp_rate", "external_images",
+           "external_predictions", "validation_images", "case_predictions"]
 
 @dataclass
 class RunResult:
@@ -106,7 +105,7 @@ def load_predictions(folder: str | os.PathLike) -> dict[str, Any]:
     return out
 
 
-def runs_frame(results: list[RunResult]) -> pd.DataFrame:
+def runs_frame(results: Sequence[RunResult]) -> pd.DataFrame:
     """One row per run: strategy, seed, fold (-1 for runs without cross-validation folds), the best
     epoch's and the final epoch's summaries (columns prefixed ``best_`` and ``final_``), training time."""
     rows = []
@@ -119,66 +118,120 @@ def runs_frame(results: list[RunResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-#: Table 1's columns: (name, column of :func:`runs_frame`); each becomes a mean and, over several
-#: seeds, a standard deviation.
-TABLE1_COLUMNS = (("best_dice", "best_val_dice"), ("final_dice", "final_val_dice"),
-                  ("final_dice_tumour", "final_dice_tumour"), ("final_normal_fp_rate", "final_normal_fp_rate"),
-                  ("final_hd95", "final_hd95_tumour"), ("final_hd95_failures", "final_tumour_missed"),
-                  ("final_components", "final_components_mean"), ("best_epoch", "best_epoch"))
+def hd95_penalty(side: int) -> float:
+    """The HD95 counted for a tumour the model missed (an empty prediction, where HD95 is undefined):
+    the diagonal of the scored ``side`` × ``side`` image, in its pixels — the largest distance two of
+    its pixels can be apart, so a missed tumour never scores better than a found one."""
+    return float(side) * math.sqrt(2.0)
 
 
-def results_table(results: list[RunResult]) -> pd.DataFrame:
-    """Table 1: per strategy, the number of runs, mean (and ``*_sd`` over seeds, ddof 1) of the
-    ``TABLE1_COLUMNS``, and Odonnat & Pham's best Dice.
-
-    ``best_dice`` is their metric (best epoch, chosen on the validation images themselves, so
-    optimistic); the ``final_*`` columns score the last epoch: Dice over all images and over tumour
-    images, the share of normal images with any predicted pixel, HD95 in pixels over tumour images
-    with a prediction and, beside it, the number of tumour images predicted empty (failures).
-    """
-    frame = runs_frame(results)
-    grouped = frame.groupby("strategy", sort=False)
-    table = pd.DataFrame({"runs": grouped.size()})
-    for name, column in TABLE1_COLUMNS:
-        table[name] = grouped[column].mean()
-        if name in ("best_dice", "final_dice", "final_dice_tumour"):
-            table[f"{name}_sd"] = grouped[column].std(ddof=1)
-    table["odonnat_pham_dice"] = [ODONNAT_PHAM_TABLE1.get(name, np.nan) for name in table.index]
-    return table.reset_index()
+def _with_keys(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
+    """``table`` with the run's keys (:func:`run_keys`) first, ``pred_any`` (1.0 when anything is
+    predicted: the false-positive indicator on an image without tumour) and ``hd95_penalised`` (HD95,
+    or :func:`hd95_penalty` of the run's image size for a missed tumour)."""
+    missed = ~table.target_empty.astype(bool) & table.pred_empty.astype(bool)
+    penalised = (table.hd95.where(~missed, hd95_penalty(r.settings.get("image_size", 0))) if "hd95" in table
+                 else np.nan)
+    keyed = table.assign(**run_keys(r), pred_any=(~table.pred_empty.astype(bool)).astype(float), hd95_penalised=penalised)
+    keys = list(run_keys(r))
+    return keyed[keys + [c for c in keyed.columns if c not in keys]]
 
 
-def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
-    def cell(value) -> str:
-        if isinstance(value, (float, np.floating)):
-            if math.isnan(value):
-                return "–"
-            return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.{digits}f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+def per_image(results: Iterable[RunResult], checkpoint: str = "final") -> pd.DataFrame:
+    """One row per (run, validation image) at ``checkpoint`` (``"best"`` or ``"final"``), read from
+    ``val_per_image.csv``: ``strategy, seed, fold, machine`` (:func:`run_keys`), ``stem, label`` and
+    the metrics (:func:`bl_utils.metrics.evaluate_masks`), ``pred_any`` and ``hd95_penalised``."""
+    frames = []
+    for r in results:
+        table = pd.read_csv(r.folder / "val_per_image.csv", dtype={"stem": str, "label": str})
+        frames.append(_with_keys(table[table.checkpoint == checkpoint].drop(columns="checkpoint").reset_index(drop=True), r))
+    if not frames:
+        return pd.DataFrame(columns=["strategy", "seed", "fold", "machine", "stem", "label", "dice", "target_empty"])
+    return pd.concat(frames, ignore_index=True)
 
 
-def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str = "table1",
-                caption: str | None = None) -> tuple[Path, Path]:
-    """Write ``table`` as ``<folder>/<name>.csv`` and ``<name>.md`` (atomically); return both paths.
-
-    ``caption`` (e.g. which data and profile) becomes the Markdown file's first paragraph.
-    """
-    folder = Path(folder)
-    with atomic_write(folder / f"{name}.csv") as handle:
-        table.to_csv(handle, index=False)
-    with atomic_write(folder / f"{name}.md") as handle:
-        handle.write((caption + "\n\n" if caption else "") + table_markdown(table))
-    return folder / f"{name}.csv", folder / f"{name}.md"
+def robustness(results: Iterable[RunResult]) -> pd.DataFrame:
+    """The runs' ``robustness.csv`` in one table: the run's keys, ``corruption, level`` and the
+    per-image metrics of the final model on the degraded validation images, plus ``pred_any``."""
+    frames = [_with_keys(pd.read_csv(r.folder / "robustness.csv", dtype={"stem": str, "label": str}), r)
+              for r in results]
+    return pd.concat(frames, ignore_index=True)
 
 
-def collapsed(result: RunResult, min_tumour_dice: float = 0.1) -> bool:
-    """True when a run ended predicting (almost) nothing on tumour images: its last epoch's mean
-    validation Dice over images with a tumour is below ``min_tumour_dice``. This is the failure
-    seen with Φ_G in pixels and α ramped to 1 (see the module docstring)."""
-    last = result.history.iloc[-1]
-    return not (last.val_dice_tumour >= min_tumour_dice)
+def normal_fp_rate(result: RunResult, checkpoint: str = "final") -> float:
+    """The share of the normal images (``normal_images.csv``, never trained on) on which ``result``'s
+    model at ``checkpoint`` predicts any tumour pixel; nan when the run has no such file."""
+    path = result.folder / "normal_images.csv"
+    if not path.is_file():
+        return float("nan")
+    table = pd.read_csv(path, dtype={"stem": str})
+    return float(table[table.checkpoint == checkpoint].false_positive.astype(bool).mean())
+
+
+def external_images(results: Iterable[RunResult]) -> pd.DataFrame:
+    """The runs' ``external_images.csv`` (the final model on another hospital's images) in one table:
+    the run's keys, then per image ``stem, label`` (pathology), ``patient, scanner, birads,
+    tumour_fraction`` and the metrics with ``nsd`` and ``predicted_pixels``, plus ``hd95_penalised``
+    (already the penalty: HD95 of a missed tumour is scored as the image diagonal). Runs without the
+    file are skipped."""
+    frames = [_with_keys(pd.read_csv(r.folder / "external_images.csv", dtype={"stem": str, "label": str,
+                                                                              "scanner": str, "birads": str}), r)
+              for r in results if (r.folder / "external_images.csv").is_file()]
+    if not frames:
+        return pd.DataFrame(columns=["strategy", "seed", "fold", "machine", "stem", "label", "patient", "scanner", "dice"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def external_predictions(folder: str | os.PathLike) -> dict[str, Any]:
+    """A run's ``external_predictions.npz`` unpacked: bool ``final`` ``(K, H, W)`` and the list ``stems``."""
+    with np.load(Path(folder) / "external_predictions.npz") as npz:
+        return {"final": np.unpackbits(npz["final"], axis=-1, count=int(npz["width"])).astype(bool),
+                "stems": [str(s) for s in npz["stems"]]}
+
+
+def validation_images(data: str, run: RunResult) -> np.ndarray:
+    """uint8 ``(N, H, W)`` validation images of ``run`` (its order, its image size), read from ``data``.
+    Raises ``ValueError`` when ``data`` is not the data the run was trained on (other fingerprint)."""
+    from .data import busi as bl_data
+    from .data.source import resolve_data
+    from .runtime import display_path
+
+    dataset = bl_data.load_busi(resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
+                                max_tumour_fraction=run.settings["max_tumour_fraction"],
+                                include_normal=run.settings.get("include_normal", True),
+                                distance_maps=False, progress=False)
+    if bl_data.content_fingerprint(dataset) != run.settings["data_fingerprint"]:
+        raise ValueError(f"{data} is not the data {display_path(run.folder)} was trained on; point DATA at it.")
+    where = {stem: i for i, stem in enumerate(dataset.meta.stem)}
+    images = dataset.images[[where[s] for s in run.metadata["val_stems"]]]
+    size = run.settings["image_size"]
+    return bl_data.resize_images(images, (size, size))
+
+
+def case_predictions(data: str, runs_by_strategy: dict[str, Sequence[RunResult]], stems: Sequence[str],
+                     checkpoint: str = "final") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The validation images ``stems``, each from the run (the fold) that scored it: uint8 images
+    ``(N, H, W)`` read from ``data``, bool ground truths ``(N, H, W)``, and per strategy its bool
+    predictions ``(N, H, W)`` at ``checkpoint``. ``runs_by_strategy``: every strategy's runs of one
+    seed (its folds); the first strategy's runs give the images. Raises ``KeyError`` naming a stem
+    no run of a strategy scored."""
+    def scored(runs):
+        table = {}
+        for r in runs:
+            predictions = load_predictions(r.folder)
+            table.update({stem: (r, predictions, k) for k, stem in enumerate(predictions["stems"])})
+        return table
+
+    by_strategy = {name: scored(runs) for name, runs in runs_by_strategy.items()}
+    for name, table in by_strategy.items():
+        missing = [s for s in stems if s not in table]
+        if missing:
+            raise KeyError(f"no run of {name} scored {missing}: give the runs of the folds that hold them.")
+    first = by_strategy[next(iter(by_strategy))]
+    images = {}
+    for run in {id(first[s][0]): first[s][0] for s in stems}.values():
+        images.update(zip(run.metadata["val_stems"], validation_images(data, run)))
+    truths = np.stack([first[s][1]["truth"][first[s][2]] for s in stems])
+    predictions = {name: np.stack([table[s][1][checkpoint][table[s][2]] for s in stems])
+                   for name, table in by_strategy.items()}
+    return np.stack([images[s] for s in stems]), truths, predictions

@@ -120,7 +120,8 @@ def claim_cores(threads: int | None = None) -> Iterator[int]:
     :func:`training_threads`; a count set otherwise, by ``torch.set_num_threads`` or the user's
     ``OMP_NUM_THREADS``, is kept) or sets ``threads`` when given, and leaves a claim that processes
     started meanwhile read; the claim is removed on exit (a killed process's claim is ignored by the
-    others). Yields the thread count."""
+    others). Yields the thread count. (A count set by hand that equals the lowered one is taken for
+    the lowering: set ``OMP_NUM_THREADS`` to keep it.)"""
     import torch
 
     if threads is None and _LOWERED is not None and torch.get_num_threads() == _LOWERED:

@@ -5,7 +5,7 @@ ENS Paris-Saclay; code github.com/ambroiseodt/BoundaryLoss), who applied the bou
 Kervadec et al. (MedIA 67, 2021) to BUSI: ``smp.Unet`` with a ResNet-34 encoder (ImageNet), one
 input channel, **one output channel with a sigmoid** (a binary problem: one logit per pixel is the
 same model as a two-channel softmax), Adam (lr 1e-3), batch 16, 20 epochs, 256×256 images, an 80/20
-split of the 425 images that pass the < 5 % rule, scored by the best validation Dice.
+split of the 425 images that pass the < 5 % rule, scored by their batch-pooled F1 at its best epoch.
 
 Profiles, method defaults and the naming of runs are in :mod:`bl_utils.config`.
 
@@ -340,7 +340,7 @@ def _score_external(folder: Path, model, data: TrainingData, config: TrainConfig
     _write_csv(external, folder / "external_images.csv")
     with atomic_write(folder / "external_predictions.npz", "wb") as handle:
         np.savez_compressed(handle, final=np.packbits(masks, axis=-1), width=np.int64(masks.shape[-1]),
-                            stems=np.array(external.stem))
+                            stems=np.array(external.stem, dtype=str))
     return external
 
 

@@ -1,23 +1,38 @@
-"""The report's sentences, composed in one place from the values the analyses return.
+"""The report's sentences and tables for reading, composed in one place from the answers' values.
 
-The analyses (:mod:`bl_utils.analysis`, :mod:`bl_utils.crossval`, :mod:`bl_utils.reproduction`)
-return frames and dataclasses; the functions here turn them into the plain words the notebooks show
-and the README repeats. A :class:`Summary` keeps its paragraphs and its answer apart, so that no
-notebook has to cut a text back into pieces.
+The answers (:mod:`bl_utils.answers`) return frames and dataclasses; the functions here only turn
+them into the plain words the notebooks show and the README repeats. **Verdict words** come from one
+place: :data:`VERDICT_PHRASES` phrases each code of :data:`bl_utils.stats.VERDICTS` once, and only
+answers with a stated test and its correction (the study's primary endpoint, the external test's)
+carry a code; every other comparison is written as numbers with their interval. A :class:`Summary`
+keeps its paragraphs and its answer apart, so that no notebook has to cut a text back into pieces.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from .analysis import interval
-from .runs import ODONNAT_PHAM_TABLE1, RunResult, runs_frame
+from .answers.earlier import interval
+from .answers.odonnat_pham import ODONNAT_PHAM_TABLE1
+from .runs import RunResult, runs_frame
 
-__all__ = ["GET_BUSI", "data_statement", "Summary", "verdict_sentence", "ablation_sentence", "paper_profile_sentence", "study_summary",
-           "robustness_summary", "primary_verdict", "primary_summary", "exploratory_sentence", "run_scope",
-           "their_noise_sentence"]
+__all__ = ["GET_BUSI", "VERDICT_PHRASES", "data_statement", "Summary", "difference_sentence", "ablation_sentence",
+           "paper_profile_sentence", "earlier_summary", "robustness_summary", "primary_verdict", "primary_summary",
+           "exploratory_sentence", "run_scope", "their_noise_sentence", "external_summary", "table_markdown",
+           "COLUMN_NAMES", "readable"]
+
+#: Every verdict the report publishes, phrased once per code of :data:`bl_utils.stats.VERDICTS`
+#: (``{margin}``: the equivalence margin). Only the answers with a stated test and its Holm
+#: correction carry a code (:mod:`bl_utils.answers.study`, :mod:`bl_utils.answers.external`).
+VERDICT_PHRASES = {"better": "better than CE", "worse": "worse than CE",
+                   "equivalent": "equivalent to CE within ± {margin}",
+                   "better_within_margin": "better than CE, by less than {margin}",
+                   "worse_within_margin": "worse than CE, by less than {margin}",
+                   "inconclusive": "inconclusive at ± {margin}"}
 
 
 #: What a reader without the images does to get them (one line, shown where a cell needs them).
@@ -26,7 +41,7 @@ GET_BUSI = ('To see the images, set DATA = "kaggle" (BUSI from Kaggle, credentia
 
 
 def data_statement(facts: dict | None, config=None, data_id: str | None = None) -> str:
-    """The lines at the top of a notebook: which data (``facts`` of :func:`bl_utils.study.data_facts`;
+    """The lines at the top of a notebook: which data (``facts`` of :func:`bl_utils.notebook.data_facts`;
     None: no images at hand, the published runs of ``data_id`` are shown) and, given ``config`` (a
     resolved :class:`bl_utils.config.TrainConfig`), which profile and encoder initialisation. The
     epochs are the protocol's, so notebook 3 gives them per protocol, not this line."""
@@ -46,7 +61,7 @@ def data_statement(facts: dict | None, config=None, data_id: str | None = None) 
 @dataclass(frozen=True)
 class Summary:
     """A notebook's closing words: ``parts`` (Markdown paragraphs) and ``answer`` (the part that
-    answers the question, recorded with :func:`bl_utils.study.write_answer`)."""
+    answers the question, recorded with :func:`bl_utils.notebook.write_answer`)."""
 
     parts: tuple[str, ...]
     answer: str
@@ -56,25 +71,22 @@ class Summary:
         return "\n\n".join(self.parts)
 
 
-def verdict_sentence(row, what: str, unit: str = "") -> str:
-    """One plain sentence about a :func:`paired_difference` result."""
-    name, seeds = row["strategy"], row["seeds"]
-    diff = f"{interval(row)}{unit}"
-    if row["verdict"] == "no clear difference":
-        return (f"{name} vs CE on {what}: {diff} over {seeds} seed(s) — the interval includes 0: "
-                "not distinguishable from run-to-run noise.")
-    return f"{name} vs CE on {what}: {diff} over {seeds} seed(s) — {row['verdict']} than CE, the interval excludes 0."
+def difference_sentence(row, what: str, unit: str = "") -> str:
+    """One plain sentence about a :func:`bl_utils.answers.paired.paired_difference` result: the
+    numbers and their uncorrected two-level bootstrap interval, no verdict."""
+    return (f"{row['strategy']} − CE on {what}: {interval(row)}{unit} over {row['seeds']} seed(s) "
+            "(two-level bootstrap, uncorrected).")
 
 
 def ablation_sentence(title: str, table: pd.DataFrame) -> str:
-    """One ablation's effect on the final Dice on tumour images, strategy by strategy (:func:`bl_utils.analysis.ablation_table`)."""
-    verdicts = {row.strategy: (row["Δ dice [95% CI]"], row["verdict (dice)"]) for _, row in table.iterrows()}
-    parts = [f"{name} {diff} ({verdict})" for name, (diff, verdict) in verdicts.items()]
+    """One ablation's effect on the final Dice on tumour images, strategy by strategy
+    (:func:`bl_utils.answers.earlier.ablation_table`): numbers and intervals, no verdict."""
+    parts = [f"{row.strategy} {row['Δ dice [95% CI]']}" for _, row in table.iterrows()]
     return f"**{title}** — change in final Dice on tumour images: " + "; ".join(parts) + "."
 
 
 def paper_profile_sentence(paper: list[RunResult], floor: float = 0.5) -> str:
-    """The paper-profile runs in one sentence: per run, the best-epoch Dice (Odonnat & Pham's metric),
+    """The paper-profile runs in one sentence: per run, the best-epoch per-image Dice over all images,
     the Dice on tumour images at that epoch and the tumours missed there, then which runs (if any) fall
     below ``floor`` Dice on tumour images at their best epoch — a run that stops predicting tumours
     can still score well on the normal images, so the all-image metric alone hides a collapse."""
@@ -92,76 +104,47 @@ def paper_profile_sentence(paper: list[RunResult], floor: float = 0.5) -> str:
             f"on tumour images at that epoch and the tumours missed): " + ", ".join(parts) + ". " + verdict)
 
 
-def study_summary(table1: list[RunResult], comparisons: pd.DataFrame, ablations: dict,
-                  paper: list[RunResult], data_name: str) -> Summary:
-    """The closing paragraphs of notebook 3, written from computed values only; its ``answer`` is
-    the verdict against CE and what it means (the second and third paragraphs)."""
+def earlier_summary(table1: list[RunResult], comparisons: pd.DataFrame, ablations: dict,
+                    paper: list[RunResult], data_name: str) -> Summary:
+    """The appendix's closing paragraphs on the earlier protocol, from computed values only: Table 1's
+    spread beside Odonnat & Pham's, each strategy − CE with its uncorrected interval (no verdict),
+    tumours missed, the ablations and the paper-profile runs. Its ``answer`` is the second paragraph."""
     frame = runs_frame(table1)
     best = frame.groupby("strategy", sort=False).best_val_dice.mean()
     seeds = frame.groupby("strategy").seed.nunique().min()
     theirs = [ODONNAT_PHAM_TABLE1[k] for k in best.index if k in ODONNAT_PHAM_TABLE1]
     dice = comparisons[comparisons.comparison == "final Dice, tumour images"]
-    clear = dice[dice.verdict != "no clear difference"]
     lines = [f"**Table 1** ({data_name}, {table1[0].settings['profile']} profile, {seeds} seeds per strategy): "
-             f"best-epoch Dice from {best.min():.3f} to {best.max():.3f} across the four strategies (spread "
-             f"{best.max() - best.min():.3f}); Odonnat & Pham: {min(theirs):.3f}–{max(theirs):.3f} (spread "
-             f"{max(theirs) - min(theirs):.3f}), one run each."]
-    lines.append("**Against CE, final Dice on tumour images:** " + "; ".join(
-        f"{row.strategy} {row['difference [95% CI]']} ({row.verdict})" for _, row in dice.iterrows()) + ".")
-    if clear.empty:
-        lines.append("No boundary-loss strategy differs from CE by more than run-to-run noise, which agrees with "
-                     "Odonnat & Pham's conclusion that the boundary loss brings no significant gain on BUSI — and "
-                     "their 0.005 spread between strategies is far inside the seed-to-seed spread measured here.")
-    else:
-        lines.append("Distinguishable from run-to-run noise: " + ", ".join(
-            f"{row.strategy} ({row.verdict})" for _, row in clear.iterrows())
-            + "; Odonnat & Pham, with one run per strategy, could not have seen such a difference either way.")
-    other = comparisons[(comparisons.comparison != "final Dice, tumour images") & (comparisons.metric != "dice")
-                        & (comparisons.verdict != "no clear difference")]
-    if not other.empty:
-        missed = frame.groupby("strategy", sort=False).final_tumour_missed.mean()
-        lines.append("**Beyond Dice**, differences from CE that stand out from the noise: " + "; ".join(
-            f"{row.strategy}, {row.comparison}: {row['difference [95% CI]']} ({row.verdict})" for _, row in other.iterrows())
-            + ". Tumours missed at the final epoch (of the validation tumours, mean per run): " + ", ".join(
-            f"{k} {v:.1f}" for k, v in missed.items()) + " — HD95 is measured only on the tumours found.")
+             f"best-epoch per-image Dice over all images from {best.min():.3f} to {best.max():.3f} across the four "
+             f"strategies (spread {best.max() - best.min():.3f}); Odonnat & Pham's Table 1 (batch-pooled F1, one run "
+             f"each): {min(theirs):.3f}–{max(theirs):.3f} (spread {max(theirs) - min(theirs):.3f})."]
+    lines.append("**Each strategy − CE, final Dice on tumour images** (two-level bootstrap over seeds and images, "
+                 "uncorrected, so no verdict; the report's answer is the study's): " + "; ".join(
+                     f"{row.strategy} {row['difference [95% CI]']}" for _, row in dice.iterrows())
+                 + f". Odonnat & Pham's spread of {max(theirs) - min(theirs):.3f} between strategies is far smaller "
+                 "than these intervals.")
+    missed = frame.groupby("strategy", sort=False).final_tumour_missed.mean()
+    lines.append("**Tumours missed** at the final epoch (of the validation tumours, mean per run): " + ", ".join(
+        f"{k} {v:.1f}" for k, v in missed.items()) + " — HD95 is measured only on the tumours found, so a strategy "
+        "that misses more tumours can show a lower HD95.")
     lines += [ablation_sentence(title, table) for title, table in ablations.items()]
     if paper:
         lines.append(paper_profile_sentence(paper))
-    return Summary(tuple(lines), " ".join(lines[1:3]))
+    return Summary(tuple(lines), lines[1])
 
 
-def robustness_summary(test_time: dict, noise_tables: dict, same_masks: pd.DataFrame | None = None) -> Summary:
+def robustness_summary(test_time: dict) -> Summary:
     """Notebook 5's closing words. ``test_time``: ``{"speckle σ 0.75": table}`` of
-    :func:`bl_utils.crossval.degradation_differences` on the study's runs (exploratory: numbers and
-    intervals, no verdict); ``noise_tables``: :func:`bl_utils.analysis.annotation_noise_table` per
-    jitter strength and ``same_masks``: :func:`bl_utils.analysis.annotation_noise_vs_ce`, both on the
-    earlier protocol's runs (two-level bootstrap verdicts, uncorrected). Its ``answer`` is the last
-    paragraph after "**Answer:**"."""
-    def part(table):
-        return "; ".join(f"{row.strategy} {interval(row)} ({row.verdict})" for _, row in table.iterrows())
-
+    :func:`bl_utils.answers.study.degradation_differences` on the study's runs (exploratory: numbers
+    and intervals, no verdict). Its ``answer`` is the last paragraph after "**Answer:**"."""
     lines = [exploratory_sentence(table, f"**Test-time {name}** (the study's final models), Dice kept relative to CE")
              for name, table in test_time.items()]
-    lines += [f"**Contours jittered by {k}** (earlier protocol), Dice drop relative to CE's: {part(t)}."
-              for k, t in noise_tables.items()]
-    same_dice = None if same_masks is None else same_masks[same_masks.comparison == "final Dice, tumour images"]
-    if same_dice is not None:
-        lines += [f"**Trained on contours jittered by {k}** (earlier protocol), final Dice on tumour images against CE "
-                  f"trained on the same masks: {part(g)}." for k, g in same_dice.groupby("jitter", sort=False)]
-    if not noise_tables:
-        lines.append("**Contour errors in training:** not measured yet — their runs are missing (see above).")
     kept = "; ".join(f"{name}: " + ", ".join(f"{row.strategy} {_signed(row['mean'])}" for _, row in table.iterrows())
                      for name, table in test_time.items()) or "no runs yet"
-    found = {verdict: [f"{row.strategy} ({k})" for k, t in noise_tables.items() for _, row in t.iterrows()
-                       if row.verdict == verdict] for verdict in ("better", "worse")}
-    said = [f"degrades {word} than CE beyond run-to-run noise: {', '.join(found[verdict])}"
-            for verdict, word in (("better", "less"), ("worse", "more")) if found[verdict]]
-    contours = ("; ".join(said) if said else "no strategy differs from CE beyond run-to-run noise") if noise_tables \
-        else "not measured yet"
     lines.append(f"**Answer:** under test-time degradations, the Dice each boundary-loss strategy keeps relative to CE "
                  f"on the study's runs is {kept} (mean per run; exploratory, so no verdict — the study's one "
-                 f"confirmatory question is notebook 3's primary endpoint). Trained on jittered contours (earlier "
-                 f"protocol, trained with normal images, 3 seeds, uncorrected two-level bootstrap): {contours}.")
+                 f"confirmatory question is notebook 3's primary endpoint). Training on jittered contours (the "
+                 f"earlier protocol) is in the appendix.")
     return Summary(tuple(lines), lines[-1].split("**Answer:**", 1)[1])
 
 
@@ -170,20 +153,19 @@ def robustness_summary(test_time: dict, noise_tables: dict, same_masks: pd.DataF
 
 
 def primary_verdict(row) -> str:
-    """The verdict of one row of :func:`bl_utils.crossval.primary_answer` in words: "better than
-    CE", "worse than CE", "equivalent to CE within ± m", "better than CE, by less than m", or, when
-    neither is shown, "inconclusive at ± b" with ``b = |mean| + half-width``, the smallest margin the
-    runs could rule on — and where ``b`` is inside the margin, so that only Holm's correction over the
-    comparisons keeps the equivalence from being shown, it says so with the corrected p."""
+    """The verdict of one row of :func:`bl_utils.answers.study.primary_answer` (or of the external
+    test's) in words, from :data:`VERDICT_PHRASES`: "better than CE", "worse than CE", "equivalent to CE
+    within ± m", … or, when neither is shown, "inconclusive at ± b" with ``b = |mean| + half-width``,
+    the smallest margin the runs could rule on — and where ``b`` is inside the margin, so that only
+    Holm's correction over the comparisons keeps the equivalence from being shown, it says so with
+    the corrected p."""
     margin = f"{row['margin']:g}"
-    if row["verdict"] == "inconclusive" and row["bound"] <= row["margin"]:
-        return (f"inconclusive at ± {margin}: within ± {row['bound']:.3f} uncorrected, not after Holm's correction "
-                f"(p = {row['p_tost_holm']:.3f})")
-    return {"better": "better than CE", "worse": "worse than CE",
-            "equivalent": f"equivalent to CE within ± {margin}",
-            "better_within_margin": f"better than CE, by less than {margin}",
-            "worse_within_margin": f"worse than CE, by less than {margin}",
-            }.get(row["verdict"], f"inconclusive at ± {row['bound']:.3f}")
+    if row["verdict"] == "inconclusive":
+        if row["bound"] <= row["margin"]:
+            return (VERDICT_PHRASES["inconclusive"].format(margin=margin) + f": within ± {row['bound']:.3f} "
+                    f"uncorrected, not after Holm's correction (p = {row['p_tost_holm']:.3f})")
+        return VERDICT_PHRASES["inconclusive"].format(margin=f"{row['bound']:.3f}")
+    return VERDICT_PHRASES[row["verdict"]].format(margin=margin)
 
 
 def run_scope(results) -> str:
@@ -200,8 +182,8 @@ def _signed(value: float) -> str:
 
 def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, runs_planned: int,
                     what: str) -> Summary:
-    """Notebook 3's answer under the study protocol, from :func:`bl_utils.crossval.primary_answer` and
-    :func:`bl_utils.crossval.sizing`. ``runs_done``/``runs_planned``: the study's runs committed and
+    """Notebook 3's answer under the study protocol, from :func:`bl_utils.answers.study.primary_answer` and
+    :func:`bl_utils.answers.study.sizing`. ``runs_done``/``runs_planned``: the study's runs committed and
     planned; ``what``: what was run (:func:`run_scope`), the scope the answer is stated for. The first
     part carries a bold title for the notebook; ``answer`` is the same text without it (the README
     gives its own title): the verdicts, the sizing, where the campaign stopped and what it does not cover."""
@@ -235,7 +217,7 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
 
 
 def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
-    """One sentence for a table of :func:`bl_utils.crossval.interval_table` (strategy − CE per run,
+    """One sentence for a table of :func:`bl_utils.answers.paired.interval_table` (strategy − CE per run,
     corrected interval): the numbers only, labelled exploratory, no verdict."""
     parts = [f"{row.strategy} {_signed(row['mean'])}{unit}"
              + ("" if pd.isna(row.corrected_low) else f" [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]")
@@ -244,7 +226,7 @@ def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
 
 
 def their_noise_sentence(table: pd.DataFrame) -> str:
-    """What :func:`bl_utils.reproduction.differences_from_ce` says of their Table 1: each strategy −
+    """What :func:`bl_utils.answers.odonnat_pham.differences_from_ce` says of their Table 1: each strategy −
     CE in their metric over the seeds of their protocol (corrected 95 % interval), against their
     Table 1's differences (one run each). Whether one run per strategy can order the strategies is
     read from the narrowest interval's half-width: if their largest difference is smaller, it cannot.
@@ -265,3 +247,77 @@ def their_noise_sentence(table: pd.DataFrame) -> str:
     return (f"each strategy − CE in their metric (best epoch, paired by seed, corrected 95 % "
             f"interval): {'; '.join(parts)}. Their Table 1's differences, one run each: {theirs}. At this profile "
             f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain).")
+
+
+def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            if math.isnan(value):
+                return "–"
+            return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+#: The names a reader sees for the answers' column names (:func:`readable`).
+COLUMN_NAMES = {"name": "strategy", "n_runs": "runs", "mean": "mean difference (strategy − CE)",
+                "corrected_low": "95 % CI, low", "corrected_high": "95 % CI, high",
+                "plain_low": "plain t CI, low", "plain_high": "plain t CI, high", "sd": "sd between runs",
+                "p_diff_holm": "p, differs from 0 (Holm)", "p_tost_holm": "p, within ± 0.02 (Holm)",
+                "verdict": "verdict", "half_width": "90 % half-width", "runs": "runs so far",
+                "runs_needed": "runs a ± 0.02 answer needs", "half_width_floor": "half-width floor",
+                "power_floor": "narrowest margin at 80 % power", "seed_se": "se from seeds",
+                "patient_se": "se from patients", "seeds": "seeds", "endpoint": "endpoint", "strategy": "strategy"}
+
+
+def readable(table: pd.DataFrame, verdicts: bool = True) -> pd.DataFrame:
+    """``table`` with the column names of :data:`COLUMN_NAMES` (others kept) and, where it holds a
+    ``verdict`` code, that code in words (:func:`primary_verdict`); a copy."""
+    out = table.copy()
+    if verdicts and {"verdict", "margin", "bound"} <= set(out.columns):
+        out["verdict"] = [primary_verdict(row) for _, row in table.iterrows()]
+    return out.rename(columns=COLUMN_NAMES)
+
+
+def external_summary(answer: pd.DataFrame, bootstrap: pd.DataFrame, sizing: pd.DataFrame, seeds_first: int,
+                     what: str) -> Summary:
+    """Notebook 6's answer, in the study's words, from :func:`bl_utils.answers.external.external_answer`,
+    its bootstrap sensitivity check and its sizing; ``seeds_first``: the seeds planned before the sd is
+    re-estimated; ``what``: what was run (:func:`run_scope`). The first part carries a bold title."""
+    title = "**Another hospital (BUS-BRA), external endpoint:** "
+    if answer.empty:
+        body = ("no answer yet — the external test needs CE and a boundary-loss strategy trained with at least two "
+                "common seeds, and scored on BUS-BRA.")
+        return Summary((title + body,), body)
+    margin = f"{answer['margin'].iloc[0]:g}"
+    boot = bootstrap.set_index("strategy") if not bootstrap.empty else None
+    parts = []
+    for _, row in answer.iterrows():
+        extra = ""
+        if boot is not None and row["name"] in boot.index:
+            b = boot.loc[row["name"]]
+            extra = f"; seed-and-patient bootstrap [{_signed(b.bootstrap_low)}, {_signed(b.bootstrap_high)}]"
+        parts.append(f"{row['name']} {_signed(row['mean'])} [{_signed(row['corrected_low'])}, "
+                     f"{_signed(row['corrected_high'])}] over {int(row['n_runs'])} seeds{extra}: **{primary_verdict(row)}**")
+    verdicts = (f"mean per-image Dice over the 1,875 BUS-BRA images at the final epoch, strategy − CE, paired by seed "
+                f"(models trained on the 425 BUSI tumour images; 95 % interval over seeds and BUS-BRA patients; "
+                f"Holm-corrected tests against 0 and against ± {margin}): " + "; ".join(parts) + ".")
+    need = []
+    for _, row in sizing.iterrows():
+        at0 = row["seeds_needed"]
+        need.append(f"{row['strategy']} " + ("none can" if at0 is None or pd.isna(at0) else f"{int(at0)} seeds")
+                    + f" (seed sd {row['seed_sd']:.3f}, patient se {row['patient_se']:.3f})")
+    seeds = int(answer.n_runs.min())
+    sizing_text = (f"Seeds a ± {margin} answer needs at Holm's strictest level and 80 % power, if the true difference "
+                   f"were 0 and the measured sd held: " + "; ".join(need) + f". {seeds} of the {seeds_first} first seeds "
+                   "are in" + ("; the campaign continues, and stops by budget, never by an interim verdict."
+                               if seeds < seeds_first else "; the final number is fixed from their sd under a cap of "
+                               "16, never by an interim verdict."))
+    scope = (f"The answer holds for models trained on these 425 BUSI images ({what}) applied to BUS-BRA's patients; "
+             "it does not cover another training set, Odonnat & Pham's setting, or other hospitals.")
+    return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))

@@ -61,14 +61,14 @@ TINY = dict(profile="quick", image_size=32, encoder="resnet18", encoder_weights=
 
 
 def tiny_config(tiny_data, cache_dir, **changes) -> TrainConfig:
-    return TrainConfig(**{**TINY, "strategy": "rebalance", "data": tiny_data, "cache_dir": cache_dir,
-                          **changes})
+    return TrainConfig.of_protocol(**{"protocol": "earlier", **TINY, "strategy": "rebalance", "data": tiny_data,
+                                      "cache_dir": cache_dir, **changes})
 
 
 def cli_args(tiny_data, out, strategy="rebalance", **changes) -> list[str]:
     """The command line equivalent to ``tiny_config(strategy=..., **changes)``."""
     settings = {**TINY, **changes}
-    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out)]
+    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out), "--protocol", "earlier"]
     for key, value in settings.items():
         if key == "encoder_weights":
             args += ["--no-imagenet"] if value is None else []
@@ -110,14 +110,14 @@ def random_blobs(seed: int, shape=(48, 52)) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Published runs (test_notebook, test_study; the fixture ``checkout`` of conftest.py)
+# Published runs (test_notebook, test_experiments; the fixture ``checkout`` of conftest.py)
 
 
 def publish_run(results: Path, data_id: str, experiment: str, strategy: str, seed: int) -> Path:
     """A complete (minimal) run folder of ``experiment`` as it is defined, under ``results``."""
-    from bl_utils import study
+    from bl_utils import experiments
 
-    config = study.config_of(experiment, "synthetic", encoder_weights=None, strategy=strategy, seed=seed).resolve()
+    config = experiments.config_of(experiment, "synthetic", encoder_weights=None, strategy=strategy, seed=seed).resolve()
     folder = run_folder(config, results, data_id)
     folder.mkdir(parents=True)
     (folder / "run.json").write_text(json.dumps({"settings": {"strategy": strategy, "seed": seed}, "best": {}}))

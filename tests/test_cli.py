@@ -14,6 +14,7 @@ import pytest
 
 from bl_utils import cli as bl_cli
 from bl_utils import runs as bl_runs
+from bl_utils.answers import earlier, odonnat_pham
 from bl_utils import train as bl_train
 from bl_utils.schedules import STRATEGIES, make_strategy
 from helpers import cli_args, tiny_config
@@ -42,12 +43,12 @@ def test_cli_all_trains_four_strategies_and_results_table(reference, tiny_data, 
     results = bl_train.train_all(tiny_config(tiny_data, cache_dir), out=out, verbose=False)
     assert time.perf_counter() - start < 10
     assert [r.strategy for r in results] == list(STRATEGIES)
-    table = bl_runs.results_table(results)
+    table = earlier.table1(results)
     assert list(table.columns) == TABLE_COLUMNS
     assert table.strategy.tolist() == list(STRATEGIES)
     assert table.runs.tolist() == [1, 1, 1, 1]
     assert table.best_dice_sd.isna().all()                        # one seed: no spread
-    assert table.odonnat_pham_dice.tolist() == [bl_runs.ODONNAT_PHAM_TABLE1[s] for s in STRATEGIES]
+    assert table.odonnat_pham_dice.tolist() == [odonnat_pham.ODONNAT_PHAM_TABLE1[s] for s in STRATEGIES]
     for row, result in zip(table.itertuples(), results):
         history = result.history
         assert row.best_dice == history.val_dice.max()

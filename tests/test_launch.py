@@ -58,7 +58,8 @@ def one_thread_and_a_private_root(tmp_path_factory):
 
 
 def tiny_config(tiny_data, **changes) -> TrainConfig:
-    return TrainConfig(**{**TINY, "strategy": "rebalance", "data": tiny_data, **changes})
+    return TrainConfig.of_protocol(**{"protocol": "earlier", **TINY, "strategy": "rebalance", "data": tiny_data,
+                                      **changes})
 
 
 def cli_args(tiny_data, out, strategy="rebalance", seeds=(0,), **changes) -> list[str]:

@@ -476,3 +476,147 @@ def test_batch_pooled_f1_errors():
         metrics.batch_pooled_f1(m[:0], m[:0])
     with pytest.raises(ValueError, match="binary"):
         metrics.batch_pooled_f1(m * 0.5 + 0.5, m)
+
+
+# ------------------------------------------------------------------------- surface_dice (NSD)
+def random_shape(shape, rng, centre=None, half=None):
+    """A random axis-aligned rectangle or ellipse (2-D), box or ellipsoid (3-D), possibly cut by the border."""
+    centre = rng.uniform(0, shape) if centre is None else centre
+    half = rng.uniform(2, np.array(shape) / 3) if half is None else half
+    grid = np.indices(shape)
+    if rng.random() < 0.5:
+        return np.logical_and.reduce([abs(g - c) <= h for g, c, h in zip(grid, centre, half)])
+    return sum(((g - c) / h) ** 2 for g, c, h in zip(grid, centre, half)) <= 1
+
+
+def random_pair(shape, rng):
+    """Two overlapping or nearby random shapes: a 'truth' and a 'prediction' a few pixels off."""
+    centre, half = rng.uniform(np.array(shape) / 4, 3 * np.array(shape) / 4), rng.uniform(3, np.array(shape) / 3)
+    return (random_shape(shape, rng, centre, half),
+            random_shape(shape, rng, centre + rng.normal(0, 2.5, len(shape)), half * rng.uniform(0.6, 1.4, len(shape))))
+
+
+def monai_nsd(p, t, tolerance, spacing=None):
+    """MONAI's ``compute_surface_dice`` of one pair: one-hot (background, tumour), background left out."""
+    one_hot = [torch.as_tensor(np.stack([~m, m]), dtype=torch.float32)[None] for m in (p, t)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = monai_metrics.compute_surface_dice(*one_hot, class_thresholds=[tolerance], include_background=False,
+                                                   spacing=None if spacing is None else list(spacing))
+    assert value.shape == (1, 1)
+    return value.item()
+
+
+NSD_TOLERANCES = [0.0, 1.0, 1.5, 2.0, 3.7, 10.0]
+
+
+@pytest.mark.parametrize("seed, shape, spacing", [(s, (48, 56), None) for s in range(6)]
+                         + [(6, (48, 56), (0.5, 1.5)), (7, (40, 40), (2.0, 0.7)),
+                            (8, (20, 24, 16), None), (9, (20, 24, 16), (1.0, 0.7, 2.5))])
+def test_surface_dice_matches_monai_on_random_rectangles_and_ellipses(seed, shape, spacing):
+    p, t = random_pair(shape, np.random.default_rng(seed))
+    assert p.any() and t.any() and not np.array_equal(p, t)
+    values = []
+    for tolerance in NSD_TOLERANCES:
+        ours = metrics.surface_dice(p, t, tolerance, spacing=spacing)
+        theirs = monai_nsd(p, t, tolerance, spacing)
+        # MONAI stores the ratio of its two (integer) counts as float32, ours is float64: the float32
+        # rounding of ours equals MONAI's exactly (which, for surfaces of < 2**23 pixels, means the counts agree)
+        assert np.float32(ours) == np.float32(theirs), (tolerance, ours, theirs)
+        assert ours == pytest.approx(theirs, abs=1e-7)
+        assert metrics.surface_dice(t, p, tolerance, spacing=spacing) == pytest.approx(ours, abs=1e-12)   # symmetric
+        values.append(ours)
+    assert values == sorted(values) and 0 <= values[0] and values[-1] <= 1        # grows with the tolerance
+    assert values[0] < 1 and values[-1] > 0 and len(set(values)) >= 3                 # an informative pair
+    # and it is its definition on the brute-force distances (all pairs): within 1e-9
+    b_pt, b_tp = brute_distances(p, t, spacing)
+    for tolerance in NSD_TOLERANCES:
+        expected = (np.sum(b_pt <= tolerance + 1e-12) + np.sum(b_tp <= tolerance + 1e-12)) / (len(b_pt) + len(b_tp))
+        assert metrics.surface_dice(p, t, tolerance, spacing=spacing) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("shape, slices", [((12, 12), (slice(3, 8), slice(2, 9))),
+                                           ((10, 10), (slice(0, 10), slice(0, 4))),     # touching the border
+                                           ((5, 6), (slice(2, 3), slice(3, 4))),        # one pixel
+                                           ((8, 9, 7), (slice(1, 5), slice(2, 8), slice(0, 3)))])
+@pytest.mark.parametrize("tolerance", [0.0, 1.0, 4.5])
+def test_surface_dice_of_a_mask_with_itself_is_one(shape, slices, tolerance):
+    m = box(shape, *slices)
+    assert metrics.surface_dice(m, m, tolerance) == 1.0
+
+
+def test_surface_dice_of_a_square_shifted_by_one_worked_by_hand():
+    # 4x4 squares, columns 0-3 and 1-4: each surface has 12 pixels; 6 of each (rows 0 and 3, columns
+    # 1-3) lie on the other surface (distance 0), the other 6 at distance 1
+    p = box((6, 7), slice(1, 5), slice(0, 4))
+    t = box((6, 7), slice(1, 5), slice(1, 5))
+    assert metrics.surface_dice(p, t, 0.0) == 0.5
+    assert metrics.surface_dice(p, t, 0.99) == 0.5
+    assert metrics.surface_dice(p, t, 1.0) == 1.0
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_surface_dice_of_a_square_shifted_by_k_pixels(k, axis):
+    p = box((30, 30), slice(8, 18), slice(8, 18))
+    t = np.roll(p, k, axis=axis)
+    for tolerance in (k, k + 0.5, 2 * k + 1):
+        assert metrics.surface_dice(p, t, tolerance) == 1.0
+    assert metrics.surface_dice(p, t, k - 0.01) < 1.0          # the side edges are exactly k apart
+    # with spacing 0.5 along the shift, the shift is k/2 long
+    spacing = (0.5, 1.0) if axis == 0 else (1.0, 0.5)
+    assert metrics.surface_dice(p, t, k / 2, spacing=spacing) == 1.0
+    assert metrics.surface_dice(p, t, k / 2 - 0.01, spacing=spacing) < 1.0
+
+
+def test_surface_dice_of_far_apart_masks_is_zero():
+    p = box((40, 40), slice(2, 8), slice(2, 8))
+    t = box((40, 40), slice(30, 36), slice(30, 36))       # nearest surface pixels: (7, 7) and (30, 30)
+    gap = math.hypot(23, 23)
+    assert metrics.surface_dice(p, t, 0.0) == 0.0
+    assert metrics.surface_dice(p, t, gap - 0.01) == 0.0
+    assert 0.0 < metrics.surface_dice(p, t, gap) < 1.0       # the two facing corners
+    assert metrics.surface_dice(p, t, 100.0) == 1.0
+
+
+@pytest.mark.parametrize("p_empty, t_empty, expected", [(True, True, 1.0), (True, False, 0.0), (False, True, 0.0)])
+@pytest.mark.parametrize("tolerance", [0.0, 2.0, 1e6])
+def test_surface_dice_when_masks_are_empty(p_empty, t_empty, expected, tolerance):
+    square = box((10, 10), slice(2, 6), slice(3, 7))
+    empty = np.zeros((10, 10), bool)
+    p, t = (empty if p_empty else square), (empty if t_empty else square)
+    assert metrics.surface_dice(p, t, tolerance) == expected
+    if p_empty != t_empty:                                   # MONAI agrees where it gives a number (both empty: NaN)
+        assert monai_nsd(p, t, tolerance) == expected
+    else:
+        assert math.isnan(monai_nsd(p, t, tolerance))
+
+
+@pytest.mark.parametrize("tolerance", [-1.0, -1e-9, float("nan"), float("inf"), -float("inf")])
+def test_surface_dice_refuses_a_negative_or_non_finite_tolerance(tolerance):
+    with pytest.raises(ValueError, match="tolerance"):
+        metrics.surface_dice(SQUARE, SQUARE, tolerance)
+
+
+def test_surface_dice_checks_its_masks():
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.surface_dice(np.zeros((8, 8)), np.zeros((8, 9)), 1.0)
+    with pytest.raises(ValueError, match="binary"):
+        metrics.surface_dice(np.full((8, 8), 0.5), np.zeros((8, 8)), 1.0)
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 2.0, 5.5])
+def test_evaluate_masks_nsd_column_is_surface_dice_per_image(tolerance):
+    rng = np.random.default_rng(3)
+    pairs = [random_pair((32, 36), rng) for _ in range(5)]
+    empty = np.zeros((32, 36), bool)
+    preds = np.stack([p for p, _ in pairs[:4]] + [pairs[4][0], empty, empty])
+    targets = np.stack([t for _, t in pairs[:4]] + [empty, pairs[4][1], empty])
+    spacing = (0.5, 1.5)
+    table = evaluate_masks(preds, targets, spacing=spacing, nsd_tolerance=tolerance)
+    assert list(table.columns) == list(metrics.COLUMNS) + ["nsd"]
+    expected = [metrics.surface_dice(p, t, tolerance, spacing=spacing) for p, t in zip(preds, targets)]
+    assert table.nsd.tolist() == expected
+    assert expected[4] == expected[5] == 0.0 and expected[6] == 1.0          # one empty / both empty
+    assert len(set(expected[:4])) > 1
+    assert "nsd" not in evaluate_masks(preds, targets).columns

@@ -1,11 +1,11 @@
 """What a notebook does first (bl_utils.notebook.start): which data, where it reads runs, where it writes.
-How the study finds published runs without images (bl_utils.study): test_study.py."""
+How the experiments find published runs without images (bl_utils.experiments): test_experiments.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from bl_utils import notebook, study, training_data, words
+from bl_utils import experiments, notebook, training_data, words
 from bl_utils.data.dataset import DataError
 from helpers import publish_run as _publish_run
 
@@ -13,7 +13,7 @@ from helpers import publish_run as _publish_run
 def test_without_data_notebooks_1_2_use_the_synthetic_stand_in_and_write_under_reports(checkout,
                                                                                          monkeypatch, capsys):
     monkeypatch.setattr(training_data, "data_id_of", lambda data: "synthetic-00000000")
-    monkeypatch.setattr(study, "data_facts", lambda data: {"description": "SYNTHETIC (stub)", "fingerprint": "0", "resized_copy": False})
+    monkeypatch.setattr(notebook, "data_facts", lambda data: {"description": "SYNTHETIC (stub)", "fingerprint": "0", "resized_copy": False})
     nb = notebook.start(None, needs="images")
     assert nb.data == "synthetic" and nb.kind == "synthetic" and nb.smoke and not nb.publishing
     assert nb.figures_dir == checkout / "reports" / "synthetic" / "figures"
@@ -41,7 +41,7 @@ def test_only_busi_is_published(checkout, monkeypatch):
 def test_a_publication_writes_figures_and_results_of_the_checkout(checkout, monkeypatch):
     monkeypatch.setenv(notebook.PUBLISH_ENV, "1")
     monkeypatch.setattr(training_data, "data_id_of", lambda data: "busi-1234abcd")
-    monkeypatch.setattr(study, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
+    monkeypatch.setattr(notebook, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
     nb = notebook.start("/somewhere/busi", needs="runs", profile="auto")
     assert nb.publishing and nb.figures_dir == checkout / "figures"
     assert nb.runs_dir == nb.tables_dir == nb.published_dir == checkout / "results"
@@ -49,7 +49,7 @@ def test_a_publication_writes_figures_and_results_of_the_checkout(checkout, monk
 
 def test_the_data_source_is_resolved_on_first_use_and_kept(checkout, monkeypatch, tiny):
     monkeypatch.setattr(training_data, "data_id_of", lambda data: "busi-1234abcd")
-    monkeypatch.setattr(study, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
+    monkeypatch.setattr(notebook, "data_facts", lambda data: {"description": "BUSI (stub)", "fingerprint": "0", "resized_copy": False})
     asked = []
     resolve = notebook.resolve_data
     monkeypatch.setattr(notebook, "resolve_data", lambda data: asked.append(data) or resolve(data))

@@ -49,11 +49,11 @@ def test_a_notebook_without_data_is_rejected_and_profile_is_optional():
 
 def test_relative_data_is_resolved_from_the_working_directory(tmp_path):
     (tmp_path / "busi").mkdir()
-    assert report.resolve_data("busi", cwd=tmp_path) == str(tmp_path / "busi")
-    assert report.resolve_data("./busi/../busi", cwd=tmp_path) == str(tmp_path / "busi")
-    assert report.resolve_data("synthetic") == "synthetic" and report.resolve_data("kaggle") == "kaggle"
+    assert report.data_argument("busi", cwd=tmp_path) == str(tmp_path / "busi")
+    assert report.data_argument("./busi/../busi", cwd=tmp_path) == str(tmp_path / "busi")
+    assert report.data_argument("synthetic") == "synthetic" and report.data_argument("kaggle") == "kaggle"
     with pytest.raises(report.ReportError, match="no such folder"):
-        report.resolve_data("nowhere", cwd=tmp_path)
+        report.data_argument("nowhere", cwd=tmp_path)
     assert [report.data_tag(d) for d in ("synthetic", "kaggle", str(tmp_path))] == ["synthetic", "kaggle", "busi"]
 
 

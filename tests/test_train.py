@@ -349,7 +349,198 @@ def test_study_protocol_is_a_cross_validation_fold_with_a_decaying_rate(tiny_dat
 
 
 def test_effective_boundary_weight_is_the_learning_rate_weighted_mean():
-    config = TrainConfig(strategy="rebalance", lr=1.0, lr_schedule="poly", epochs=4)
+    config = TrainConfig.of_protocol("earlier", strategy="rebalance", lr=1.0, lr_schedule="poly", epochs=4)
     rates = [bl_train.learning_rate(config, step, 8) for step in range(8)]
     assert rates[0] == 1.0 and rates[-1] == pytest.approx((1 / 8) ** 0.9) and rates == sorted(rates, reverse=True)
     assert bl_train.learning_rate(dataclasses.replace(config, lr_schedule="constant"), 7, 8) == 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# The external test: the final model scored on a BUS-BRA folder at the end of a run
+
+
+#: A tiny BUS-BRA release: (ID, Case, Pathology, BIRADS, Device, lesion (r0, r1, c0, c1)) of 32×32 images
+#: (the runs' size, so the masks the run scores against are the files' own: 32 -> 256 -> 32 by the
+#: nearest-neighbour rule gives back every pixel).
+EXTERNAL_ROWS = [("bus_0003-r", 3, "malignant", "5", "GE Logiq 5", (4, 20, 6, 26)),
+                 ("bus_0001-l", 1, "benign", "3", "GE Logiq 7", (10, 14, 12, 17)),
+                 ("bus_0001-r", 1, "benign", "4", "GE Logiq 7", (0, 32, 0, 9)),
+                 ("bus_0002-l", 2, "malignant", "4", "GE Logiq 5", (16, 30, 16, 30)),
+                 ("bus_0003-l", 3, "benign", "2", "GE Logiq 5", (2, 3, 2, 3))]
+EXTERNAL_COLUMNS = ["stem", "label", "patient", "scanner", "birads", "tumour_fraction", "dice", "iou", "hd95", "assd",
+                    "components", "target_empty", "pred_empty", "nsd", "predicted_pixels"]
+
+
+def external_mask(lesion, shape=(32, 32)) -> np.ndarray:
+    r0, r1, c0, c1 = lesion
+    mask = np.zeros(shape, bool)
+    mask[r0:r1, c0:c1] = True
+    return mask
+
+
+def write_tiny_busbra(parent: Path) -> Path:
+    """``parent/BUSBRA`` in the release's layout: Images/ (mode L), Masks/ (mode "1"), bus_data.csv."""
+    from PIL import Image
+
+    folder = parent / "BUSBRA"
+    (folder / "Images").mkdir(parents=True)
+    (folder / "Masks").mkdir()
+    rng = np.random.default_rng(0)
+    records = []
+    for stem, case, pathology, birads, device, lesion in EXTERNAL_ROWS:
+        mask = external_mask(lesion)
+        image = np.clip(rng.normal(110, 25, mask.shape) - 70 * mask, 0, 255).astype(np.uint8)   # dark lesions
+        Image.fromarray(image).save(folder / "Images" / f"{stem}.png")          # mode L
+        Image.fromarray(mask).save(folder / "Masks" / f"mask_{stem[4:]}.png")
+        records.append([stem, case, "histology", pathology, birads, device, 32, 32, "left", "[0,0,1,1]"])
+    pd.DataFrame(records, columns=["ID", "Case", "Histology", "Pathology", "BIRADS", "Device", "Width", "Height",
+                                   "Side", "BBOX"]).to_csv(folder / "bus_data.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def external_run(tmp_path_factory, tiny_data, cache_dir):
+    """The reference run's settings with a tiny BUS-BRA folder as ``external``: ``(folder, result)``."""
+    folder = write_tiny_busbra(tmp_path_factory.mktemp("busbra"))
+    out = tmp_path_factory.mktemp("external")
+    return folder, bl_train.train(tiny_config(tiny_data, cache_dir, external=str(folder)), out=out, verbose=False)
+
+
+def test_a_run_with_external_data_scores_its_final_model_on_every_external_image(reference, external_run):
+    from bl_utils.data.busbra import load_busbra
+    from bl_utils.data.busi import content_fingerprint
+    from bl_utils.evaluate import EXTERNAL_SCORING
+    from bl_utils.metrics import assd, dice, hd95, iou, surface_dice
+
+    folder, result = external_run
+    # the external data changes nothing of the run itself: its name, its epochs
+    assert result.folder.parts[-4:] == reference.folder.parts[-4:]
+    pd.testing.assert_frame_equal(without_seconds(result.history), without_seconds(reference.history), check_exact=True)
+    files = {p.name for p in result.folder.iterdir()}
+    assert files == {p.name for p in reference.folder.iterdir()} | {"external_images.csv", "external_predictions.npz"}
+
+    table = pd.read_csv(result.folder / "external_images.csv")
+    assert list(table.columns) == EXTERNAL_COLUMNS
+    assert table.stem.tolist() == [r[0] for r in EXTERNAL_ROWS]                 # one row per image, the CSV's order
+    assert table.label.tolist() == [r[2] for r in EXTERNAL_ROWS]
+    assert table.patient.tolist() == [r[1] for r in EXTERNAL_ROWS]
+    assert table.scanner.tolist() == [r[4] for r in EXTERNAL_ROWS]
+    assert table.birads.astype(str).tolist() == [r[3] for r in EXTERNAL_ROWS]
+    truths = [external_mask(r[5]) for r in EXTERNAL_ROWS]
+    # at 256² (8× each 32² pixel) the fraction is the file's
+    np.testing.assert_allclose(table.tumour_fraction, [m.mean() for m in truths], rtol=1e-5)
+    assert not table.target_empty.any()
+
+    with np.load(result.folder / "external_predictions.npz") as stored:
+        assert int(stored["width"]) == 32
+        predictions = np.unpackbits(stored["final"], axis=-1, count=int(stored["width"])).astype(bool)
+    assert predictions.shape == (len(EXTERNAL_ROWS), 32, 32)
+    diagonal = math.hypot(32, 32)
+    for row, pred, truth in zip(table.itertuples(), predictions, truths):
+        assert row.dice == pytest.approx(dice(pred, truth), abs=1e-5)            # the CSV keeps 6 digits
+        assert row.iou == pytest.approx(iou(pred, truth), abs=1e-5)
+        assert row.nsd == pytest.approx(surface_dice(pred, truth, EXTERNAL_SCORING["nsd_tolerance"]), abs=1e-5)
+        assert row.predicted_pixels == pred.sum() and row.pred_empty == (not pred.any())
+        if pred.any():
+            assert row.hd95 == pytest.approx(hd95(pred, truth), rel=1e-5)
+            assert row.assd == pytest.approx(assd(pred, truth), rel=1e-5)
+        else:                                                                   # a missed tumour: the diagonal
+            assert row.hd95 == row.assd == pytest.approx(diagonal, rel=1e-5) and row.dice == 0
+    meta = json.loads((result.folder / "run.json").read_text())
+    assert meta["external_fingerprint"] == content_fingerprint(load_busbra(folder, 256, cache_dir=False, progress=False))
+    assert meta["external_images"] == len(EXTERNAL_ROWS)
+    assert meta["external_scoring"] == json.loads(json.dumps(EXTERNAL_SCORING))
+    assert meta["final"]["external_dice"] == pytest.approx(table.dice.mean(), abs=1e-5)
+    assert meta["final"]["external_nsd"] == pytest.approx(table.nsd.mean(), abs=1e-5)
+    assert "external_dice" not in meta["best"] and "external_fingerprint" not in reference.metadata
+
+
+def test_external_predictions_read_back_with_their_stems(external_run):
+    """``external_predictions.npz`` read as every other .npz of a run is (``np.load`` without pickle),
+    through the package's own reader: the predictions in the order of ``external_images.csv``."""
+    _, result = external_run
+    table = pd.read_csv(result.folder / "external_images.csv")
+    with np.load(result.folder / "external_predictions.npz") as stored:
+        assert stored["stems"].tolist() == table.stem.tolist()
+    stored = bl_runs.external_predictions(result.folder)
+    assert stored["stems"] == table.stem.tolist()
+    assert stored["final"].shape == (len(table), 32, 32)
+    assert stored["final"].reshape(len(table), -1).sum(axis=1).tolist() == table.predicted_pixels.tolist()
+
+
+class _Threshold(torch.nn.Module):
+    """A stand-in model: logits ``scale · (image − 0.5)`` (so on images in {0, 1}: the image itself, or
+    nothing at all with ``scale=0`` and a negative bias)."""
+
+    def __init__(self, scale: float, bias: float):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 1)
+        torch.nn.init.constant_(self.conv.weight, scale)
+        torch.nn.init.constant_(self.conv.bias, bias)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_external_scoring_rules_a_missed_tumour_scores_the_diagonal():
+    """EXTERNAL_SCORING on stand-in models: a missed tumour's HD95 (and ASSD) is the scored image's
+    diagonal, its Dice and NSD 0; a perfect prediction scores 1, 0 and 1."""
+    from types import SimpleNamespace
+
+    from bl_utils.evaluate import evaluate_external
+
+    masks = np.stack([external_mask((2, 9, 3, 30), (24, 40)), external_mask((0, 24, 0, 1), (24, 40)),
+                      external_mask((10, 11, 39, 40), (24, 40))])
+    meta = pd.DataFrame({"stem": ["a", "b", "c"], "label": ["benign", "malignant", "benign"], "patient": [1, 1, 2],
+                         "scanner": ["x", "y", "x"], "birads": ["3", "4", "5"], "tumour_fraction": masks.mean(axis=(1, 2))})
+    data = SimpleNamespace(external_images=torch.from_numpy(masks.astype(np.float32))[:, None], external_masks=masks,
+                           external_meta=meta)
+    missed, predictions = evaluate_external(_Threshold(0.0, -10.0), data)
+    assert list(missed.columns) == EXTERNAL_COLUMNS and missed.stem.tolist() == ["a", "b", "c"]
+    assert not predictions.any() and predictions.shape == masks.shape
+    assert missed.hd95.tolist() == missed.assd.tolist() == [math.hypot(24, 40)] * 3
+    assert missed.dice.tolist() == missed.nsd.tolist() == [0.0] * 3 and missed.pred_empty.all()
+    assert missed.predicted_pixels.tolist() == [0, 0, 0]
+    pd.testing.assert_frame_equal(missed[["patient", "scanner", "birads", "tumour_fraction"]],
+                                  meta[["patient", "scanner", "birads", "tumour_fraction"]])
+    perfect, predictions = evaluate_external(_Threshold(20.0, -10.0), data)
+    np.testing.assert_array_equal(predictions, masks)
+    assert perfect.dice.tolist() == perfect.nsd.tolist() == [1.0] * 3 and perfect.hd95.tolist() == [0.0] * 3
+    assert perfect.predicted_pixels.tolist() == masks.sum(axis=(1, 2)).tolist()
+
+
+def test_the_external_protocol_without_busbra_names_busbra_dir(tiny_data, cache_dir, tmp_path, monkeypatch):
+    from bl_utils.data import busbra
+    from bl_utils.data.dataset import DataError
+
+    monkeypatch.delenv("BUSBRA_DIR", raising=False)
+    monkeypatch.setattr(busbra, "resolve_external", lambda path=None: None)   # as where ../shared/data has none
+    config = TrainConfig.of_protocol("external", **{**TINY, "max_images": None, "epochs": 1}, strategy="ce",
+                                     data=tiny_data, cache_dir=cache_dir)
+    with pytest.raises(DataError, match="BUSBRA_DIR") as info:
+        bl_train.train(config, out=tmp_path, verbose=False)
+    assert "external protocol needs BUS-BRA" in str(info.value)
+    assert not list(tmp_path.rglob("*"))                               # nothing written
+
+
+def test_the_external_protocol_trains_on_every_image_and_scores_busbra(tiny_data, cache_dir, tmp_path, monkeypatch):
+    from bl_utils.data import busi
+
+    folder = write_tiny_busbra(tmp_path / "busbra")
+    monkeypatch.setenv("BUSBRA_DIR", str(folder.parent))                 # found through the environment
+    config = TrainConfig.of_protocol("external", **{**TINY, "max_images": None, "epochs": 1}, strategy="ce",
+                                     data=tiny_data, cache_dir=cache_dir)
+    result = bl_train.train(config, out=tmp_path / "runs", verbose=False)
+    meta = result.metadata
+    # the protocol's selection (tumour images, fraction < 10 %), read here by the loader itself
+    selected = busi.load_busi(tiny_data, image_size=256, max_tumour_fraction=0.10, include_normal=False,
+                              cache_dir=False, distance_maps=False, progress=False)
+    assert meta["protocol"] == "external" and meta["val_stems"] == []
+    assert sorted(meta["train_stems"]) == sorted(selected.stems) and meta["n_images"] == len(selected)
+    files = {p.name for p in result.folder.iterdir()}
+    assert not files & {"val_per_image.csv", "predictions.npz", "robustness.csv", "best.pt", "last.pt"}
+    assert {"run.json", "metrics.csv", "external_images.csv", "external_predictions.npz"} <= files
+    history = pd.read_csv(result.folder / "metrics.csv")
+    assert history.val_dice.isna().all() and len(history) == 1
+    assert len(pd.read_csv(result.folder / "external_images.csv")) == len(EXTERNAL_ROWS)
+    assert meta["external_images"] == len(EXTERNAL_ROWS) and np.isfinite(meta["final"]["external_dice"])

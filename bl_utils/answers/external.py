@@ -48,8 +48,9 @@ from scipy import stats as _st
 from ..schedules import BASELINE, BOUNDARY_STRATEGIES
 from ..stats import compare_estimates
 
-__all__ = ["ENDPOINT", "FAMILY", "SEEDS_FIRST", "SEEDS_CAP", "paired_matrix", "two_term_se", "external_answer",
-           "seed_patient_bootstrap", "seeds_needed", "cases_by_rule"]
+__all__ = ["ENDPOINT", "FAMILY", "SEEDS_FIRST", "SEEDS_CAP", "EXPLORATORY", "paired_matrix", "two_term_se",
+           "external_answer", "bootstrap_table", "sizing", "seed_patient_bootstrap", "seeds_needed",
+           "subgroup_differences", "secondary_differences", "domain_gap", "cases_by_rule"]
 
 #: The external endpoint, fixed before the first run.
 ENDPOINT = dict(metric="dice", images="all", checkpoint="final", baseline=BASELINE, margin=0.02, alpha=0.05)
@@ -57,23 +58,26 @@ ENDPOINT = dict(metric="dice", images="all", checkpoint="final", baseline=BASELI
 FAMILY = tuple(BOUNDARY_STRATEGIES)
 #: Seeds trained before the sd is re-estimated, and the most the final number may be.
 SEEDS_FIRST, SEEDS_CAP = 6, 16
+#: The exploratory measures (intervals, no verdict words): (label, column of the per-image table, lower is better).
+EXPLORATORY = (("NSD at 2 px", "nsd", False), ("HD95 px (missed tumour = image diagonal)", "hd95", True),
+               ("tumours missed (share)", "pred_empty", True), ("connected components per prediction", "components", True))
 
 
 def paired_matrix(table: pd.DataFrame, strategy: str, metric: str = "dice", baseline: str = BASELINE
                   ) -> tuple[pd.DataFrame, pd.Series]:
-    """The seeds × images matrix of ``metric`` differences ``strategy − baseline`` and each image's
-    patient. ``table``: long per-image external results with ``strategy, seed, machine, stem,
-    patient`` and ``metric``. A seed pairs only when both runs trained on one machine; images in
-    the order of the table."""
+    """The runs × images matrix of ``metric`` differences ``strategy − baseline`` (rows: the runs'
+    seeds) and each image's patient. ``table``: long per-image external results with ``strategy,
+    seed, fold, machine, stem, patient`` and ``metric`` (:func:`bl_utils.runs.external_images`). A run
+    pairs only with CE's of the same seed, fold and machine; images in the order of the table."""
     def wide(name):
         rows = table[table.strategy == name]
-        return rows.pivot_table(index=["seed", "machine"], columns="stem", values=metric, sort=False)
+        return rows.pivot_table(index=["seed", "fold", "machine"], columns="stem", values=metric, sort=False)
 
     a, b = wide(strategy), wide(baseline)
     keys = a.index.intersection(b.index)
     stems = [s for s in dict.fromkeys(table.stem) if s in a.columns]
     d = a.loc[keys, stems] - b.loc[keys, stems]
-    d.index = [seed for seed, _ in keys]
+    d.index = [seed for seed, _, _ in keys]
     patients = table.drop_duplicates("stem").set_index("stem").patient.reindex(stems)
     return d, patients
 
@@ -169,3 +173,93 @@ def cases_by_rule(table: pd.DataFrame) -> pd.DataFrame:
         ordered = group.sort_values(["dice", "stem"]).reset_index(drop=True)
         rows.append(ordered.iloc[(len(ordered) - 1) // 2])
     return pd.DataFrame(rows).reset_index(drop=True)
+
+
+def _interval(d: np.ndarray, patients, confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of the two-term interval of a seeds × images matrix (NaN bounds for one seed)."""
+    if d.shape[0] < 2:
+        return float(np.nanmean(d)) if d.size else float("nan"), float("nan"), float("nan")
+    mean, se, df, _ = two_term_se(d, patients)
+    half = float(_st.t.ppf((1 + confidence) / 2, df)) * se
+    return mean, mean - half, mean + half
+
+
+def bootstrap_table(table: pd.DataFrame, n_resamples: int = 2000) -> pd.DataFrame:
+    """The sensitivity check beside :func:`external_answer`: per strategy of :data:`FAMILY`, the
+    percentile interval of :func:`seed_patient_bootstrap` (anti-conservative over few seeds)."""
+    rows = []
+    for name in FAMILY:
+        if (table.strategy == name).any():
+            d, patients = paired_matrix(table, name, ENDPOINT["metric"])
+            if len(d):
+                low, high = seed_patient_bootstrap(d.to_numpy(), patients.to_numpy(), n_resamples)
+                rows.append({"strategy": name, "seeds": len(d), "mean": float(d.to_numpy().mean()),
+                             "bootstrap_low": low, "bootstrap_high": high})
+    return pd.DataFrame(rows, columns=["strategy", "seeds", "mean", "bootstrap_low", "bootstrap_high"])
+
+
+def sizing(answer: pd.DataFrame, margin: float = ENDPOINT["margin"], power: float = 0.8) -> pd.DataFrame:
+    """Per strategy of ``answer``: the seeds TOST at Holm's strictest level needs at ``power``
+    (:func:`seeds_needed`) with the measured seed sd and patient se, at a true difference of 0 and
+    at the observed one (``None``: none can), and :data:`SEEDS_CAP`, the most the plan allows."""
+    rows = []
+    for _, row in answer.iterrows():
+        rows.append({"strategy": row["name"], "seeds": int(row["seeds"]), "seed_sd": row["seed_sd"],
+                     "patient_se": row["patient_se"],
+                     "seeds_needed": seeds_needed(row["seed_sd"], row["patient_se"], margin, power=power),
+                     "seeds_needed_at_observed": seeds_needed(row["seed_sd"], row["patient_se"], margin, power=power,
+                                                              true_difference=row["mean"]),
+                     "cap": SEEDS_CAP})
+    return pd.DataFrame(rows)
+
+
+def subgroup_differences(table: pd.DataFrame, by: str, metric: str = "dice") -> pd.DataFrame:
+    """Exploratory: each strategy − CE on ``metric`` within each value of column ``by`` (``scanner``,
+    ``label``, or any column of the per-image table), with the two-term 95 % interval; no verdict.
+    Columns ``by, strategy, seeds, n_images, mean, low, high``."""
+    rows = []
+    for value, group in table.groupby(by, sort=True):
+        for name in FAMILY:
+            if (group.strategy == name).any():
+                d, patients = paired_matrix(group, name, metric)
+                if d.size:
+                    mean, low, high = _interval(d.to_numpy(dtype=float), patients.to_numpy())
+                    rows.append({by: value, "strategy": name, "seeds": len(d), "n_images": d.shape[1],
+                                 "mean": mean, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=[by, "strategy", "seeds", "n_images", "mean", "low", "high"])
+
+
+def secondary_differences(table: pd.DataFrame) -> pd.DataFrame:
+    """Exploratory: each strategy − CE on every measure of :data:`EXPLORATORY` over all images, with the
+    two-term 95 % interval; no verdict. Columns ``measure, strategy, seeds, mean, low, high, lower_is_better``."""
+    long = table.assign(pred_empty=table.pred_empty.astype(float))
+    rows = []
+    for label, column, lower in EXPLORATORY:
+        for name in FAMILY:
+            if (long.strategy == name).any():
+                d, patients = paired_matrix(long, name, column)
+                if d.size:
+                    mean, low, high = _interval(d.to_numpy(dtype=float), patients.to_numpy())
+                    rows.append({"measure": label, "strategy": name, "seeds": len(d), "mean": mean, "low": low,
+                                 "high": high, "lower_is_better": lower})
+    return pd.DataFrame(rows, columns=["measure", "strategy", "seeds", "mean", "low", "high", "lower_is_better"])
+
+
+def domain_gap(in_domain: pd.DataFrame, external: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy: the mean Dice of the study's runs on BUSI's tumour images (cross-validated,
+    ``in_domain``: :func:`bl_utils.runs.per_image` of the study) beside the external runs' mean Dice on
+    BUS-BRA (``external``: :func:`bl_utils.runs.external_images`) and, where the study's runs were also
+    scored on BUS-BRA (``protocol`` study in ``external``), their BUS-BRA Dice at equal training size."""
+    from ..schedules import STRATEGIES
+
+    tumour = in_domain[~in_domain.target_empty.astype(bool)]
+    rows = []
+    for name in STRATEGIES:
+        busi = tumour[tumour.strategy == name].groupby(["seed", "fold"]).dice.mean()
+        bra = external[(external.strategy == name) & (external.fold == -1)].groupby("seed").dice.mean()
+        equal = external[(external.strategy == name) & (external.fold >= 0)].groupby(["seed", "fold"]).dice.mean()
+        rows.append({"strategy": name, "BUSI (cross-validated, 340 training images)": busi.mean(),
+                     "BUS-BRA (trained on all 425)": bra.mean(),
+                     "BUS-BRA (the study's runs, 340 training images)": equal.mean() if len(equal) else float("nan"),
+                     "runs": f"{len(busi)} / {len(bra)} / {len(equal)}"})
+    return pd.DataFrame(rows)

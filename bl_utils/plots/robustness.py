@@ -17,7 +17,7 @@ SECOND_PANELS = {"fp_rate": ("share with a prediction", "false positives, normal
 
 
 def plot_robustness_curves(curves, title: str = "", second: str = "fp_rate"):
-    """Test-time degradations. ``curves``: :func:`bl_utils.analysis.robustness_curves`. One row per
+    """Test-time degradations. ``curves``: :func:`bl_utils.answers.study.robustness_curves`. One row per
     corruption; columns: Dice on tumour images, and ``second`` (a key of :data:`SECOND_PANELS`: the
     false-positive rate on normal images, or the share of tumours missed where the runs scored no
     normal image), against the level; a line per strategy (mean over runs) with the runs' min–max

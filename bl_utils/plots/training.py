@@ -164,8 +164,8 @@ def plot_primary_endpoint(frame, differences, answer=None, margin: float = 0.02,
     """The study's primary endpoint with every run shown.
 
     ``frame``: :func:`bl_utils.runs.runs_frame` of the study's runs (one row per (strategy, seed,
-    fold)); ``differences``: :func:`bl_utils.crossval.run_differences` (``strategy, seed, fold,
-    difference``); ``answer``: :func:`bl_utils.crossval.primary_answer` (``name, mean,
+    fold)); ``differences``: :func:`bl_utils.answers.paired.run_differences` (``strategy, seed, fold,
+    difference``); ``answer``: :func:`bl_utils.answers.study.primary_answer` (``name, mean,
     corrected_low/high, plain_low/high``), or None/empty before there are enough runs. Left: the
     final-epoch Dice on tumour images of every run, the runs of one (seed, fold) joined by a grey
     line. Right: per boundary-loss strategy, each run's difference to CE (points), their mean (bar),

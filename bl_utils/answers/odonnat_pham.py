@@ -1,4 +1,4 @@
-"""Odonnat & Pham's Table 1 as their code ran it, beside their numbers.
+"""Odonnat & Pham's answer: their Table 1, and their protocol as their code ran it, beside it.
 
 Their metric (:func:`bl_utils.metrics.batch_pooled_f1`: pixels pooled within each validation batch of
 16, the mean over batches) at the epoch where it is best. The epoch is chosen on the images it is
@@ -17,28 +17,33 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
+from .. import stats
+from ..runs import RunResult, normal_fp_rate, per_image, run_keys
+from ..schedules import BASELINE, STRATEGIES
+from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences
 
-from .crossval import (differences_by_strategy, interval_table, mean_sizes, normal_fp_rate, per_image_folds,
-                       run_differences)
-from .runs import ODONNAT_PHAM_TABLE1, RunResult, run_keys
-from .schedules import BASELINE, STRATEGIES
+__all__ = ["ODONNAT_PHAM_TABLE1", "mean_interval", "table_as_they_ran_it", "for_reading", "measured_differences",
+           "differences_from_ce"]
 
-__all__ = ["mean_interval", "table_as_they_ran_it", "for_reading", "measured_differences", "differences_from_ce"]
+#: Odonnat & Pham's Table 1: their metric (F1 pooled within each validation batch of 16, averaged over
+#: batches: :func:`bl_utils.metrics.batch_pooled_f1`) at its best epoch, one run per strategy (ImageNet ResNet-34, 256²,
+#: 20 epochs, batch 16, Adam 1e-3). Source: their report "Boundary Loss for Breast Ultrasound
+#: Segmentation" (Master MVA, ENS Paris-Saclay), Table 1; github.com/ambroiseodt/BoundaryLoss.
+ODONNAT_PHAM_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)`` of the t-interval over ``values`` (nan bounds for fewer than 2)."""
+    """``(mean, low, high)`` of :func:`bl_utils.stats.t_interval` over ``values`` (NaN bounds, and a NaN
+    mean for none, when there are fewer than 2)."""
     values = np.asarray(values, dtype=float)
-    mean = float(values.mean()) if len(values) else float("nan")
     if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = scipy_stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return mean, mean - half, mean + half
+        return (float(values.mean()) if len(values) else float("nan")), float("nan"), float("nan")
+    ci = stats.t_interval(values, confidence)
+    return ci.mean, ci.low, ci.high
 
 
 def _per_run_tumour_dice(results: Sequence[RunResult], checkpoint: str) -> pd.Series:
-    long = per_image_folds(results, checkpoint)
+    long = per_image(results, checkpoint)
     tumour = long[~long.target_empty.astype(bool)]
     return tumour.groupby(["strategy", "seed"]).dice.mean()
 
@@ -111,7 +116,7 @@ def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
     random split, initial weights and batch order; same kind of machine). One row per (measure,
     strategy): ``measure, strategy, Odonnat & Pham`` (their Table 1's difference, one run each),
     ``n_runs, mean`` and the 95 % corrected (Nadeau–Bengio: the seeds' random splits share most of
-    their training images) and plain t-intervals over runs, as :func:`bl_utils.crossval.interval_table`.
+    their training images) and plain t-intervals over runs, as :func:`bl_utils.answers.paired.interval_table`.
 
     Measures: ``"their metric, best epoch"`` (batch-pooled F1, each run at its own best epoch) and
     ``"Dice on tumours, final epoch"`` (per-image Dice averaged over the tumour images both runs score)."""
@@ -121,7 +126,7 @@ def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
     their_metric = pd.DataFrame([{**run_keys(r), "stem": "validation batches",           # one value per run
                                   "f1": r.best.get("val_f1_pooled", np.nan)} for r in results]).dropna(subset=["f1"])
     measures = {"their metric, best epoch": run_differences(their_metric, "f1", "all"),
-                "Dice on tumours, final epoch": run_differences(per_image_folds(results, "final"))}
+                "Dice on tumours, final epoch": run_differences(per_image(results, "final"))}
     frames = []
     for measure, differences in measures.items():
         table = interval_table(differences_by_strategy(differences), n_train=n_train, n_test=n_test)

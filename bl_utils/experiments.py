@@ -1,13 +1,14 @@
-"""The study on BUSI as data: every group of runs the report publishes, and one command to make them.
+"""The experiments as data: every group of runs the report publishes, planning, fetching, one command.
 
-Odonnat & Pham ran each of their four strategies once. The study here repeats them over seeds on
-one fixed split (Table 1), runs the paper's profile, and adds the ablations that explain the
-boundary loss and the annotation-noise runs of notebook 5. Each :class:`Experiment` is a profile,
-strategies, seeds and the settings it changes; its runs live where :func:`bl_utils.config.run_folder`
-puts them, so a notebook finds them from the same definition that made them::
+Each :class:`Experiment` is a protocol, a profile, strategies, seeds (and folds) and the settings it
+changes; its runs live where :func:`bl_utils.config.run_folder` puts them, so a notebook finds them
+from the same definition that made them (:func:`obtain`). The groups: the study (repeated 5-fold
+cross-validation), the external test (trained on all 425 images, scored on BUS-BRA), Odonnat &
+Pham's protocol as their code ran it, and the earlier protocol's Table 1, paper profile, ablations
+and annotation-noise runs (the appendix)::
 
-    python -m bl_utils study --data ../shared/data/busi256 table1 paper phi_pixel   # train (resumable)
-    python -m bl_utils study --list                                                  # what exists
+    python -m bl_utils study --data ../shared/data/busi256 study external   # train (resumable)
+    python -m bl_utils study --list                                         # what exists
 
 Costs on two CPU cores with native bf16: a quick run ~1.5 min (8 epochs), ~4 min at 20 epochs;
 a paper-profile run ~20 min (55–60 s per epoch).
@@ -17,28 +18,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from .data import busi as bl_data
-from .data.source import resolve_data
 from . import launch
 from .config import PROTOCOLS, TrainConfig, default_results_dir, run_folder
 from .runs import RunResult, load_run
-from .runtime import atomic_write, display_path, get_device, write_json
+from .runtime import display_path, get_device
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, RAMP_STRATEGIES, STRATEGIES
 from .train import run_order, train_all
 from . import training_data
 
-__all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "load_experiment", "config_of", "obtain",
-           "smoke_version", "planned_runs", "find_runs", "published_data_id", "run_experiment", "data_facts", "profile_config", "pixel_phis", "tables_dir",
-           "validation_images", "case_predictions", "write_answer", "runs_markdown"]
+__all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "STUDY_SEEDS", "STUDY_FOLDS", "EXTERNAL_SEEDS",
+           "load_experiment", "config_of", "obtain", "smoke_version", "planned_runs", "find_runs", "published_data_id",
+           "run_experiment", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -56,6 +52,7 @@ class Experiment:
     settings: dict[str, Any] = field(default_factory=dict)
     protocol: str = "earlier"
     folds: tuple[int | None, ...] = (None,)
+    smoke_seeds: int = 1      # seeds in the notebooks' smoke test
 
 
 #: Seeds of the study's repeated cross-validation (each seed: its own partition in 5 folds).
@@ -75,7 +72,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                                protocol="odonnat-pham", seeds=ABLATION_SEEDS),
     "odonnat_pham_paper": Experiment("Odonnat & Pham's protocol at their profile (256², ResNet-34)", profile="paper",
                                      protocol="odonnat-pham", seeds=(0,)),
-    "table1": Experiment("Table 1: the four strategies, CPU profile, 5 seeds"),
+    "table1": Experiment("Table 1: the four strategies, CPU profile, 5 seeds", smoke_seeds=2),
     "paper": Experiment("Table 1 at Odonnat & Pham's profile (256², ResNet-34, 20 epochs)",
                         profile="paper", seeds=(0,)),
     "phi_pixel": Experiment("Ablation: Φ_G in pixels (the papers' units) instead of / image side",
@@ -155,17 +152,18 @@ def load_experiment(name: str, data: str, out: str | Path | None = None, **chang
 
 def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     """The settings and seeds of experiment ``name`` in the notebooks' smoke test: the ``tiny``
-    profile, at most 3 epochs, two seeds for Table 1 and one elsewhere."""
+    profile, at most 3 epochs, the experiment's ``smoke_seeds`` first seeds."""
     experiment = EXPERIMENTS[name]
     changes: dict[str, Any] = {"profile": "tiny"}
     if "epochs" in experiment.settings or "epochs" in PROTOCOLS[experiment.protocol]:
         changes["epochs"] = 3
-    return changes, experiment.seeds[:2] if name == "table1" else experiment.seeds[:1]
+    return changes, experiment.seeds[:experiment.smoke_seeds]
 
 
 def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bool = False,
            train: bool = False, profile: str | None = None, verbose: bool = False,
-           data_id: str | None = None, published: str | Path | None = None) -> list[RunResult]:
+           data_id: str | None = None, published: str | Path | None = None, external: str | None = None
+           ) -> list[RunResult]:
     """The runs of experiment ``name`` for a notebook; prints one line saying which runs it shows.
 
     Runs are looked for in ``out`` (the reader's own runs), then in ``published`` (default:
@@ -175,13 +173,16 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
     found for this machine's settings (another profile, ImageNet weights where they can be
     downloaded) and nothing is trained, the published runs of the experiment as it is defined
     (its own profile, random encoder) are shown instead, and the line says so. ``data=None``:
-    no images at hand; ``data_id`` names the data of the runs. Never fails for lack of runs.
+    no images at hand; ``data_id`` names the data of the runs; ``external``: the BUS-BRA folder new runs
+    are scored on (default: :func:`bl_utils.data.busbra.resolve_external`'s). Never fails for lack of runs.
     """
     experiment = EXPERIMENTS[name]
     changes, seeds = smoke_version(name) if smoke else ({}, experiment.seeds)
     folds = experiment.folds[:2] if smoke else experiment.folds
     if profile and not smoke and experiment.profile != "paper":
         changes["profile"] = profile
+    if external:
+        changes["external"] = external
     config = config_of(name, data or "synthetic", **changes)
     published = Path(published) if published else default_results_dir()
     also = [published] if out and Path(out).resolve() != published.resolve() else []
@@ -207,77 +208,6 @@ def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bo
     return found
 
 
-def data_facts(data: str) -> dict[str, Any]:
-    """What a notebook says about its data, without its folder (a published notebook holds no
-    machine's path): ``description`` (name and classes), ``fingerprint`` (of the content) and
-    ``resized_copy`` (True for a BUSI copy already at 256² with one merged mask per image)."""
-    source, fingerprint = training_data.data_identity(data)
-    resized_copy = False
-    if source.kind == "busi":
-        meta = bl_data.load_busi(source.root, image_size=bl_data.PAPER_SIZE, max_tumour_fraction=None,
-                                 distance_maps=False, progress=False).meta
-        resized = (meta.orig_height == bl_data.PAPER_SIZE) & (meta.orig_width == bl_data.PAPER_SIZE)
-        resized_copy = bool(((meta.size_source == "manifest.csv") | resized).all())
-    return {"description": source.description, "fingerprint": fingerprint, "resized_copy": resized_copy}
-
-
-def profile_config(profile: str, smoke: bool = False) -> TrainConfig:
-    """The resolved settings of ``profile`` on this machine (``tiny`` in the smoke test)."""
-    return TrainConfig(data="synthetic", profile="tiny" if smoke else profile).resolve()
-
-
-def pixel_phis(data: str) -> np.ndarray:
-    """Φ_G in pixels at 256² of the images with a tumour that pass the < 5 % rule, ``(N, 256, 256)``."""
-    dataset = bl_data.load_busi(resolve_data(data).root, image_size=bl_data.PAPER_SIZE, progress=False)
-    return dataset.phis[dataset.masks.reshape(len(dataset), -1).any(axis=1)]
-
-
-def validation_images(data: str, run: RunResult) -> np.ndarray:
-    """uint8 ``(N, H, W)`` validation images of ``run`` (its order, its image size), read from ``data``.
-    Raises ``ValueError`` when ``data`` is not the data the run was trained on (other fingerprint)."""
-    dataset = bl_data.load_busi(resolve_data(data).root, image_size=bl_data.PAPER_SIZE,
-                                max_tumour_fraction=run.settings["max_tumour_fraction"],
-                                include_normal=run.settings.get("include_normal", True),
-                                distance_maps=False, progress=False)
-    if bl_data.content_fingerprint(dataset) != run.settings["data_fingerprint"]:
-        raise ValueError(f"{data} is not the data {display_path(run.folder)} was trained on; point DATA at it.")
-    where = {stem: i for i, stem in enumerate(dataset.meta.stem)}
-    images = dataset.images[[where[s] for s in run.metadata["val_stems"]]]
-    size = run.settings["image_size"]
-    return bl_data.resize_images(images, (size, size))
-
-
-def case_predictions(data: str, runs_by_strategy: dict[str, Sequence[RunResult]], stems: Sequence[str],
-                     checkpoint: str = "final") -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """The validation images ``stems``, each from the run (the fold) that scored it: uint8 images
-    ``(N, H, W)`` read from ``data``, bool ground truths ``(N, H, W)``, and per strategy its bool
-    predictions ``(N, H, W)`` at ``checkpoint``. ``runs_by_strategy``: every strategy's runs of one
-    seed (its folds); the first strategy's runs give the images. Raises ``KeyError`` naming a stem
-    no run of a strategy scored."""
-    from .runs import load_predictions
-
-    def scored(runs):
-        table = {}
-        for r in runs:
-            predictions = load_predictions(r.folder)
-            table.update({stem: (r, predictions, k) for k, stem in enumerate(predictions["stems"])})
-        return table
-
-    by_strategy = {name: scored(runs) for name, runs in runs_by_strategy.items()}
-    for name, table in by_strategy.items():
-        missing = [s for s in stems if s not in table]
-        if missing:
-            raise KeyError(f"no run of {name} scored {missing}: give the runs of the folds that hold them.")
-    first = by_strategy[next(iter(by_strategy))]
-    images = {}
-    for run in {id(first[s][0]): first[s][0] for s in stems}.values():
-        images.update(zip(run.metadata["val_stems"], validation_images(data, run)))
-    truths = np.stack([first[s][1]["truth"][first[s][2]] for s in stems])
-    predictions = {name: np.stack([table[s][1][checkpoint][table[s][2]] for s in stems])
-                   for name, table in by_strategy.items()}
-    return np.stack([images[s] for s in stems]), truths, predictions
-
-
 def runs_markdown(results_dir: str | Path | None = None) -> str:
     """A Markdown table of every experiment's committed runs in ``results_dir`` (default
     ``results/``): complete and planned, counted from the run folders (no images needed)."""
@@ -292,28 +222,6 @@ def runs_markdown(results_dir: str | Path | None = None) -> str:
         rows.append(f"| {experiment.title} | {experiment.protocol} | {experiment.profile} | {len(found)} | "
                     f"{len(found) + len(missing)} |")
     return "\n".join(rows)
-
-
-def tables_dir(results_dir: str | Path | None = None) -> Path:
-    """Where a notebook writes its tables: ``results_dir`` or :func:`bl_utils.config.default_results_dir`."""
-    folder = Path(results_dir) if results_dir else default_results_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def write_answer(folder: str | Path | None, name: str, markdown: str) -> Path:
-    """Record a notebook's answer in plain words: ``<folder>/answers.json`` keeps one entry per
-    ``name`` (a later call replaces it), and ``answers.md`` lists them all, which the report copies
-    into the README. Returns the Markdown file's path."""
-    folder = tables_dir(folder)
-    store = folder / "answers.json"
-    answers = json.loads(store.read_text()) if store.is_file() else {}
-    text = markdown.strip()
-    answers[name] = text[:1].upper() + text[1:]
-    write_json(store, dict(sorted(answers.items())))
-    with atomic_write(folder / "answers.md") as handle:
-        handle.write("\n\n".join(f"**{title}** {body}" for title, body in sorted(answers.items())) + "\n")
-    return folder / "answers.md"
 
 
 def run_experiment(name: str, data: str, out: str | Path | None = None, seeds: Sequence[int] | None = None,

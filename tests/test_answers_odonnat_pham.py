@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bl_utils import reproduction
+from bl_utils.answers import odonnat_pham
 from helpers import write_study_run
 
 
@@ -19,7 +19,7 @@ def test_table_as_they_ran_it_reports_their_metric_and_per_image_dice_with_inter
         run = write_study_run(tmp_path, "rebalance", seed, 0, np.array([0.4, 0.6]) + 0.1 * seed, normal_fp=[True, True, False, False])
         run.best["val_f1_pooled"] = f1
         results.append(run)
-    row = reproduction.table_as_they_ran_it(results).iloc[0]
+    row = odonnat_pham.table_as_they_ran_it(results).iloc[0]
     assert row["Odonnat & Pham"] == 0.801 and row["runs"] == 3
     assert row["their metric, best epoch (optimistic)"] == pytest.approx(0.74)
     low, high = row["their metric, best epoch (optimistic) 95% CI"]
@@ -39,7 +39,7 @@ def test_measured_differences_pair_each_run_with_itself(tmp_path):
         table.to_csv(run.folder / "val_per_image.csv", index=False)
         run.best["val_f1_pooled"] = f1
         results.append(run)
-    table = reproduction.measured_differences(results).set_index("difference")
+    table = odonnat_pham.measured_differences(results).set_index("difference")
     metric, epoch = table.loc["metric"], table.loc["epoch chosen on the scored images"]
     assert metric.strategy == epoch.strategy == "ce" and metric.runs == epoch.runs == 3
     assert metric["mean"] == pytest.approx(0.14)                  # 0.70 − 0.5, 0.74 − 0.6, 0.78 − 0.7
@@ -61,7 +61,7 @@ def test_differences_from_ce_pair_each_seed_with_its_ce_run(tmp_path):
     dice = {"ce": (0.5, 0.6, 0.7), "rebalance": (0.55, 0.6, 0.72)}              # differences 0.05, 0.00, 0.02
     results = [_their_run(tmp_path, s, seed, f1[s][seed], [dice[s][seed]] * 2) for s in f1 for seed in range(3)]
     results.append(_their_run(tmp_path, "rebalance", 3, 0.9, [0.9, 0.9]))      # no CE run for seed 3: left out
-    table = reproduction.differences_from_ce(results).set_index("measure")
+    table = odonnat_pham.differences_from_ce(results).set_index("measure")
     assert list(table.strategy) == ["rebalance", "rebalance"]
     for measure, d in (("their metric, best epoch", [0.01, 0.03, 0.00]), ("Dice on tumours, final epoch", [0.05, 0.00, 0.02])):
         row = table.loc[measure]
@@ -77,7 +77,7 @@ def test_differences_from_ce_leave_out_a_run_from_another_machine(tmp_path):
     results = [_their_run(tmp_path, s, seed, 0.7 + 0.01 * seed * (s == "ce+bl"), [0.6, 0.6]) for s in ("ce", "ce+bl")
                for seed in range(3)]
     results[-1].metadata["cpu"] = "another CPU"                                 # ce+bl seed 2
-    table = reproduction.differences_from_ce(results).set_index("measure")
+    table = odonnat_pham.differences_from_ce(results).set_index("measure")
     assert list(table.n_runs) == [2, 2]
     assert table.loc["their metric, best epoch", "mean"] == pytest.approx(0.005)
 
@@ -86,7 +86,7 @@ def test_for_reading_writes_each_measure_with_its_interval_in_one_column():
     table = pd.DataFrame({"strategy": ["ce", "rebalance"], "runs": [3, 1], "Odonnat & Pham": [0.798, 0.801],
                           "their metric": [0.69612, 0.7], "their metric 95% CI": [(0.64484, 0.74739), (np.nan, np.nan)],
                           "FP rate": [0.66449, 0.5]})
-    shown = reproduction.for_reading(table)
+    shown = odonnat_pham.for_reading(table)
     assert list(shown.columns) == ["strategy", "runs", "Odonnat & Pham", "their metric [95% CI]", "FP rate"]
     assert list(shown["their metric [95% CI]"]) == ["0.696 [0.645, 0.747]", "0.700"]
     assert list(shown["FP rate"]) == [0.664, 0.5]

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from bl_utils import study
+from bl_utils import experiments, runs
 from bl_utils.config import TrainConfig
 from bl_utils.schedules import STRATEGIES
 from helpers import publish_run as _publish_run
 
 
 def test_planned_runs_are_strategies_times_seeds_times_folds():
-    assert study.planned_runs("study") == len(STRATEGIES) * len(study.STUDY_SEEDS) * len(study.STUDY_FOLDS) == 40
-    assert study.planned_runs("odonnat_pham") == 4 * 3 and study.planned_runs("odonnat_pham_paper") == 4
-    assert study.planned_runs("table1") == 4 * len(study.SEEDS)
+    assert experiments.planned_runs("study") == len(STRATEGIES) * len(experiments.STUDY_SEEDS) * len(experiments.STUDY_FOLDS) == 40
+    assert experiments.planned_runs("odonnat_pham") == 4 * 3 and experiments.planned_runs("odonnat_pham_paper") == 4
+    assert experiments.planned_runs("table1") == 4 * len(experiments.SEEDS)
 
 
 def test_planned_runs_of_the_smoke_test_are_those_obtain_trains():
-    assert study.planned_runs("study", smoke=True) == 4 * 1 * 2     # one seed, two folds
-    assert study.planned_runs("table1", smoke=True) == 4 * 2
+    assert experiments.planned_runs("study", smoke=True) == 4 * 1 * 2     # one seed, two folds
+    assert experiments.planned_runs("table1", smoke=True) == 4 * 2
 
 
 def test_case_predictions_take_each_image_from_the_fold_that_scored_it(tiny_data, tmp_path):
@@ -53,7 +53,7 @@ def test_case_predictions_take_each_image_from_the_fold_that_scored_it(tiny_data
             (folder / "run.json").write_text(json.dumps({"settings": settings, "best": {}, "final": {}, "val_stems": val}))
             by_strategy.setdefault(strategy, []).append(runs.load_run(folder))
     cases = [folds[1][0], folds[0][1]]
-    images, truths, predictions = study.case_predictions(tiny_data, by_strategy, cases)
+    images, truths, predictions = runs.case_predictions(tiny_data, by_strategy, cases)
     expected = busi.resize_images(dataset.images[[stems.index(s) for s in cases]], (32, 32))
     np.testing.assert_array_equal(images, expected)
     for k, stem in enumerate(cases):
@@ -61,19 +61,19 @@ def test_case_predictions_take_each_image_from_the_fold_that_scored_it(tiny_data
         for strategy in by_strategy:
             np.testing.assert_array_equal(predictions[strategy][k], written[(strategy, stem)][0])
     with pytest.raises(KeyError, match="no run of ce scored"):
-        study.case_predictions(tiny_data, {"ce": by_strategy["ce"][:1]}, [folds[1][0]])
+        runs.case_predictions(tiny_data, {"ce": by_strategy["ce"][:1]}, [folds[1][0]])
 
 
 # ------------------------------------------------------------------ published runs, found without images
 
 def test_the_published_runs_are_shown_when_this_machine_has_none(checkout, monkeypatch, capsys):
     results = checkout / "results"
-    for seed in study.EXPERIMENTS["paper"].seeds:
-        for strategy in study.EXPERIMENTS["paper"].strategies:
+    for seed in experiments.EXPERIMENTS["paper"].seeds:
+        for strategy in experiments.EXPERIMENTS["paper"].strategies:
             _publish_run(results, "busi-1234abcd", "paper", strategy, seed)
     # as on a GPU with internet: ImageNet weights and the paper profile, whose runs are not committed
     monkeypatch.setattr(TrainConfig, "resolve", lambda self, device=None: _resolved(self, "imagenet"))
-    found = study.obtain("paper", None, checkout / "reports" / "runs", data_id="busi-1234abcd", published=results)
+    found = experiments.obtain("paper", None, checkout / "reports" / "runs", data_id="busi-1234abcd", published=results)
     line = capsys.readouterr().out
     assert len(found) == 4 and "4 of 4 runs from results/busi-1234abcd/paper-random" in line
     assert "the published runs; this machine's settings" in line and "make them" not in line
@@ -91,8 +91,8 @@ def _resolved(config: TrainConfig, weights: str):
 
 
 def test_runs_on_several_copies_of_busi_must_be_told_apart(checkout):
-    assert study.published_data_id(checkout / "results") is None
+    assert experiments.published_data_id(checkout / "results") is None
     _publish_run(checkout / "results", "busi-1234abcd", "table1", "ce", 0)
     _publish_run(checkout / "results", "busi-99999999", "table1", "ce", 0)
     with pytest.raises(ValueError, match="several data"):
-        study.published_data_id(checkout / "results")
+        experiments.published_data_id(checkout / "results")

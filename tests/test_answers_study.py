@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bl_utils import crossval, runs
+from bl_utils import runs
+from bl_utils.answers import paired, study as study_answer
 from helpers import write_study_run
 
 
@@ -29,9 +30,9 @@ def study(tmp_path):
 
 def test_run_differences_are_the_mean_paired_difference_on_tumour_images(study):
     results, gains = study
-    long = crossval.per_image_folds(results)
+    long = runs.per_image(results)
     assert set(long.fold) == {0, 1} and len(long) == 12 * 4
-    d = crossval.run_differences(long).set_index(["strategy", "seed", "fold"])
+    d = paired.run_differences(long).set_index(["strategy", "seed", "fold"])
     for (seed, fold), gain in gains.items():
         assert d.loc[("ce+bl", seed, fold), "difference"] == pytest.approx(gain)   # the normal image is left out
         assert d.loc[("ce+bl", seed, fold), "n_images"] == 3
@@ -40,7 +41,7 @@ def test_run_differences_are_the_mean_paired_difference_on_tumour_images(study):
 
 def test_primary_answer_uses_the_nadeau_bengio_interval(study):
     results, gains = study
-    answer = crossval.primary_answer(results).set_index("name")
+    answer = study_answer.primary_answer(results).set_index("name")
     d = np.array(list(gains.values()))
     # by hand: se = sd · sqrt(1/J + n_test/n_train), n_test = 4 validation images, n_train = 12
     se = d.std(ddof=1) * np.sqrt(1 / 4 + 4 / 12)
@@ -50,18 +51,18 @@ def test_primary_answer_uses_the_nadeau_bengio_interval(study):
     assert row["plain_high"] - row["plain_low"] < row["corrected_high"] - row["corrected_low"]
     assert row["sd"] == pytest.approx(d.std(ddof=1)) and row["n_runs"] == 4
     assert answer.loc["rebalance", "verdict"] == "equivalent"      # identical to CE in every run: sd 0
-    sizing = crossval.sizing(answer.reset_index(), results)
+    sizing = study_answer.sizing(answer.reset_index(), results)
     assert set(sizing.strategy) == {"ce+bl", "rebalance"}
 
 
 def test_too_few_runs_give_no_answer(study):
     results, _ = study
-    assert crossval.primary_answer([r for r in results if r.seed == 0 and r.settings["fold"] == 0]).empty
+    assert study_answer.primary_answer([r for r in results if r.seed == 0 and r.settings["fold"] == 0]).empty
 
 
 def test_secondary_table_counts_missed_tumours_and_normal_false_positives(study):
     results, _ = study
-    table = crossval.secondary_table(results)
+    table = study_answer.secondary_table(results)
     assert list(table.index) == ["ce", "ce+bl", "rebalance"]
     assert table.loc["ce", "missed mean"] == 1 and table.loc["ce+bl", "missed mean"] == 0
     assert table.loc["ce", "normal_fp_rate mean"] == 0.25 and table.loc["rebalance", "normal_fp_rate mean"] == 0
@@ -107,15 +108,15 @@ def scored(tmp_path):
 
 
 def test_a_missed_tumour_counts_the_image_diagonal_in_hd95(scored):
-    long = crossval.per_image_folds(scored).set_index(["strategy", "fold", "stem"])
+    long = runs.per_image(scored).set_index(["strategy", "fold", "stem"])
     assert long.loc[("ce+bl", 1, "t2"), "hd95_penalised"] == pytest.approx(128 * 2 ** 0.5)
     assert np.isnan(long.loc[("ce+bl", 1, "t2"), "hd95"])                       # the raw value stays undefined
     assert long.loc[("ce+bl", 2, "t2"), "hd95_penalised"] == 6
-    assert crossval.hd95_penalty(256) == pytest.approx(np.hypot(256, 256))
+    assert runs.hd95_penalty(256) == pytest.approx(np.hypot(256, 256))
 
 
 def test_secondary_differences_are_paired_by_run_with_the_corrected_interval_and_no_verdict(scored):
-    table = crossval.secondary_differences(scored).set_index("endpoint")
+    table = study_answer.secondary_differences(scored).set_index("endpoint")
     assert "verdict" not in table.columns and (table.strategy == "ce+bl").all() and (table.n_runs == 3).all()
     # HD95 per run, ce+bl − CE over the three images: fold 0: (−2 + 0 + 0)/3; fold 1: (−2 + 0 + (181.02 − 8))/3; fold 2: (−2 + 0 − 2)/3
     d = np.array([-2 / 3, (-2 + 128 * 2 ** 0.5 - 8) / 3, -4 / 3])
@@ -133,7 +134,7 @@ def test_secondary_differences_are_paired_by_run_with_the_corrected_interval_and
 
 
 def test_degradation_differences_compare_each_strategys_drop_with_ces(scored):
-    table = crossval.degradation_differences(scored, "speckle", 0.5, clean_level=0.0).set_index("strategy")
+    table = study_answer.degradation_differences(scored, "speckle", 0.5, clean_level=0.0).set_index("strategy")
     # CE loses 0.2 on every image; ce+bl loses 0.1, 0.1, 0.1 + 0.1·fold: keeps 0.1, 0.1 − 0.1·fold/3 more per run
     d = np.array([0.1, 0.1 - 0.1 / 3, 0.1 - 0.2 / 3])
     assert table.loc["ce+bl", "mean"] == pytest.approx(d.mean()) and table.loc["ce+bl", "n_runs"] == 3
@@ -141,19 +142,19 @@ def test_degradation_differences_compare_each_strategys_drop_with_ces(scored):
 
 
 def test_interval_table_leaves_bounds_undefined_below_two_runs():
-    table = crossval.interval_table({"ce+bl": [0.03]}, n_train=340, n_test=85).iloc[0]
+    table = paired.interval_table({"ce+bl": [0.03]}, n_train=340, n_test=85).iloc[0]
     assert table["mean"] == 0.03 and np.isnan(table["corrected_low"]) and np.isnan(table["plain_high"])
 
 
 def test_paired_runs_keep_the_seed_and_fold_every_strategy_has(study):
     results, _ = study
     partial = [r for r in results if not (r.strategy == "rebalance" and r.seed == 1 and r.settings["fold"] == 0)]
-    kept = {(r.strategy, r.seed, r.settings["fold"]) for r in crossval.paired_runs(partial)}
+    kept = {(r.strategy, r.seed, r.settings["fold"]) for r in paired.paired_runs(partial)}
     assert len(kept) == 9 and not any(seed == 1 and fold == 0 for _, seed, fold in kept)
 
 
 def test_components_table_counts_missed_single_and_fragmented_predictions(scored):
-    table = crossval.components_table(scored)
+    table = study_answer.components_table(scored)
     # CE: components 1, 2, 1 on the three images of each of 3 runs; ce+bl: 1, 1, 1 (one of them a missed tumour's 1)
     assert table.loc["ce", "runs"] == 3 and table.loc["ce", "predictions"] == 9
     assert table.loc["ce", "mean_components"] == pytest.approx(4 / 3)
@@ -174,28 +175,28 @@ def test_runs_pair_with_ce_only_on_the_same_kind_of_machine(study):
     # seed 0 fold 1: ce+bl moved to another CPU; its CE and rebalance stay on the machine of the rest
     moved = [_moved_to(r, "AMD EPYC · AVX512", "bf16") if (r.strategy, r.seed, r.settings["fold"]) == ("ce+bl", 0, 1)
              else r for r in results]
-    d = crossval.run_differences(crossval.per_image_folds(moved))
+    d = paired.run_differences(runs.per_image(moved))
     kept = {(s, seed, fold) for s, seed, fold in zip(d.strategy, d.seed, d.fold)}
     assert ("ce+bl", 0, 1) not in kept and ("rebalance", 0, 1) in kept and len(kept) == 7
-    answer = crossval.primary_answer(moved).set_index("name")
+    answer = study_answer.primary_answer(moved).set_index("name")
     assert answer.loc["ce+bl", "n_runs"] == 3
     assert answer.loc["ce+bl", "mean"] == pytest.approx(np.mean([g for k, g in gains.items() if k != (0, 1)]))
     # the whole (seed, fold) on the other machine pairs again, and figures show it
     group = [_moved_to(r, "AMD EPYC · AVX512", "bf16") if (r.seed, r.settings["fold"]) == (0, 1) else r for r in results]
-    assert len(crossval.run_differences(crossval.per_image_folds(group))) == 8
-    assert len(crossval.paired_runs(group)) == 12 and len(crossval.paired_runs(moved)) == 9
+    assert len(paired.run_differences(runs.per_image(group))) == 8
+    assert len(paired.paired_runs(group)) == 12 and len(paired.paired_runs(moved)) == 9
 
 
 def test_secondary_and_degradation_differences_pair_only_on_one_machine(scored):
     # fold 2's ce+bl moved to another CPU: it leaves every paired table; folds 0-1 stay
     moved = [_moved_to(r, "AMD EPYC · AVX512", "bf16") if (r.strategy, r.settings["fold"]) == ("ce+bl", 2) else r
              for r in scored]
-    for table in (crossval.secondary_differences(scored), crossval.secondary_differences(moved)):
+    for table in (study_answer.secondary_differences(scored), study_answer.secondary_differences(moved)):
         assert set(table.strategy) == {"ce+bl"}
-    assert (crossval.secondary_differences(scored).n_runs == 3).all()
-    assert (crossval.secondary_differences(moved).n_runs == 2).all()
-    before = crossval.degradation_differences(scored, "speckle", 0.5, clean_level=0.0).iloc[0]
-    after = crossval.degradation_differences(moved, "speckle", 0.5, clean_level=0.0).iloc[0]
+    assert (study_answer.secondary_differences(scored).n_runs == 3).all()
+    assert (study_answer.secondary_differences(moved).n_runs == 2).all()
+    before = study_answer.degradation_differences(scored, "speckle", 0.5, clean_level=0.0).iloc[0]
+    after = study_answer.degradation_differences(moved, "speckle", 0.5, clean_level=0.0).iloc[0]
     # per-run drops differ from CE's by +0.1, +0.067, +0.033 (folds 0, 1, 2): fold 2 leaves the mean
     assert before.n_runs == 3 and after.n_runs == 2
     assert after["mean"] == pytest.approx(np.mean([0.1, 0.1 - 0.1 / 3]))
