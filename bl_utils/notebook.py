@@ -48,7 +48,12 @@ from .runs import RunResult
 from .runtime import atomic_write, project_root, write_json
 
 __all__ = ["PUBLISH_ENV", "Session", "start", "output_folder", "data_facts", "profile_config", "write_answer",
-           "write_table"]
+           "write_answer_column", "ANSWER_COLUMNS", "write_table"]
+
+#: The columns of the README's first table (``answers_table.md``), in order: what each notebook answers,
+#: per strategy (:func:`write_answer_column`).
+ANSWER_COLUMNS = ("BUSI, the study: Dice − CE [95 % CI]", "BUS-BRA, another hospital: Dice − CE [95 % CI]",
+                  "Odonnat & Pham's protocol, CPU profile: their metric − CE [95 % CI]", "their Table 1 (one run each)")
 
 #: Set (to ``1``) by ``python -m bl_utils report --publish`` for the kernels it starts.
 PUBLISH_ENV = "BL_PUBLISH"
@@ -122,8 +127,18 @@ class Session:
         return folder
 
     def write_answer(self, title: str, markdown: str) -> Path:
-        """Record this notebook's answer in plain words (:func:`write_answer` in its tables folder)."""
-        return write_answer(self.tables_dir, title, markdown)
+        """Record this notebook's answer in plain words (:func:`write_answer` in its tables folder); on
+        data other than BUSI it says so first."""
+        return write_answer(self.tables_dir, title, self._labelled(markdown))
+
+    def _labelled(self, text: str | None) -> str | None:
+        if text is None or self.kind == "busi":
+            return text
+        return f"SYNTHETIC data, not BUSI: the numbers check the machinery only. {text}"
+
+    def write_answer_column(self, column: str, cells: dict[str, str], bottom_line: str | None = None) -> Path:
+        """Record this notebook's column of the README's first table (:func:`write_answer_column`)."""
+        return write_answer_column(self.tables_dir, column, cells, self._labelled(bottom_line))
 
     def write_table(self, table: pd.DataFrame, name: str, caption: str | None = None) -> tuple[Path, Path]:
         """:func:`write_table` into this notebook's tables folder."""
@@ -233,6 +248,31 @@ def write_answer(folder: str | os.PathLike, name: str, markdown: str) -> Path:
     with atomic_write(folder / "answers.md") as handle:
         handle.write("\n\n".join(f"**{title}** {body}" for title, body in sorted(answers.items())) + "\n")
     return folder / "answers.md"
+
+
+def write_answer_column(folder: str | os.PathLike, column: str, cells: dict[str, str],
+                        bottom_line: str | None = None) -> Path:
+    """Record one column (one of :data:`ANSWER_COLUMNS`) of the README's first table: ``cells`` maps a
+    strategy to its text, ``bottom_line`` is the column's answer in one plain sentence (optional).
+    ``<folder>/answers_table.json`` keeps every column (a later call replaces it); ``answers_table.md``
+    is the bottom lines, then the table, one row per strategy, which the report copies into the
+    README. Returns the Markdown file's path. ``ValueError`` for a column not in :data:`ANSWER_COLUMNS`."""
+    from .schedules import STRATEGIES
+
+    if column not in ANSWER_COLUMNS:
+        raise ValueError(f"column must be one of {ANSWER_COLUMNS}, got {column!r}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    store = folder / "answers_table.json"
+    columns = json.loads(store.read_text()) if store.is_file() else {}
+    columns[column] = {"cells": dict(cells), "bottom_line": bottom_line}
+    write_json(store, {c: columns[c] for c in ANSWER_COLUMNS if c in columns})
+    shown = [c for c in ANSWER_COLUMNS if c in columns]
+    table = pd.DataFrame([{"strategy": s, **{c: columns[c]["cells"].get(s, "–") for c in shown}} for s in STRATEGIES])
+    lines = [columns[c]["bottom_line"] for c in shown if columns[c]["bottom_line"]]
+    with atomic_write(folder / "answers_table.md") as handle:
+        handle.write("".join(f"{line}\n\n" for line in lines) + words.table_markdown(table))
+    return folder / "answers_table.md"
 
 
 def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str, caption: str | None = None

@@ -63,6 +63,8 @@ REQUIRED_PARAMETERS = ("DATA",)
 TABLE_START, TABLE_END = "<!-- table1:start -->", "<!-- table1:end -->"
 #: The README block that holds the report's answers in plain words (``answers.md`` beside Table 1).
 ANSWERS_MARKERS = ("<!-- answers:start -->", "<!-- answers:end -->")
+#: The README's first screen: each answer's bottom line and the table of answers (``results/answers_table.md``).
+FIRST_MARKERS = ("<!-- first:start -->", "<!-- first:end -->")
 #: The README block that counts the committed runs of each experiment (``results/runs.md``).
 RUNS_MARKERS = ("<!-- runs:start -->", "<!-- runs:end -->")
 
@@ -174,12 +176,26 @@ def data_argument(data: str, cwd: Path | None = None, root: Path = ROOT) -> str:
     folder = Path(data).expanduser()
     folder = (Path(cwd or os.getcwd()) / folder).resolve()
     if not folder.is_dir():
-        raise ReportError(f"--data {data}: no such folder ({folder}); give the BUSI folder "
-                          f"Dataset_BUSI_with_GT (or its parent), 'synthetic' or 'kaggle'")
+        raise ReportError(f"--data {data}: no such folder; give the BUSI folder Dataset_BUSI_with_GT (or its "
+                          f"parent), 'synthetic' or 'kaggle'")
     root = Path(root).resolve()
     if folder.is_relative_to(root.parent):   # in or beside the checkout: relative to its root, which the
         return os.path.relpath(folder, root)  # notebooks resolve it from (no machine path is published)
     return str(folder)
+
+
+def _check_busi(given: str, data: str, root: Path) -> None:
+    """A ``--data`` folder that holds no BUSI layout: :class:`ReportError` in one line naming the
+    path as the user gave it, before any notebook starts."""
+    from .data.busi import find_layout
+    from .data.dataset import DataError
+
+    try:
+        find_layout(Path(data) if Path(data).is_absolute() else root / data)
+    except DataError:
+        raise ReportError(f"--data {given}: no BUSI layout there (class folders benign/, malignant/, normal/ with "
+                          f"'<class> (<n>).png' and '<class> (<n>)_mask.png'); give the folder Dataset_BUSI_with_GT "
+                          f"or its parent, 'synthetic' or 'kaggle'") from None
 
 
 def data_tag(data: str) -> str:
@@ -328,7 +344,10 @@ def _request(args, root: Path) -> dict:
     """What the command line asks for, checked: data, profile, notebooks, their declared and the
     given parameters, the repository URL. Raises :class:`ReportError` (exit code 2)."""
     given = {name: parameter_value(value) for name, value in args.parameter}
-    data = data_argument(str(given.pop("DATA", args.data)), root=root)     # -p DATA is --data
+    given_data = str(given.pop("DATA", args.data))                          # -p DATA is --data
+    data = data_argument(given_data, root=root)
+    if data not in DATA_KEYWORDS:
+        _check_busi(given_data, data, root)
     profile = str(given.pop("PROFILE", args.profile))
     if profile not in PROFILES:
         raise ReportError(f"PROFILE {profile!r}: choose one of {', '.join(PROFILES)}")
@@ -377,12 +396,20 @@ def _run_one(path: Path, number: int, request: dict, places: dict, root: Path, t
     return True
 
 
+def _drop_checkpoints(folder: Path) -> None:
+    """Delete the checkpoints (``*.pt``) of the finished runs under ``folder``: a reader's report keeps
+    each run's results, not its weights (an unfinished run's ``last.pt`` stays, to resume)."""
+    for checkpoint in Path(folder).rglob("best.pt"):
+        if (checkpoint.parent / "run.json").is_file():
+            checkpoint.unlink()
+
+
 def _clear_answers(folder: Path) -> dict[Path, bytes]:
     """Remove the recorded answers (``answers.json``, ``answers.md``) before a whole publication, so
     that an answer no notebook writes any more does not linger in the README; returns their
     contents, to put back if the publication fails."""
     previous = {}
-    for name in ("answers.json", "answers.md"):
+    for name in ("answers.json", "answers.md", "answers_table.json", "answers_table.md"):
         path = folder / name
         if path.is_file():
             previous[path] = path.read_bytes()
@@ -421,6 +448,11 @@ def main(argv: list[str] | None = None, *, root: Path | None = None, table: Path
     answers = table.parent / "answers.md"
     if args.publish and not args.only and update_readme_table(root / "README.md", answers, ANSWERS_MARKERS):
         print(f"README.md: answers updated from {_shown(answers, root)}")
+    first = table.parent / "answers_table.md"
+    if args.publish and not args.only and update_readme_table(root / "README.md", first, FIRST_MARKERS):
+        print(f"README.md: the first screen updated from {_shown(first, root)}")
+    if not args.publish:
+        _drop_checkpoints(root / "reports")
     if args.publish and not args.only:
         from .experiments import runs_markdown
 

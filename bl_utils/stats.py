@@ -28,7 +28,8 @@ import numpy as np
 from scipy import stats as _st
 
 __all__ = ["Interval", "t_interval", "corrected_t_interval", "t_test_pvalue", "tost_pvalue", "holm",
-           "VERDICTS", "Verdict", "compare_all", "compare_estimates", "half_width_floor", "power_floor", "runs_needed"]
+           "VERDICTS", "Verdict", "compare_all", "compare_estimates", "half_width_floor", "power_floor", "runs_needed",
+           "holm_levels", "simulated_tost_power"]
 
 #: The verdict codes of :func:`compare_all`: a difference from 0 shown (``better``, ``worse``), and
 #: also inside the ± margin (``*_within_margin``); equivalence within the margin shown without a
@@ -338,3 +339,29 @@ def runs_needed(sd: float, *, n_train: float, n_test: float, margin: float = 0.0
     need = (_st.t.ppf(1 - alpha, runs - 1) + t_beta) * sd * np.sqrt(1.0 / runs + ratio)
     ok = need <= gap
     return int(runs[np.argmax(ok)]) if ok.any() else None
+
+
+def holm_levels(alpha: float = 0.05, m: int = 3) -> tuple[float, ...]:
+    """The levels Holm's procedure tests ``m`` p-values at, strictest first: ``alpha/m, alpha/(m−1), …, alpha``.
+    A comparison is tested at ``alpha/m`` when its p is the smallest, so sizing at ``alpha/m`` guarantees
+    the power whatever the other comparisons do; at ``alpha/(m−1)`` it assumes one of them comes first."""
+    _check_level("alpha", alpha, 0.5)
+    return tuple(alpha / k for k in range(m, 0, -1))
+
+
+def simulated_tost_power(sd: float, runs: int, *, n_train: float, n_test: float, margin: float = 0.02,
+                         alpha: float = 0.05, true_difference: float = 0.0, n_sim: int = 20_000,
+                         seed: int = 0) -> float:
+    """The share of simulated studies of ``runs`` runs in which the corrected TOST at level ``alpha``
+    shows equivalence within ``± margin``: the check of :func:`runs_needed` by simulating the verdict
+    procedure itself. Each study draws ``d_j = δ + u + e_j``, with ``u ~ N(0, sd²·n_test/n_train)``
+    shared by its runs (the overlap of their training sets, the term the correction adds) and
+    ``e_j ~ N(0, sd²)``, then runs :func:`tost_pvalue` as the report does (the sd estimated from the runs)."""
+    ratio = _check_sizing(sd, n_train, n_test, alpha)
+    rng = np.random.default_rng(seed)
+    d = (true_difference + rng.normal(0.0, sd * math.sqrt(ratio), (n_sim, 1))
+         + rng.normal(0.0, sd, (n_sim, int(runs))))
+    mean, s = d.mean(axis=1), d.std(axis=1, ddof=1)
+    se = s * math.sqrt(1.0 / runs + ratio)
+    t = _st.t.ppf(1 - alpha, runs - 1)
+    return float(np.mean((mean - t * se > -margin) & (mean + t * se < margin)))

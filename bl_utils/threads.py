@@ -38,8 +38,10 @@ __all__ = ["WAIT_POLICY", "machine_cores", "claims_dir", "claimed_elsewhere", "s
 WAIT_POLICY = "PASSIVE"
 #: ``OMP_NUM_THREADS`` as the user gave it, before :func:`share_cores` changed anything (``None``: unset).
 _USER_THREADS = os.environ.get("OMP_NUM_THREADS")
-#: The thread count :func:`share_cores` lowered this process to (``None``: it changed nothing).
+#: The thread count :func:`share_cores` lowered this process to (``None``: it changed nothing), and the
+#: ``OMP_NUM_THREADS`` value it set for that (``None``: it set none).
 _LOWERED: int | None = None
+_SET_ENV: str | None = None
 
 
 def machine_cores() -> int:
@@ -96,21 +98,24 @@ def share_cores() -> int | None:
     busy = claimed_elsewhere()
     if not busy:
         return None
-    global _LOWERED
+    global _LOWERED, _SET_ENV
     threads = _LOWERED = max(1, machine_cores() - busy)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     else:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
+        os.environ["OMP_NUM_THREADS"] = _SET_ENV = str(threads)
     return threads
 
 
 def training_threads() -> int:
-    """The threads a training run computes with: ``OMP_NUM_THREADS`` as the user set it, else every
-    core this process may use (:func:`machine_cores`), whatever else runs (see the module's text)."""
-    if _USER_THREADS is not None:
-        with contextlib.suppress(ValueError):
-            return max(1, int(_USER_THREADS.split(",")[0]))
+    """The threads a training run computes with: ``OMP_NUM_THREADS`` as the user set it (now, or when
+    the package was imported; not the value :func:`share_cores` set), else every core this process may
+    use (:func:`machine_cores`), whatever else runs (see the module's text)."""
+    now = os.environ.get("OMP_NUM_THREADS")
+    for value in (now if now != _SET_ENV else None, _USER_THREADS):
+        if value is not None:
+            with contextlib.suppress(ValueError):
+                return max(1, min(int(value.split(",")[0]), machine_cores()))
     return machine_cores()
 
 

@@ -23,7 +23,7 @@ from .runs import RunResult, runs_frame
 __all__ = ["GET_BUSI", "VERDICT_PHRASES", "data_statement", "Summary", "difference_sentence", "ablation_sentence",
            "paper_profile_sentence", "earlier_summary", "robustness_summary", "primary_verdict", "primary_summary",
            "exploratory_sentence", "run_scope", "their_noise_sentence", "external_summary", "table_markdown",
-           "COLUMN_NAMES", "readable"]
+           "COLUMN_NAMES", "readable", "bottom_line", "answer_cells", "their_cells"]
 
 #: Every verdict the report publishes, phrased once per code of :data:`bl_utils.stats.VERDICTS`
 #: (``{margin}``: the equivalence margin). Only the answers with a stated test and its Holm
@@ -195,25 +195,49 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
         return Summary((title + body,), body)
     margin = f"{answer['margin'].iloc[0]:g}"
     parts = [f"{row['name']} {_signed(row['mean'])} [{_signed(row['corrected_low'])}, {_signed(row['corrected_high'])}]"
-             f" over {int(row['n_runs'])} runs: **{primary_verdict(row)}**" for _, row in answer.iterrows()]
+             f" over {int(row['n_runs'])} runs: **{primary_verdict(row)}**{_beyond_margin(row)}" for _, row in answer.iterrows()]
     verdicts = (f"final-epoch Dice on tumour images, strategy − CE, paired by seed and fold (Nadeau–Bengio 95 % "
-                f"interval; Holm-corrected tests against 0 and against ± {margin}): " + "; ".join(parts) + ".")
-    need = []
-    for _, row in sizing.iterrows():
-        if row["runs_needed"] is None or pd.isna(row["runs_needed"]):
-            need.append(f"{row['strategy']} none can (sd {row['sd']:.3f} over {int(row['runs'])} runs: with that sd, "
-                        f"the narrowest margin reached at 80 % power, however many runs, is ± {row['power_floor']:.3f})")
-        else:
-            need.append(f"{row['strategy']} {int(row['runs_needed'])} runs (sd {row['sd']:.3f} over {int(row['runs'])} runs)")
-    sizing_text = (f"Runs a ± {margin} answer would need at 80 % power, if the sd measured so far held (an sd from a "
-                   "few runs is itself uncertain): " + "; ".join(need)
-                   + (f". {runs_done} of the {runs_planned} planned runs are in; the campaign continues, and stops "
-                      "by budget, never by an interim verdict." if runs_done < runs_planned else
-                      f". The campaign ran all {runs_planned} planned runs; more seeds are added while the budget "
-                      "allows, never stopped by an interim verdict."))
+                f"interval; tests against 0 and against ± {margin}, each Holm-corrected over the family of the three "
+                f"strategies against CE): " + "; ".join(parts) + ".")
+    sizing_text = _sizing_sentence(sizing, margin) + (
+        f" {runs_done} of the {runs_planned} planned runs are in; the campaign continues, and stops by budget, never by "
+        "an interim verdict." if runs_done < runs_planned else
+        f" The campaign ran all {runs_planned} planned runs; more seeds are added while the budget allows, never "
+        "stopped by an interim verdict.")
     scope = (f"The answer holds for what was run ({what}); it does not cover Odonnat & Pham's setting (256², "
              "ResNet-34 with an ImageNet encoder) or other data.")
     return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
+
+
+def _beyond_margin(row) -> str:
+    """For a difference shown (better or worse): how many runs point its way and, when its interval
+    crosses the margin, that it is not shown to exceed it."""
+    if row["verdict"] not in ("better", "worse"):
+        return ""
+    side = row.get("runs_below_zero") if row["verdict"] == "worse" else row.get("runs_above_zero")
+    runs = f"; {int(side)} of {int(row['n_runs'])} runs point that way" if side is not None and not pd.isna(side) else ""
+    m = float(row["margin"])
+    crosses = row["corrected_low"] < -m < row["corrected_high"] or row["corrected_low"] < m < row["corrected_high"]
+    return runs + (f", and the difference is not shown to exceed {m:g}: its interval crosses "
+                   f"{'−' if row['verdict'] == 'worse' else '+'}{m:g}" if crosses else "")
+
+
+def _sizing_sentence(sizing: pd.DataFrame, margin: str) -> str:
+    """The runs a ± margin answer needs by the verdicts' procedure (:func:`bl_utils.answers.study.sizing`)."""
+    def runs(value) -> str:
+        return "none" if value is None or pd.isna(value) else f"{int(value)}"
+
+    need = []
+    for _, row in sizing.iterrows():
+        at0 = [row.get(f"runs needed, Holm α/{k}, true difference 0") for k in (3, 2)]
+        seen = row.get("runs needed, Holm α/3, true difference observed")
+        need.append(f"{row['strategy']} {runs(at0[0])} ({runs(at0[1])} at α/2) if the true difference were 0, "
+                    f"{runs(seen)} at its observed mean (sd {row['sd']:.3f} over {int(row['runs'])} runs; the corrected "
+                    f"half-width cannot fall below ± {row['half_width_floor']:.3f})")
+    return (f"Runs a ± {margin} answer would need at 80 % power, sized by the procedure the verdicts use (TOST at "
+            f"Holm's strictest level α/3; checked by simulating the procedure), if the sd measured so far held (an sd "
+            f"from a few runs is itself uncertain): " + "; ".join(need) + ". The floor is set by the 425 images "
+            "(≈ sd·√(85/340), half the sd): more seeds shrink only the 1/J term of the corrected variance.")
 
 
 def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
@@ -239,14 +263,17 @@ def their_noise_sentence(table: pd.DataFrame) -> str:
     theirs = " / ".join(_signed(v) for v in rows["Odonnat & Pham"])
     half = float(((rows.corrected_high - rows.corrected_low) / 2).min())
     largest = float(rows["Odonnat & Pham"].abs().max())
-    reading = (f"the narrowest interval is ± {half:.3f} wide, more than their largest difference ({largest:.3f}): "
+    reading = (f"the narrowest interval's half-width is ± {half:.3f}, more than their largest difference ({largest:.3f}): "
                "at the seed-to-seed noise of their own protocol, one run per strategy cannot order the four strategies"
                if largest < half else
                f"their largest difference ({largest:.3f}) exceeds the narrowest half-width here (± {half:.3f}), so "
                "that difference is larger than this protocol's seed-to-seed noise")
     return (f"each strategy − CE in their metric (best epoch, paired by seed, corrected 95 % "
             f"interval): {'; '.join(parts)}. Their Table 1's differences, one run each: {theirs}. At this profile "
-            f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain).")
+            f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain). These runs "
+            "read the validation images sorted by class, not in their random order; their metric pools pixels "
+            "within each batch, so the order moves it (sd ≈ 0.02): the numbers are a sorted-order reading until the "
+            "runs are re-scored in their order.")
 
 
 def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
@@ -321,3 +348,41 @@ def external_summary(answer: pd.DataFrame, bootstrap: pd.DataFrame, sizing: pd.D
     scope = (f"The answer holds for models trained on these 425 BUSI images ({what}) applied to BUS-BRA's patients; "
              "it does not cover another training set, Odonnat & Pham's setting, or other hospitals.")
     return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
+
+
+def answer_cells(answer: pd.DataFrame) -> dict[str, str]:
+    """One cell per strategy of a verdict table (the study's or the external test's): ``"-0.017 [-0.029,
+    -0.004] worse than CE"``; CE itself is the reference."""
+    cells = {row["name"]: f"{_signed(row['mean'])} [{_signed(row['corrected_low'])}, {_signed(row['corrected_high'])}] "
+                          f"{primary_verdict(row).split(':')[0]}" for _, row in answer.iterrows()}
+    return {"ce": "reference", **cells}
+
+
+def bottom_line(where: str, answer: pd.DataFrame) -> str:
+    """The answer in one plain sentence from a verdict table: which strategies are better, worse,
+    equivalent to CE within the margin, or not decided (``where``: e.g. "On BUSI")."""
+    if answer.empty:
+        return f"{where}, no answer yet."
+    groups: dict[str, list[str]] = {}
+    for _, row in answer.iterrows():
+        code = row["verdict"]
+        word = ("better" if code.startswith("better") else "worse" if code.startswith("worse") else
+                "equivalent" if code == "equivalent" else "undecided")
+        groups.setdefault(word, []).append(f"{row['name']} ({_signed(row['mean'])} Dice)")
+    margin = f"{answer['margin'].iloc[0]:g}"
+    said = [f"{', '.join(v)} {'is' if len(v) == 1 else 'are'} {text}" for k, v in groups.items() for text in
+            [{"better": "better than CE", "worse": "worse than CE",
+              "equivalent": f"shown to be within ± {margin} Dice of CE",
+              "undecided": f"neither shown better nor shown within ± {margin} of CE"}[k]]]
+    better = "better" in groups
+    return (f"{where}, {'a' if better else 'no'} boundary-loss strategy is shown better than CE: " + "; ".join(said) + ".")
+
+
+def their_cells(differences: pd.DataFrame) -> dict[str, str]:
+    """One cell per strategy of :func:`bl_utils.answers.odonnat_pham.differences_from_ce` in their metric:
+    ``"-0.007 [-0.024, +0.011]"`` (corrected interval, no verdict: their protocol states no margin)."""
+    rows = differences[differences.measure == "their metric, best epoch"] if not differences.empty else differences
+    cells = {row.strategy: f"{_signed(row['mean'])}" + ("" if pd.isna(row.corrected_low) else
+                                                        f" [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]")
+             for _, row in rows.iterrows()}
+    return {"ce": "reference", **cells}

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bl_utils import runs
+from bl_utils import runs, stats
 from bl_utils.answers import paired, study as study_answer
 from helpers import write_study_run
 
@@ -51,8 +51,13 @@ def test_primary_answer_uses_the_nadeau_bengio_interval(study):
     assert row["plain_high"] - row["plain_low"] < row["corrected_high"] - row["corrected_low"]
     assert row["sd"] == pytest.approx(d.std(ddof=1)) and row["n_runs"] == 4
     assert answer.loc["rebalance", "verdict"] == "equivalent"      # identical to CE in every run: sd 0
-    sizing = study_answer.sizing(answer.reset_index(), results)
-    assert set(sizing.strategy) == {"ce+bl", "rebalance"}
+    sizing = study_answer.sizing(answer.reset_index(), results).set_index("strategy")
+    assert set(sizing.index) == {"ce+bl", "rebalance"}
+    for level, alpha in (("Holm α/3", 0.05 / 3), ("Holm α/2", 0.025), ("unadjusted α", 0.05)):   # the verdicts' levels
+        expected = stats.runs_needed(row["sd"], n_train=12, n_test=4, alpha=alpha)
+        got = sizing.loc["ce+bl", f"runs needed, {level}, true difference 0"]
+        assert (pd.isna(got) and expected is None) or got == expected
+    assert answer.loc["ce+bl", "runs_below_zero"] + answer.loc["ce+bl", "runs_above_zero"] <= 4
 
 
 def test_too_few_runs_give_no_answer(study):

@@ -64,7 +64,8 @@ def tiny_config(tiny_data, **changes) -> TrainConfig:
 
 def cli_args(tiny_data, out, strategy="rebalance", seeds=(0,), **changes) -> list[str]:
     """The command line equivalent to ``tiny_config(...)`` for ``strategy`` × ``seeds``."""
-    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out), "--seeds", *map(str, seeds)]
+    args = ["--strategy", strategy, "--data", tiny_data, "--out", str(out), "--seeds", *map(str, seeds),
+            "--protocol", "earlier"]
     for key, value in {**TINY, **changes}.items():
         if key == "encoder_weights":
             args += ["--no-imagenet"] if value is None else []

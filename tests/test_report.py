@@ -265,9 +265,28 @@ def test_unknown_parameter_exits_2_and_writes_nothing(project, capsys):
     assert _snapshot(project) == before
 
 
+def _fake_busi(folder: Path) -> Path:
+    """The smallest folder with BUSI's layout (one class, one image and its mask): what --data is checked for."""
+    import numpy as np
+    from PIL import Image
+
+    (folder / "benign").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "benign" / "benign (1).png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "benign" / "benign (1)_mask.png")
+    return folder
+
+
+def test_a_data_folder_without_busi_is_refused_in_one_line_before_any_notebook(project, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    before = _snapshot(project)
+    assert report.main(["--data", str(tmp_path / "empty")], root=project) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.startswith(f"report: --data {tmp_path / 'empty'}: no BUSI layout")
+    assert _snapshot(project) == before
+
+
 def test_default_run_writes_to_reports_and_leaves_the_published_files(project, tmp_path, monkeypatch, capsys):
-    data = tmp_path / "elsewhere" / "busi"
-    data.mkdir(parents=True)
+    data = _fake_busi(tmp_path / "elsewhere" / "busi")
     monkeypatch.chdir(tmp_path / "elsewhere")
     before = _snapshot(project)
     assert report.main(["--data", "busi", "--profile", "quick", "-p", "SEED", "7",
@@ -289,8 +308,7 @@ def test_default_run_writes_to_reports_and_leaves_the_published_files(project, t
 
 
 def test_publish_executes_in_place_injects_nothing_and_updates_the_readme(project, capsys):
-    busi = project.parent / "busi"
-    busi.mkdir()
+    busi = _fake_busi(project.parent / "busi")
     _write_notebook(project / "notebooks" / "01_a.ipynb", 'import os\nDATA = os.environ.get("BUSI_DIR")\nFIGURES_DIR = None',
                     "from pathlib import Path\nout = Path('../figures' if os.environ.get('BL_PUBLISH') else '../elsewhere')\n"
                     "out.mkdir(parents=True, exist_ok=True)\n(out / 'fig.txt').write_text(f'{Path(DATA).name} {FIGURES_DIR}')")
@@ -317,7 +335,7 @@ def test_a_failing_notebook_is_left_untouched_and_its_run_kept(project, capsys):
     bad = project / "notebooks" / "03_c.ipynb"
     _write_notebook(bad, 'DATA = "synthetic"\nPROFILE = "auto"', "raise RuntimeError('boom')")
     before = bad.read_bytes()
-    (project.parent / "busi").mkdir()
+    _fake_busi(project.parent / "busi")
     assert report.main(["--publish", "--only", "03", "--data", str(project.parent / "busi")], root=project) == 1
     assert bad.read_bytes() == before and "boom" in capsys.readouterr().err
     (project / "results").mkdir()

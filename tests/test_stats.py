@@ -330,3 +330,18 @@ def test_runs_needed_is_smallest_and_reaches_the_power_in_simulation(sd, delta):
     draws = delta + rng.normal(0, sd * np.sqrt(N_TEST / N_TRAIN), (n, 1)) + rng.normal(0, sd, (n, J))
     power = np.mean([stats.tost_pvalue(d, 0.02, N_TRAIN, N_TEST) < 0.05 for d in draws])
     assert power >= 0.75
+
+
+def test_holm_levels_are_alpha_over_m_down_to_alpha():
+    assert stats.holm_levels(0.05, 3) == pytest.approx((0.05 / 3, 0.025, 0.05))
+
+
+@pytest.mark.parametrize("sd, alpha, delta", [(0.0115, 0.05 / 3, 0.0), (0.009, 0.025, -0.004)])
+def test_runs_needed_matches_a_simulation_of_the_verdict_procedure(sd, alpha, delta):
+    """The formula's number of runs reaches the power when the procedure itself is simulated; one run fewer does not
+    reach it by more than the simulation's noise (the t-approximation is tight, not exact)."""
+    st_ = stats
+    runs = st_.runs_needed(sd, n_train=340, n_test=85, alpha=alpha, true_difference=delta)
+    power = st_.simulated_tost_power(sd, runs, n_train=340, n_test=85, alpha=alpha, true_difference=delta, n_sim=40_000)
+    fewer = st_.simulated_tost_power(sd, runs - 1, n_train=340, n_test=85, alpha=alpha, true_difference=delta, n_sim=40_000)
+    assert 0.78 <= power <= 0.86 and fewer < power

@@ -61,8 +61,12 @@ def _answer():
              "rebalance": 0.2 * rng.standard_normal(12)}
     verdicts = stats.compare_all(named, n_train=340, n_test=85)
     answer = pd.DataFrame([v.as_row() for v in verdicts]).assign(sd=[np.std(named[v.name], ddof=1) for v in verdicts])
+    def need(d, level, delta):
+        return stats.runs_needed(np.std(d, ddof=1), n_train=340, n_test=85, alpha=level, true_difference=delta)
+
     sizing = pd.DataFrame([{"strategy": k, "sd": np.std(d, ddof=1), "runs": len(d),
-                            "runs_needed": stats.runs_needed(np.std(d, ddof=1), n_train=340, n_test=85),
+                            **{f"runs needed, Holm α/{m}, true difference {at}": need(d, 0.05 / m, delta)
+                               for m in (3, 2) for at, delta in (("0", 0.0), ("observed", float(d.mean())))},
                             "half_width_floor": stats.half_width_floor(np.std(d, ddof=1), n_train=340, n_test=85),
                             "power_floor": stats.power_floor(np.std(d, ddof=1), n_train=340, n_test=85)}
                            for k, d in named.items()])
@@ -83,12 +87,15 @@ def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
     low, high = by_name.loc["ce+bl", ["corrected_low", "corrected_high"]]
     assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
     assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1]
-    assert "rebalance none can" in second and "36 of the 40 planned runs are in" in second   # sd 0.2: floor above the margin
-    floor = sizing.set_index("strategy").loc["rebalance", "power_floor"]
-    assert floor > 0.02 and f"± {floor:.3f})" in second.split("rebalance none can")[1]
+    assert "rebalance none (none at α/2) if the true difference were 0" in second   # sd 0.2: floor above the margin
+    assert "36 of the 40 planned runs are in" in second and "Holm's strictest level α/3" in second
+    floor = sizing.set_index("strategy").loc["rebalance", "half_width_floor"]
+    assert f"cannot fall below ± {floor:.3f}" in second.split("rebalance none")[1]
     done = words.primary_summary(answer, sizing, runs_done=40, runs_planned=40, what="x").parts[1]
     assert "ran all 40 planned runs" in done and "are in" not in done
-    assert f"ce+ramp {int(sizing.set_index('strategy').loc['ce+ramp', 'runs_needed'])} runs (sd 0.000 over 12 runs)" in second
+    ramp = sizing.set_index("strategy").loc["ce+ramp"]
+    assert (f"ce+ramp {int(ramp['runs needed, Holm α/3, true difference 0'])} "
+            f"({int(ramp['runs needed, Holm α/2, true difference 0'])} at α/2)") in second
 
 
 def test_primary_summary_without_enough_runs_says_how_many_are_done():
@@ -153,3 +160,37 @@ def test_their_noise_sentence_reads_the_narrowest_interval_against_their_largest
     assert "exceeds" in narrow and "± 0.001" in narrow and "cannot order" not in narrow
     empty = _their_differences([float("nan")] * 2, [float("nan")] * 2, [0.0, 0.003])
     assert "not yet run" in words.their_noise_sentence(empty) and "not yet run" in words.their_noise_sentence(pd.DataFrame())
+
+
+#: Verdict words the report once wrote from uncorrected or unpaired comparisons; none may be published now.
+RETIRED_VERDICTS = ("no clear difference", "beyond run-to-run noise", "stands out from the noise",
+                    "distinguishable from run-to-run noise", "degrades less than CE", "degrades more than CE")
+
+
+def _published_texts():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    yield "README.md", (root / "README.md").read_text()
+    answers = root / "results" / "answers.md"
+    if answers.is_file():
+        yield "results/answers.md", answers.read_text()
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        outputs = [o for c in cells for o in c.get("outputs", [])]
+        yield path.name, "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", ""))
+                                   + "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
+
+
+def test_no_published_verdict_comes_from_an_uncorrected_comparison():
+    """Every verdict word comes from words.VERDICT_PHRASES (the study's and the external test's answers, Holm over
+    their family); the retired phrases of uncorrected comparisons appear nowhere in what is published."""
+    for name, text in _published_texts():
+        found = [phrase for phrase in RETIRED_VERDICTS if phrase in text]
+        assert not found, f"{name} publishes {found}"
+
+
+def test_verdict_phrases_are_each_code_once():
+    assert set(words.VERDICT_PHRASES) == set(stats.VERDICTS)
+    assert len(set(words.VERDICT_PHRASES.values())) == len(stats.VERDICTS)

@@ -44,7 +44,8 @@ def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin
                    alpha: float = PRIMARY["alpha"]) -> pd.DataFrame:
     """The primary endpoint over ``results`` (runs of one protocol): one row per boundary-loss
     strategy with at least two paired runs, the columns of :meth:`bl_utils.stats.Verdict.as_row`
-    plus ``sd`` (between-run sd of d_j). Empty when there are not enough runs."""
+    plus ``sd`` (between-run sd of d_j) and how many runs fall below and above 0 (the direction's
+    robustness). Empty when there are not enough runs."""
     differences = run_differences(per_image(results, PRIMARY["checkpoint"]), PRIMARY["metric"],
                                   PRIMARY["images"], PRIMARY["baseline"])
     named = {s: d for s, d in differences_by_strategy(differences, FAMILY).items() if len(d) >= 2}
@@ -53,21 +54,31 @@ def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin
     n_train, n_test = mean_sizes(results)
     verdicts = stats.compare_all(named, n_train=n_train, n_test=n_test, margin=margin, alpha=alpha)
     frame = pd.DataFrame([v.as_row() for v in verdicts])
-    return frame.assign(sd=[float(np.std(named[v.name], ddof=1)) for v in verdicts])
+    return frame.assign(sd=[float(np.std(named[v.name], ddof=1)) for v in verdicts],
+                        runs_below_zero=[int((named[v.name] < 0).sum()) for v in verdicts],
+                        runs_above_zero=[int((named[v.name] > 0).sum()) for v in verdicts])
 
 
 def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = PRIMARY["margin"],
            power: float = 0.8) -> pd.DataFrame:
-    """Per strategy of ``answer``: the runs a ± ``margin`` equivalence answer would need at
-    ``power`` given the measured sd (``None``: unattainable), the floor of the corrected 95 %
-    half-width (:func:`bl_utils.stats.half_width_floor`) and the narrowest margin reachable at
-    ``power`` however many runs (:func:`bl_utils.stats.power_floor`; at or above the margin: ``None``)."""
+    """Per strategy of ``answer``: the runs a ± ``margin`` equivalence answer would need at ``power``
+    with the measured sd, by the procedure the verdicts use — TOST at Holm's levels over :data:`FAMILY`
+    (:func:`bl_utils.stats.holm_levels`: ``alpha/3`` when it is tested first, ``alpha/2`` second) — both
+    if the true difference were 0 and if it were the observed mean (``None``: no number of runs is
+    enough), beside the unadjusted level; then the floor of the corrected 95 % half-width
+    (:func:`bl_utils.stats.half_width_floor`), which the 425 images set: more runs shrink only the 1/J
+    term of the corrected variance, and the narrowest margin reachable at ``power`` however many runs."""
     n_train, n_test = mean_sizes(results)
+    strictest, second, plain = stats.holm_levels(PRIMARY["alpha"], len(FAMILY))
     rows = []
     for _, row in answer.iterrows():
-        rows.append({"strategy": row["name"], "sd": row["sd"], "runs": int(row["n_runs"]),
-                     "runs_needed": stats.runs_needed(row["sd"], n_train=n_train, n_test=n_test, margin=margin,
-                                                      power=power),
+        need = {}
+        for label, level in (("Holm α/3", strictest), ("Holm α/2", second), ("unadjusted α", plain)):
+            for at, delta in (("0", 0.0), ("observed", float(row["mean"]))):
+                need[f"runs needed, {label}, true difference {at}"] = stats.runs_needed(
+                    row["sd"], n_train=n_train, n_test=n_test, margin=margin, alpha=level, power=power,
+                    true_difference=delta)
+        rows.append({"strategy": row["name"], "sd": row["sd"], "runs": int(row["n_runs"]), **need,
                      "half_width_floor": stats.half_width_floor(row["sd"], n_train=n_train, n_test=n_test),
                      "power_floor": stats.power_floor(row["sd"], n_train=n_train, n_test=n_test, power=power)})
     return pd.DataFrame(rows)
