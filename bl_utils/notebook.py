@@ -116,7 +116,11 @@ class Session:
             smoke = train = False   # nothing to score the runs on: show the published ones (one line said why)
         found = experiments.obtain(experiment, self.data, self.runs_dir, smoke=smoke, train=train, profile=profile,
                                    data_id=self.data_id, published=self.published_dir, external=self.external)
-        return found if seeds is None else [r for r in found if r.seed in set(seeds)]
+        if seeds is None:
+            return found
+        kept = [r for r in found if r.seed in set(seeds)]
+        print(f"  of which seeds {', '.join(map(str, sorted(set(seeds))))}: {len(kept)} runs")
+        return kept
 
     def _external_folder(self):
         from .data import busbra

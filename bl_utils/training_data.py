@@ -24,7 +24,8 @@ from .data.source import DataSource, resolve_data
 from . import noise
 from .config import TrainConfig, data_id
 from .distance import batch_signed_distance_maps, scale_phi
-from .data.split import Split, cross_validation_folds, fold_split, random_split, split_train_val
+from .data.duplicates import frame_groups
+from .data.split import Split, cross_validation_folds, fold_split, pinned_folds, random_split, split_train_val
 
 __all__ = ["TrainingData", "data_identity", "data_id_of", "prepare_data", "phi_scale_table"]
 
@@ -112,19 +113,23 @@ def _load_split(config: TrainConfig, verbose: bool):
     if config.max_images is not None and config.max_images < len(dataset):
         chosen = np.random.default_rng(split_seed).permutation(len(dataset))[:config.max_images]
         dataset = dataset.subset(np.sort(chosen))
-    return dataset, source, fingerprint, whole, _split(config, dataset, split_seed)
+    return dataset, source, fingerprint, whole, _split(config, dataset, split_seed, fingerprint)
 
 
-def _split(config: TrainConfig, dataset, split_seed: int):
+def _split(config: TrainConfig, dataset, split_seed: int, fingerprint: str):
     """The run's :class:`~bl_utils.data.split.Split`: fold ``fold`` of a ``folds``-fold partition drawn
-    from ``seed`` (grouped by near-duplicates unless ``group_duplicates=False``, stratified), Odonnat
-    & Pham's random draw (their protocol), or the seeded 80/20 split of ``split_seed``."""
+    from ``seed`` (grouped by near-duplicates and frames of one lesion unless ``group_duplicates=False``,
+    stratified; a published partition is kept as it was drawn, :data:`bl_utils.data.split.PINNED_FOLDS`),
+    Odonnat & Pham's random draw (their protocol), or the seeded 80/20 split of ``split_seed``."""
     groups = None if config.group_duplicates else False
     if config.val_fraction == 0:   # every image trains (the external protocol)
         every = np.arange(len(dataset))
         return Split(every, every[:0], split_seed, 0.0, list(dataset.meta.stem), [], stratified=False)
     if config.folds is not None:
-        folds = cross_validation_folds(dataset, config.folds, seed=config.seed, groups=groups)
+        folds = pinned_folds(fingerprint, config.seed, config.folds) if config.group_duplicates else None
+        if folds is None:
+            groups = frame_groups(dataset) if config.group_duplicates else False
+            folds = cross_validation_folds(dataset, config.folds, seed=config.seed, groups=groups)
         return fold_split(folds, config.fold, seed=config.seed, stems=list(dataset.meta.stem),
                           grouped=config.group_duplicates)
     if config.protocol == "odonnat-pham":

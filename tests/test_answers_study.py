@@ -205,3 +205,19 @@ def test_secondary_and_degradation_differences_pair_only_on_one_machine(scored):
     # per-run drops differ from CE's by +0.1, +0.067, +0.033 (folds 0, 1, 2): fold 2 leaves the mean
     assert before.n_runs == 3 and after.n_runs == 2
     assert after["mean"] == pytest.approx(np.mean([0.1, 0.1 - 0.1 / 3]))
+
+
+def test_without_frames_seen_drops_what_a_run_trained_another_frame_of(study):
+    """Every run trained on the stems "x": put t0 in the group of "x" and t0 leaves every run's scores; ce+bl's
+    gain then comes from t1 alone (t2 is predicted empty in both), and the answer is recomputed on what is left."""
+    results, gains = study
+    groups = pd.Series({"x": 7, "t0": 7, "t1": 1, "t2": 2, "n0": 3})
+    answer, dropped = study_answer.without_frames_seen(results, groups)
+    assert (dropped["images dropped"] == 1).all() and len(dropped) == 4
+    full = study_answer.primary_answer(results).set_index("name")
+    left = answer.set_index("name")
+    assert left.loc["ce+bl", "mean"] == pytest.approx(full.loc["ce+bl", "mean"])   # a constant gain per run
+    assert left.loc["ce+bl", "n_runs"] == 4
+    nothing = study_answer.without_frames_seen(results, pd.Series({"x": 9, "t0": 0, "t1": 1, "t2": 2, "n0": 3}))
+    assert (nothing[1]["images dropped"] == 0).all()
+    pd.testing.assert_frame_equal(nothing[0], study_answer.primary_answer(results))

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from bl_utils import cli as bl_cli
-from bl_utils import runs as bl_runs
 from bl_utils.answers import earlier, odonnat_pham
 from bl_utils import train as bl_train
 from bl_utils.schedules import STRATEGIES, make_strategy

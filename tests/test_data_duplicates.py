@@ -89,3 +89,62 @@ def test_module_example():
     import doctest
 
     assert doctest.testmod(duplicates).failed == 0
+
+
+BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
+
+
+def _real_or_skip():
+    """BUSI at 256² (the study's 425 tumour images); a skip elsewhere, a failure in CI (which has it)."""
+    import os
+
+    if not BUSI256.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has BUSI beside the checkout, but {BUSI256} is missing")
+        pytest.skip(f"real BUSI not found at {BUSI256}")
+    return data.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.10, include_normal=False,
+                          distance_maps=False, progress=False)
+
+
+def _scene(rng, size=256):
+    """A speckled ultrasound-like scene with a dark elliptic lesion: ``(image uint8, mask bool)``."""
+    from scipy import ndimage
+
+    base = ndimage.gaussian_filter(rng.random((size, size)) * 255, 6)
+    base = (base - base.min()) / (base.max() - base.min()) * 180 + 40
+    yy, xx = np.mgrid[:size, :size]
+    cy, cx = rng.integers(80, 176, 2)
+    mask = ((yy - cy) / rng.uniform(12, 24)) ** 2 + ((xx - cx) / rng.uniform(16, 30)) ** 2 <= 1
+    return np.where(mask, base * 0.25, base).astype(np.uint8), mask
+
+
+def test_lesion_frames_pair_moved_frames_of_one_lesion_and_nothing_else():
+    from bl_utils.data.dataset import UltrasoundDataset
+
+    rng = np.random.default_rng(3)
+    scenes = [_scene(rng) for _ in range(4)]
+    image, mask = scenes[0]
+    moved = (np.roll(image, (5, -4), axis=(0, 1)), np.roll(mask, (5, -4), axis=(0, 1)))   # the probe moved
+    empty = (scenes[1][0], np.zeros_like(mask))                                          # a normal image
+    stack = [scenes[0], moved, scenes[2], scenes[3], empty, (empty[0].copy(), empty[1].copy())]
+    meta = pd.DataFrame({"stem": [f"s{k}" for k in range(len(stack))], "label": "benign"})
+    dataset = UltrasoundDataset(np.stack([s[0] for s in stack]), np.stack([s[1] for s in stack]), None, meta)
+    frames = duplicates.lesion_frames(dataset)
+    assert list(zip(frames.i, frames.j)) == [(0, 1)]                  # normal images are never paired
+    row = frames.iloc[0]
+    assert row["shift"] == pytest.approx(np.hypot(5, 4), abs=0.5) and row["area_ratio"] == pytest.approx(1.0)
+    groups = duplicates.frame_groups(dataset)
+    assert groups[0] == groups[1] and len(set(groups[2:4])) == 2 and groups[4] == groups[5]   # 4, 5: identical pixels
+
+
+def test_frame_groups_join_the_lesions_the_hash_keeps_apart_on_busi():
+    """The cases seen by eye: benign (433) and (435), one cyst, one frame with calipers (and malignant (145), the
+    byte-identical copy of 433); malignant (3)–(9), one region in seven frames. The hash alone splits them."""
+    busi = _real_or_skip()
+    stems = list(busi.meta.stem)
+    cyst = [stems.index(s) for s in ("benign (433)", "benign (435)", "malignant (145)")]
+    region = [stems.index(f"malignant ({k})") for k in range(3, 10)]
+    hashed, framed = duplicates.duplicate_groups(busi), duplicates.frame_groups(busi)
+    assert len(set(hashed[cyst])) > 1 and len(set(hashed[region])) > 1
+    assert len(set(framed[cyst])) == 1 and len(set(framed[region])) == 1 and framed[cyst[0]] != framed[region[0]]
+    assert set(framed[hashed == hashed[0]]) == {framed[0]}           # every hash group stays whole

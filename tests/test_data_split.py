@@ -6,7 +6,6 @@ the real ``busi256`` copy (skipped when ``../shared/data`` is absent).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,8 @@ from PIL import Image
 from bl_utils.data import busi as data
 from bl_utils.data import duplicates
 from bl_utils.data.dataset import UltrasoundDataset
-from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, fold_table, load_split, random_split,
-                            save_split, split_train_val)
+from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, fold_table, random_split,
+                            split_train_val)
 
 BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
 needs_busi256 = pytest.mark.skipif(not BUSI256.is_dir(), reason=f"preprocessed BUSI not found at {BUSI256}")
@@ -112,20 +111,6 @@ def test_bad_arguments():
         split_train_val(meta, groups=np.arange(9))
 
 
-def test_save_and_load_split(tmp_path):
-    meta = _meta({"benign": 8, "normal": 2})
-    split = split_train_val(meta, seed=7, groups=np.arange(10) // 2)
-    path = save_split(split, tmp_path / "results" / "split.json", data="tiny")
-    raw = json.loads(path.read_text())
-    assert raw["seed"] == 7 and raw["data"] == "tiny" and raw["val_stems"] == split.val_stems
-    assert raw["grouped"] is True
-    assert [p.name for p in path.parent.iterdir()] == ["split.json"]      # no temporary file left
-    back = load_split(path)
-    np.testing.assert_array_equal(back.train, split.train)
-    assert back.val_stems == split.val_stems and back.seed == 7 and back.grouped
-
-
-@needs_busi256
 def test_busi256_papers_split_and_leaks(tmp_path):
     everything = data.load_busi(BUSI256, image_size=256, max_tumour_fraction=None, cache_dir=tmp_path,
                                 distance_maps=False, progress=False)
@@ -260,3 +245,31 @@ def test_random_split_sizes_against_split_train_val():
     assert len(split_train_val(_meta({"benign": 426}), groups=False, stratify=False).val) == 85
     with pytest.raises(ValueError, match="train_fraction"):
         random_split(_meta({"a": 5}), train_fraction=1.0)
+
+
+def test_pinned_folds_are_the_partitions_the_published_runs_record():
+    """Seeds 0–1 of the study keep the partitions their runs were trained on (read back from run.json), whatever
+    the near-duplicate detector now groups; another seed is drawn with the frames of one lesion kept together."""
+    import json
+    import os
+
+    from bl_utils.data.duplicates import frame_groups
+    from bl_utils.data.split import pinned_folds
+
+    if not BUSI256.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has BUSI beside the checkout, but {BUSI256} is missing")
+        pytest.skip(f"real BUSI not found at {BUSI256}")
+    busi = data.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.10, include_normal=False,
+                          distance_maps=False, progress=False)
+    stems = list(busi.meta.stem)
+    results = Path(__file__).resolve().parents[1] / "results" / "busi-ff3294f5" / "study-quick-random" / "ce"
+    for seed in (0, 1):
+        folds = pinned_folds(data.content_fingerprint(busi), seed, 5)
+        for fold in range(5):
+            recorded = json.loads((results / f"seed{seed}" / f"fold{fold}" / "run.json").read_text())["val_stems"]
+            assert [stems[i] for i in np.flatnonzero(folds == fold)] == recorded
+    assert pinned_folds(data.content_fingerprint(busi), 2, 5) is None and pinned_folds("0" * 16, 0, 5) is None
+    groups = frame_groups(busi)
+    drawn = cross_validation_folds(busi, 5, seed=2, groups=groups)
+    assert all(len(set(drawn[groups == g])) == 1 for g in np.unique(groups))

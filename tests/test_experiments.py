@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bl_utils import experiments, runs
+from bl_utils import experiments
 from bl_utils.config import TrainConfig
 from bl_utils.schedules import STRATEGIES
 from helpers import publish_run as _publish_run

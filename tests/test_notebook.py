@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bl_utils import experiments, notebook, training_data, words
+from bl_utils import notebook, training_data, words
 from bl_utils.data.dataset import DataError
 from helpers import publish_run as _publish_run
 
@@ -66,3 +66,16 @@ def test_without_images_the_data_source_says_how_to_get_busi(checkout, monkeypat
     with pytest.raises(DataError, match="no data source") as info:
         nb.source
     assert words.GET_BUSI in str(info.value)
+
+
+def test_answer_columns_make_one_table_per_strategy_with_the_bottom_lines_above(tmp_path):
+    first, second = notebook.ANSWER_COLUMNS[:2]
+    notebook.write_answer_column(tmp_path, second, {"ce+bl": "b"}, "On B, something.")
+    path = notebook.write_answer_column(tmp_path, first, {"ce": "reference", "ce+bl": "a"}, "On A, nothing.")
+    text = path.read_text()
+    assert text.index("On A, nothing.") < text.index("On B, something.") < text.index("| strategy |")
+    header = text.splitlines()[4]
+    assert header == f"| strategy | {first} | {second} |"                 # columns in ANSWER_COLUMNS' order
+    assert "| ce+bl | a | b |" in text and "| ce | reference | – |" in text
+    with pytest.raises(ValueError, match="column must be one of"):
+        notebook.write_answer_column(tmp_path, "another column", {})

@@ -286,7 +286,7 @@ def test_a_data_folder_without_busi_is_refused_in_one_line_before_any_notebook(p
 
 
 def test_default_run_writes_to_reports_and_leaves_the_published_files(project, tmp_path, monkeypatch, capsys):
-    data = _fake_busi(tmp_path / "elsewhere" / "busi")
+    _fake_busi(tmp_path / "elsewhere" / "busi")
     monkeypatch.chdir(tmp_path / "elsewhere")
     before = _snapshot(project)
     assert report.main(["--data", "busi", "--profile", "quick", "-p", "SEED", "7",

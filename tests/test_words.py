@@ -194,3 +194,45 @@ def test_no_published_verdict_comes_from_an_uncorrected_comparison():
 def test_verdict_phrases_are_each_code_once():
     assert set(words.VERDICT_PHRASES) == set(stats.VERDICTS)
     assert len(set(words.VERDICT_PHRASES.values())) == len(stats.VERDICTS)
+
+
+def test_bottom_line_sorts_each_strategy_by_its_verdict():
+    answer, _ = _answer()        # ce+bl better, ce+ramp equivalent, rebalance inconclusive
+    line = words.bottom_line("On BUSI", answer)
+    assert line.startswith("On BUSI, a boundary-loss strategy is shown better than CE")
+    better, rest = line.split("is better than CE")
+    assert "ce+bl" in better and "ce+ramp" in rest.split("shown to be within ± 0.02")[0]
+    assert "rebalance" in rest.split("neither shown better")[0].split(";")[-1]
+    worse = answer.assign(verdict=["worse", "inconclusive", "inconclusive"])
+    assert words.bottom_line("On X", worse).startswith("On X, no boundary-loss strategy is shown better than CE")
+    assert words.bottom_line("On X", pd.DataFrame()) == "On X, no answer yet."
+
+
+def test_answer_cells_give_each_strategy_its_interval_and_verdict_and_ce_is_the_reference():
+    answer, _ = _answer()
+    cells = words.answer_cells(answer)
+    row = answer.set_index("name").loc["ce+bl"]
+    assert cells["ce"] == "reference"
+    assert cells["ce+bl"] == f"{row['mean']:+.3f} [{row['corrected_low']:+.3f}, {row['corrected_high']:+.3f}] better than CE"
+
+
+def test_readable_renames_columns_and_phrases_the_verdict_code():
+    answer, _ = _answer()
+    shown = words.readable(answer[["name", "mean", "verdict", "margin", "bound", "p_tost_holm"]])
+    assert list(shown.columns[:3]) == ["strategy", "mean difference (strategy − CE)", "verdict"]
+    assert shown.verdict.iloc[0] == "better than CE" and "p, within ± 0.02 (Holm)" in shown.columns
+
+
+def test_external_summary_names_the_interval_the_bootstrap_and_the_seeds():
+    answer, _ = _answer()
+    answer = answer.assign(seeds=answer.n_runs)
+    boot = pd.DataFrame({"strategy": ["ce+bl"], "seeds": [12], "mean": [0.1], "bootstrap_low": [0.09],
+                         "bootstrap_high": [0.11]})
+    sizing = pd.DataFrame({"strategy": ["ce+bl"], "seeds": [12], "seed_sd": [0.01], "patient_se": [0.004],
+                           "seeds_needed": [None], "seeds_needed_at_observed": [None], "cap": [16]})
+    summary = words.external_summary(answer, boot, sizing, seeds_first=6, what="128²")
+    first, second, scope = summary.parts
+    assert first.startswith("**Another hospital (BUS-BRA)") and "seed-and-patient bootstrap [+0.090, +0.110]" in first
+    assert "ce+bl none can (seed sd 0.010, patient se 0.004)" in second and "cap of 16" in second
+    assert "425 BUSI images (128²)" in scope and summary.answer.endswith(scope)
+    assert "no answer yet" in words.external_summary(pd.DataFrame(), boot, sizing, 6, "x").answer

@@ -31,7 +31,7 @@ from ..runs import RunResult, normal_fp_rate, per_image, robustness, run_keys
 from ..schedules import BASELINE, BOUNDARY_STRATEGIES, STRATEGIES
 from .paired import images_subset, differences_by_strategy, interval_table, mean_sizes, run_differences
 
-__all__ = ["PRIMARY", "FAMILY", "SECONDARY", "primary_answer", "sizing", "secondary_table", "secondary_differences",
+__all__ = ["PRIMARY", "FAMILY", "SECONDARY", "primary_answer", "without_frames_seen", "sizing", "secondary_table", "secondary_differences",
            "degradation_differences", "components_table", "robustness_curves"]
 
 #: The primary endpoint's definition, as the notebook states it before any result.
@@ -41,13 +41,14 @@ FAMILY = tuple(BOUNDARY_STRATEGIES)
 
 
 def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin"],
-                   alpha: float = PRIMARY["alpha"]) -> pd.DataFrame:
+                   alpha: float = PRIMARY["alpha"], long: pd.DataFrame | None = None) -> pd.DataFrame:
     """The primary endpoint over ``results`` (runs of one protocol): one row per boundary-loss
     strategy with at least two paired runs, the columns of :meth:`bl_utils.stats.Verdict.as_row`
     plus ``sd`` (between-run sd of d_j) and how many runs fall below and above 0 (the direction's
-    robustness). Empty when there are not enough runs."""
-    differences = run_differences(per_image(results, PRIMARY["checkpoint"]), PRIMARY["metric"],
-                                  PRIMARY["images"], PRIMARY["baseline"])
+    robustness). Empty when there are not enough runs. ``long``: the runs' per-image rows to use
+    (default: all of them, :func:`bl_utils.runs.per_image` at the endpoint's checkpoint)."""
+    long = per_image(results, PRIMARY["checkpoint"]) if long is None else long
+    differences = run_differences(long, PRIMARY["metric"], PRIMARY["images"], PRIMARY["baseline"])
     named = {s: d for s, d in differences_by_strategy(differences, FAMILY).items() if len(d) >= 2}
     if not named:
         return pd.DataFrame()
@@ -57,6 +58,20 @@ def primary_answer(results: Sequence[RunResult], margin: float = PRIMARY["margin
     return frame.assign(sd=[float(np.std(named[v.name], ddof=1)) for v in verdicts],
                         runs_below_zero=[int((named[v.name] < 0).sum()) for v in verdicts],
                         runs_above_zero=[int((named[v.name] > 0).sum()) for v in verdicts])
+
+
+def without_frames_seen(results: Sequence[RunResult], groups: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The primary endpoint re-scored without the validation images a run saw another frame of:
+    ``groups`` maps each stem to its group of near-duplicates and frames of one lesion
+    (:func:`bl_utils.data.duplicates.frame_groups`); an image is dropped from a run's scores when a
+    member of its group is among that run's training images. Returns ``(answer, dropped)``: the
+    :func:`primary_answer` on the images left, and per run (``seed, fold``) how many were dropped."""
+    long = per_image(results, PRIMARY["checkpoint"])
+    seen = {(r.seed, int(r.settings.get("fold", -1))): {groups.get(s) for s in r.metadata["train_stems"]} for r in results}
+    leaked = [groups.get(stem) in seen[(seed, fold)] for stem, seed, fold in zip(long.stem, long.seed, long.fold)]
+    long = long.assign(leaked=leaked)
+    dropped = long[long.strategy == BASELINE].groupby(["seed", "fold"]).leaked.sum().rename("images dropped").reset_index()
+    return primary_answer(results, long=long[~long.leaked]), dropped
 
 
 def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = PRIMARY["margin"],

@@ -6,16 +6,12 @@ whole groups, so that no image is validated against a copy of itself seen in tra
 :func:`count_leaks` counts the duplicate pairs a split puts across train and validation.
 :func:`cross_validation_folds` assigns the images to k folds (grouped and stratified the same
 way), :func:`fold_split` makes one fold the validation set and :func:`fold_table` counts each fold. :func:`random_split` is Odonnat &
-Pham's own draw (ungrouped, unstratified). :func:`save_split` / :func:`load_split` write and read a
-split as JSON.
+Pham's own draw (ungrouped, unstratified).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,10 +19,18 @@ import pandas as pd
 
 from .dataset import UltrasoundDataset
 from .duplicates import duplicate_groups
-from ..runtime import write_json
 
 __all__ = ["Split", "split_train_val", "cross_validation_folds", "fold_split", "fold_table", "random_split",
-           "count_leaks", "save_split", "load_split"]
+           "count_leaks", "PINNED_FOLDS", "pinned_folds"]
+
+#: The study's published partitions, kept as they were drawn (each image's fold, in the order of the
+#: kept images' table), by the content fingerprint of those images and the seed: seeds 0–1 on BUSI were
+#: drawn with the hash's groups alone, before :func:`bl_utils.data.duplicates.frame_groups` joined frames
+#: of one lesion; a changed detector must not change the runs already trained. Checked against the
+#: folds their ``run.json`` records (tests/test_data_split.py).
+PINNED_FOLDS = {"20a09509fc96a9cd": {
+    0: "22110323014301133342313122003230234013420234330431244024110024443344104240021402411312120202030130330323132300432314441343340311324024140400412023321440040422444321430434022431121412020341233120110230103123143401214211241221234121304400331322004043014414432211032301430302233304122212010420111200420021031332121243201400021441440141243303333334111040220343410110424121230424123200101041142343232120220231411032134400342440034",
+    1: "00142423224233232111400310413110340004422220222243131124223143030234402010144114431401231122131341001202110410021211432422131330114221423222444001313003104004400143413422403114222304301300324010343333002032414413320124031240040432233334330403304323014423100014242322423044414124311112443301234112333310300444102331200100021442123224001233333334224111002024431040012024200402134312001114242014211214133033243042012044012343143"}}
 
 
 @dataclass
@@ -266,14 +270,10 @@ def count_leaks(pairs: pd.DataFrame, split: Split) -> int:
     return int(np.sum(in_val[pairs.i.to_numpy()] != in_val[pairs.j.to_numpy()]))
 
 
-def save_split(split: Split, path: str | os.PathLike, **extra: Any) -> Path:
-    """Write ``split`` (seed, fraction, indices, stems; plus ``extra`` keys) as JSON, atomically."""
-    return write_json(path, {**split.to_dict(), **extra})
-
-
-def load_split(path: str | os.PathLike) -> Split:
-    """Read a split written by :func:`save_split`."""
-    raw = json.loads(Path(path).read_text())
-    return Split(np.array(raw["train"], dtype=np.int64), np.array(raw["val"], dtype=np.int64),
-                 int(raw["seed"]), float(raw["val_fraction"]), list(raw["train_stems"]),
-                 list(raw["val_stems"]), bool(raw.get("stratified", True)), bool(raw.get("grouped", False)))
+def pinned_folds(fingerprint: str, seed: int, n_folds: int) -> np.ndarray | None:
+    """The published partition of ``seed`` for the images of content ``fingerprint``
+    (:data:`PINNED_FOLDS`), ``int64 (N,)``, or ``None`` when none is pinned (or for another ``n_folds``)."""
+    folds = PINNED_FOLDS.get(fingerprint, {}).get(int(seed))
+    if folds is None or len(set(folds)) != n_folds:
+        return None
+    return np.array([int(c) for c in folds], dtype=np.int64)

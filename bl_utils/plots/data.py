@@ -164,8 +164,9 @@ def plot_image_sizes(meta, title: str | None = None):
 
 
 def plot_duplicate_pairs(dataset, pairs, n: int = 3, size: float = 2.4, title: str | None = None):
-    """The first ``n`` rows of ``pairs`` (:func:`bl_utils.data.duplicates.find_duplicates`) in one row, each
-    pair side by side under its hash distance; ``title`` above them. Returns the figure."""
+    """The first ``n`` rows of ``pairs`` (:func:`bl_utils.data.duplicates.find_duplicates`, or any table with
+    ``i, j`` and a ``caption`` column) in one row, each pair side by side under its hash distance (or its
+    caption); ``title`` above them. Returns the figure."""
     rows = pairs.head(n)
     count = max(1, len(rows))
     fig = plt.figure(figsize=(2.15 * size * count, size + 0.6), layout="constrained")
@@ -176,7 +177,8 @@ def plot_duplicate_pairs(dataset, pairs, n: int = 3, size: float = 2.4, title: s
             ax.imshow(dataset.images[int(i)], cmap="gray", vmin=0, vmax=255)
             ax.set_title(dataset.meta.stem.iloc[int(i)])
             ax.axis("off")
-        panel.suptitle("pixel-identical" if pair.identical else f"dHash distance {pair.distance}",
-                       fontsize=title_size())
+        caption = pair.caption if "caption" in pair else (
+            "pixel-identical" if pair.identical else f"dHash distance {pair.distance}")
+        panel.suptitle(caption, fontsize=title_size())
     name_figure(fig, title)
     return fig
