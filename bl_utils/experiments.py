@@ -53,10 +53,12 @@ class Experiment:
     protocol: str = "earlier"
     folds: tuple[int | None, ...] = (None,)
     smoke_seeds: int = 1      # seeds in the notebooks' smoke test
+    scored_externally: bool = False   # new runs also scored on BUS-BRA when it is at hand (not in the runs' names)
 
 
-#: Seeds of the study's repeated cross-validation (each seed: its own partition in 5 folds).
-STUDY_SEEDS = (0, 1)
+#: Seeds of the study's repeated cross-validation (each seed: its own partition in 5 folds); seeds 0–1
+#: first, then 2–3 (partitions keeping frames of one lesion together, every run also scored on BUS-BRA).
+STUDY_SEEDS = (0, 1, 2, 3)
 STUDY_FOLDS = (0, 1, 2, 3, 4)
 #: Seeds of the external test trained so far (the first six; the final number is fixed from their sd,
 #: :mod:`bl_utils.answers.external`).
@@ -65,7 +67,7 @@ EXTERNAL_SEEDS = (0, 1, 2, 3, 4, 5)
 #: Every group of runs the report publishes, in the order they are trained.
 EXPERIMENTS: dict[str, Experiment] = {
     "study": Experiment("The study: 425 tumour images, repeated 5-fold cross-validation, 20 epochs, poly decay",
-                        protocol="study", seeds=STUDY_SEEDS, folds=STUDY_FOLDS),
+                        protocol="study", seeds=STUDY_SEEDS, folds=STUDY_FOLDS, scored_externally=True),
     "external": Experiment("The external test: the four strategies trained on all 425 BUSI tumour images, "
                            "scored on BUS-BRA (another hospital)", protocol="external", seeds=EXTERNAL_SEEDS),
     "odonnat_pham": Experiment("Odonnat & Pham's protocol as their code ran it, CPU profile",
@@ -136,8 +138,15 @@ def find_runs(config: TrainConfig, strategies=STRATEGIES, seeds=(0,), out: str |
 
 def config_of(name: str, data: str, **changes: Any) -> TrainConfig:
     """The :class:`~bl_utils.config.TrainConfig` of experiment ``name`` on ``data`` (strategy and
-    seed are set per run); ``changes`` override anything (e.g. ``device``)."""
+    seed are set per run); ``changes`` override anything (e.g. ``device``). An experiment
+    ``scored_externally`` gets the BUS-BRA folder (:func:`bl_utils.data.busbra.resolve_external`) as its
+    ``external`` when one is at hand."""
     experiment = EXPERIMENTS[name]
+    if experiment.scored_externally and not changes.get("external"):
+        from .data.busbra import resolve_external
+
+        folder = resolve_external()
+        changes = {**changes, **({"external": str(folder)} if folder else {})}
     return TrainConfig.of_protocol(experiment.protocol, **{"data": str(data), "profile": experiment.profile,
                                                            **experiment.settings, **changes})
 

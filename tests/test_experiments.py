@@ -12,7 +12,7 @@ from helpers import publish_run as _publish_run
 
 
 def test_planned_runs_are_strategies_times_seeds_times_folds():
-    assert experiments.planned_runs("study") == len(STRATEGIES) * len(experiments.STUDY_SEEDS) * len(experiments.STUDY_FOLDS) == 40
+    assert experiments.planned_runs("study") == len(STRATEGIES) * len(experiments.STUDY_SEEDS) * len(experiments.STUDY_FOLDS) == 80
     assert experiments.planned_runs("odonnat_pham") == 4 * 3 and experiments.planned_runs("odonnat_pham_paper") == 4
     assert experiments.planned_runs("table1") == 4 * len(experiments.SEEDS)
 
@@ -96,3 +96,13 @@ def test_runs_on_several_copies_of_busi_must_be_told_apart(checkout):
     _publish_run(checkout / "results", "busi-99999999", "table1", "ce", 0)
     with pytest.raises(ValueError, match="several data"):
         experiments.published_data_id(checkout / "results")
+
+
+def test_the_study_scores_its_new_runs_on_bus_bra_when_it_is_at_hand(tmp_path, monkeypatch):
+    from bl_utils.data import busbra
+
+    monkeypatch.setattr(busbra, "resolve_external", lambda path=None: tmp_path)
+    assert experiments.config_of("study", "synthetic").external == str(tmp_path)
+    assert experiments.config_of("table1", "synthetic").external is None          # only the study's
+    monkeypatch.setattr(busbra, "resolve_external", lambda path=None: None)
+    assert experiments.config_of("study", "synthetic").external is None
