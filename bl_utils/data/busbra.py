@@ -15,7 +15,7 @@ The data
                                                 BIRADS, Device, Width, Height, Side, BBOX
 
 Loading (:func:`load_busbra`)
-    Through BUSI's own reading rule (:func:`bl_utils.data.busi._read_item`: greyscale, PIL bilinear
+    Through BUSI's own reader (:func:`bl_utils.data.busi._read_all`: greyscale, PIL bilinear
     to ``image_size``, the mask read as "any value > 0" and resized nearest-neighbour), the same
     on-disk cache and the same :func:`bl_utils.data.busi.content_fingerprint`. The result is an
     :class:`~bl_utils.data.dataset.UltrasoundDataset` whose ``label`` is the pathology (``benign`` /
@@ -31,15 +31,12 @@ without its image, a mask of another size, an unreadable PNG) raises
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
-from typing import Iterable
 
-import numpy as np
 import pandas as pd
 
-from .busi import _Item, _listing, _read_item, _size_2d, PAPER_SIZE
+from .busi import _Item, _listing, _read_all, _size_2d, PAPER_SIZE
 from .cache import cached_arrays, default_cache_dir
 from .dataset import DataError, UltrasoundDataset
 
@@ -142,22 +139,6 @@ def _mask_stem(image_stem: str) -> str:
     return "mask_" + image_stem[len("bus_"):] if image_stem.startswith("bus_") else f"mask_{image_stem}"
 
 
-def _read_all(folder: Path, items: list[_Item], size: tuple[int, int], progress: bool) -> dict[str, np.ndarray]:
-    n = len(items)
-    images = np.empty((n, *size), dtype=np.uint8)
-    masks = np.empty((n, *size), dtype=bool)
-    orig = np.empty((n, 2), dtype=np.int64)
-    iterator: Iterable = enumerate(items)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, total=n, desc="reading BUS-BRA", leave=False, file=sys.stderr)
-    for i, item in iterator:
-        images[i], masks[i], orig[i, 0], orig[i, 1] = _read_item(item, size, dataset="BUS-BRA")
-    return {"images": images, "masks": masks, "stems": np.array([it.stem for it in items], dtype=str),
-            "labels": np.array([it.label for it in items], dtype=str), "orig_height": orig[:, 0],
-            "orig_width": orig[:, 1], "n_masks": np.ones(n, dtype=np.int64),
-            "files": np.array([it.image.relative_to(folder).as_posix() for it in items], dtype=str)}
 
 
 def load_busbra(root, image_size: int | tuple[int, int] = PAPER_SIZE, cache_dir: str | os.PathLike | bool | None = None,
@@ -180,7 +161,7 @@ def load_busbra(root, image_size: int | tuple[int, int] = PAPER_SIZE, cache_dir:
     csv = (folder / "bus_data.csv").stat()
     listing = [("bus_data.csv", csv.st_size, csv.st_mtime_ns)] + _listing(folder, items)
     arrays, _, from_cache = cached_arrays(cache, folder, listing, size,
-                                          lambda: _read_all(folder, items, size, progress), distance_maps=False)
+                                          lambda: _read_all(folder, items, size, progress, "BUS-BRA"), distance_maps=False)
     masks = arrays["masks"]
     meta = pd.DataFrame({
         "stem": arrays["stems"].astype(str), "label": arrays["labels"].astype(str),

@@ -345,7 +345,10 @@ def _select(arrays: dict[str, np.ndarray], phis: np.ndarray | None, max_tumour_f
                        meta.iloc[index], settings, folder, from_cache)
 
 
-def _read_all(folder: Path, items: Sequence[_Item], size: tuple[int, int], progress: bool) -> dict[str, np.ndarray]:
+def _read_all(folder: Path, items: Sequence[_Item], size: tuple[int, int], progress: bool,
+              dataset: str = "BUSI") -> dict[str, np.ndarray]:
+    """The arrays of :data:`bl_utils.data.cache.ARRAY_NAMES` for ``items``, each read by :func:`_read_item`
+    (``dataset`` names the data in its errors and progress bar); every reader of the package reads through here."""
     n = len(items)
     images = np.empty((n, *size), dtype=np.uint8)
     masks = np.empty((n, *size), dtype=bool)
@@ -354,9 +357,9 @@ def _read_all(folder: Path, items: Sequence[_Item], size: tuple[int, int], progr
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(iterator, total=n, desc="reading images", leave=False, file=sys.stderr)
+        iterator = tqdm(iterator, total=n, desc=f"reading {dataset} images", leave=False, file=sys.stderr)
     for i, item in iterator:
-        images[i], masks[i], orig[i, 0], orig[i, 1] = _read_item(item, size)
+        images[i], masks[i], orig[i, 0], orig[i, 1] = _read_item(item, size, dataset)
     return {"images": images, "masks": masks, "stems": np.array([it.stem for it in items], dtype=str),
             "labels": np.array([it.label for it in items], dtype=str),
             "orig_height": orig[:, 0], "orig_width": orig[:, 1],
