@@ -42,6 +42,7 @@ Runs and answers: every reader of a run folder, the groups of runs, one module p
 * ``answers.paired``       — the paired difference, once: per run (corrected intervals) and per seed and image (bootstrap)
 * ``answers.study``        — the study's answer: its primary endpoint, sizing and the exploratory rest
 * ``answers.external``     — the external test on BUS-BRA: its endpoint, stated before its runs, and its answer
+* ``answers.settings``     — what a user should set: Φ_G's scale, α and the schedule, on the study protocol
 * ``answers.odonnat_pham`` — Odonnat & Pham's answer: their Table 1, and their protocol as their code ran it
 * ``answers.earlier``      — the earlier protocol (appendix): Table 1 over seeds, ablations, annotation noise
 * ``words``                — the report's sentences; each verdict phrased once

@@ -33,6 +33,7 @@ from .train import run_order, train_all
 from . import training_data
 
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "STUDY_SEEDS", "STUDY_FOLDS", "EXTERNAL_SEEDS",
+           "SETTINGS_SEEDS",
            "load_experiment", "config_of", "obtain", "smoke_version", "planned_runs", "find_runs", "published_data_id",
            "run_experiment", "runs_markdown"]
 
@@ -60,6 +61,9 @@ class Experiment:
 #: first, then 2–3 (partitions keeping frames of one lesion together, every run also scored on BUS-BRA).
 STUDY_SEEDS = (0, 1, 2, 3)
 STUDY_FOLDS = (0, 1, 2, 3, 4)
+#: Seeds of the settings arms (:mod:`bl_utils.answers.settings`): the study's new seeds, each (seed, fold) block
+#: training the four strategies and then the arms on one machine, so every arm pairs with its base.
+SETTINGS_SEEDS = (2, 3)
 #: Seeds of the external test trained so far (the first six; the final number is fixed from their sd,
 #: :mod:`bl_utils.answers.external`).
 EXTERNAL_SEEDS = (0, 1, 2, 3, 4, 5)
@@ -70,6 +74,15 @@ EXPERIMENTS: dict[str, Experiment] = {
                         protocol="study", seeds=STUDY_SEEDS, folds=STUDY_FOLDS, scored_externally=True),
     "external": Experiment("The external test: the four strategies trained on all 425 BUSI tumour images, "
                            "scored on BUS-BRA (another hospital)", protocol="external", seeds=EXTERNAL_SEEDS),
+    "settings_alpha_px1": Experiment("Settings: ce+bl with α = 1 for Φ_G in pixels (the papers'), α = 128 ÷ side",
+                                     strategies=("ce+bl",), protocol="study", seeds=SETTINGS_SEEDS, folds=STUDY_FOLDS,
+                                     settings={"alpha": 128.0}),
+    "settings_alpha_px01": Experiment("Settings: ce+bl with α = 0.1 for Φ_G in pixels, α = 12.8 ÷ side",
+                                      strategies=("ce+bl",), protocol="study", seeds=SETTINGS_SEEDS, folds=STUDY_FOLDS,
+                                      settings={"alpha": 12.8}),
+    "settings_kervadec": Experiment("Settings: rebalance with Kervadec et al.'s schedule (α = 0.01 + 0.01 per epoch)",
+                                    strategies=("rebalance",), protocol="study", seeds=SETTINGS_SEEDS, folds=STUDY_FOLDS,
+                                    settings={"schedule": "kervadec"}),
     "odonnat_pham": Experiment("Odonnat & Pham's protocol as their code ran it, CPU profile",
                                protocol="odonnat-pham", seeds=ABLATION_SEEDS),
     "odonnat_pham_paper": Experiment("Odonnat & Pham's protocol at their profile (256², ResNet-34)", profile="paper",
