@@ -27,7 +27,7 @@ def plot_two_hospitals(datasets: dict, title: str = ""):
     axes[0].set(xlabel="tumour fraction of the image (dashed: the 10 % cut)", ylabel="density")
     axes[1].set(xlabel="width of the stored image (px)", ylabel="height (px)")
     axes[2].set(xlabel="mean grey level of an image (0–255)", ylabel="density")
-    axes[0].legend(fontsize=8, frameon=False)
+    axes[0].legend(fontsize=8, frameon=False, loc="upper right")
     name_figure(fig, title)
     return fig
 
