@@ -51,6 +51,7 @@ def plot_subgroups(tables: dict, margin: float = 0.02, title: str = ""):
         ax.set_yticks(range(len(groups)), [f"{g}\n({int(table[table[by] == g].n_images.iloc[0])} images)"
                                            for g in groups], fontsize=8)
         ax.set(xlabel="Dice, strategy − CE", title=panel)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
     axes[0][-1].legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     name_figure(fig, title)
     return fig
