@@ -123,12 +123,14 @@ class Session:
         print(f"  of which seeds {', '.join(map(str, sorted(set(seeds))))}: {len(kept)} runs")
         return kept
 
-    def _external_folder(self):
+    def _external_folder(self, what: str = "The external runs need BUS-BRA to be trained or scored."):
+        """The BUS-BRA folder (:func:`bl_utils.data.busbra.resolve_external` of ``external``), or ``None``
+        after one line: ``what``, then where to get it."""
         from .data import busbra
 
         folder = busbra.resolve_external(self.external)
         if folder is None:
-            print(f"The external runs need BUS-BRA to be trained or scored. {busbra.BUSBRA_HINT}")
+            print(f"{what} {busbra.BUSBRA_HINT}")
         return folder
 
     def write_answer(self, title: str, markdown: str) -> Path:
@@ -159,11 +161,8 @@ class Session:
         else the copy beside the checkout), or ``None`` after one line saying where to get it."""
         from .data import busbra
 
-        folder = busbra.resolve_external(self.external)
-        if folder is None:
-            print(f"BUS-BRA is not here. {busbra.BUSBRA_HINT}")
-            return None
-        return busbra.load_busbra(folder, progress=progress)
+        folder = self._external_folder("BUS-BRA is not here.")
+        return None if folder is None else busbra.load_busbra(folder, progress=progress)
 
     def images_missing(self, what: str) -> bool:
         """True (after printing one line saying how to get BUSI) when ``what`` needs images that are not here."""
