@@ -266,9 +266,10 @@ def colour_bounds(phi, mask, prob, strategy: str, alpha: float, window) -> dict[
 
     Why fixed: with each panel scaled to its own maximum, moving α rescales a map and its colour
     bar together, so the picture stays the same and only the bar's numbers change. With bounds
-    that α does not move, the colours carry the weights: a term at weight 0.3 looks 30 % as
-    strong as at weight 1, and under ``rebalance`` the CE panel fades while the L_B panel
-    darkens as α grows. Each panel keeps its own scale: near the contours the CE is often 100 times
+    that α does not move, the colours carry the weights: under ``rebalance`` the CE panel fades
+    while the L_B panel darkens as α grows. The figure draws them on logarithmic scales
+    (:data:`bl_utils.plots.maths.TERM_DECADES`), so that a term at weight 0.01, or L_B inside the
+    sum, still shows; a tenfold weight is one step of colour. Each panel keeps its own scale: near the contours the CE is often 100 times
     Φ_G·s per pixel (Φ_G ÷ image side), and one scale shared by the panels would blank the L_B one.
 
     * ``"phi"``: the largest ``|Φ_G|`` in the window (α plays no part);

@@ -20,6 +20,7 @@ drawn; its saved text and HTML say so and point to the static figure,
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import Any
 
@@ -31,7 +32,13 @@ from .explorer import ALPHA_RANGE, EXPLORER_DEFAULTS, ExplorerState, explore, im
 from .plots.maths import plot_loss_explorer
 from .schedules import STRATEGIES
 
-__all__ = ["EXPLORER_NOTE", "LossExplorer", "boundary_loss_explorer"]
+__all__ = ["EXPLORER_NOTE", "REDRAW_DELAY", "LossExplorer", "boundary_loss_explorer"]
+
+#: Seconds of quiet after a slider change before the explorer redraws (the debounce): a redraw
+#: takes ~0.5 s on two cores, so without it every key press on a slider queued one, and the figure
+#: trailed the slider's readout by seconds. Changes within the delay are merged into one redraw of
+#: the latest values.
+REDRAW_DELAY = 0.15
 
 #: What a saved notebook shows in place of the widget (its ``text/plain``; kept under ipywidgets'
 #: 110-character cut of a widget's text anyway, so that no viewer shows it truncated).
@@ -109,6 +116,12 @@ class LossExplorer(W.VBox):
     figure as PNG: no ``Output`` widget, whose captured ``clear_output``/``display`` messages made
     headless executions (papermill, nbval) hang at random).
 
+    Redraws are debounced: inside a running event loop (a live kernel) a change schedules one
+    redraw :data:`REDRAW_DELAY` seconds later, and a newer change replaces it, so that a burst of
+    key presses costs one redraw, of the latest values, never a queue. Reading :attr:`state`
+    first applies a pending change, so code that sets a slider and reads the state sees the new
+    setting; without an event loop (a script, the tests) every change redraws at once.
+
     Shown live, it is the widget; saved without a kernel, its ``text/plain`` and ``text/html`` are
     :data:`EXPLORER_NOTE`, not ipywidgets' ``LossExplorer(children=(Dropdown(...``.
     """
@@ -124,7 +137,8 @@ class LossExplorer(W.VBox):
         self._fixed = {"phi_scale": settings["phi_scale"]}
         self.summary = W.HTML()
         self.figure = W.Image(format="png", layout=W.Layout(max_width="100%"))
-        self.state: ExplorerState | None = None
+        self._state: ExplorerState | None = None
+        self._pending = None          # the scheduled redraw (an asyncio TimerHandle), if any
         column = [self.controls[k] for k in ("strategy", "alpha", "delta", "confidence")]
         column2 = [self.controls[k] for k in ("dy", "dx", "dilation", "blur")]
         super().__init__([self.controls["index"], W.HBox([W.VBox(column), W.VBox(column2)]),
@@ -160,18 +174,42 @@ class LossExplorer(W.VBox):
                     dilation=c["dilation"].value, blur=c["blur"].value, confidence=c["confidence"].value,
                     **self._fixed)
 
+    @property
+    def state(self) -> ExplorerState:
+        """The :class:`ExplorerState` of the current slider values (a pending redraw is done first)."""
+        if self._pending is not None:
+            self.update()
+        return self._state
+
     def _on_change(self, change) -> None:
-        self.update()
+        """Grey out α for ``ce`` (enable it for the other strategies) at once; redraw now without an
+        event loop, else :data:`REDRAW_DELAY` seconds after the last change."""
+        self.controls["alpha"].disabled = self.controls["strategy"].value == "ce"   # α changes nothing there
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:          # no event loop: nothing could run a scheduled redraw
+            self.update()
+            return
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = loop.call_later(REDRAW_DELAY, self._redraw_pending)
+
+    def _redraw_pending(self) -> None:
+        if self._pending is not None:
+            self.update()
 
     def update(self) -> ExplorerState:
-        """Recompute :attr:`state` from the controls, grey out α for ``ce`` (enable it for the other
-        strategies), refresh the numbers and redraw the figure."""
-        self.state = explore(self.dataset, **self.settings())
+        """Recompute :attr:`state` from the controls, refresh the numbers and redraw the figure now
+        (a scheduled redraw is cancelled: this one shows the latest values)."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        self._state = state = explore(self.dataset, **self.settings())
         self.controls["alpha"].disabled = self.controls["strategy"].value == "ce"   # α changes nothing there
-        self.summary.value = f"<code>{summary_text(self.state)}</code>"
-        fig = plot_loss_explorer(self.state)
+        self.summary.value = f"<code>{summary_text(state)}</code>"
+        fig = plot_loss_explorer(state)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100)
         plt.close(fig)
         self.figure.value = buffer.getvalue()
-        return self.state
+        return state

@@ -109,6 +109,35 @@ def test_moving_alpha_changes_the_colours_not_the_colour_scales(fake_dataset, st
             assert not np.array_equal(a.to_rgba(a.get_array()), b.to_rgba(b.get_array())), key
 
 
+
+@pytest.mark.parametrize("strategy", ["ce+bl", "ce+ramp", "rebalance"])
+@pytest.mark.parametrize("alpha", [0.01, 0.5, 1.0])
+def test_every_term_panel_shows_its_term_at_every_alpha(fake_dataset, strategy, alpha):
+    """A term that is not 0 in the window reaches at least a quarter of its colour range away from the
+    neutral colour (0 in the middle of RdBu, the dark end of magma), whatever α."""
+    state = explorer.explore(fake_dataset(size=64), 1, strategy=strategy, alpha=alpha)
+    r0, r1, c0, c1 = state.window
+    for key, im in zip(KEYS[1:], shown_images(maths.plot_loss_explorer(state))[1:]):
+        values = state.maps[key][r0:r1, c0:c1]
+        if not np.any(values):
+            continue                                             # rebalance at α = 1: no CE
+        colour = np.asarray(im.norm(values))
+        reach = colour.max() if key == "ce" else np.abs(colour - 0.5).max() * 2
+        assert reach >= 0.25, (key, reach)
+
+
+def test_the_sum_at_alpha_one_shows_the_boundary_term_inside_the_tumour(fake_dataset):
+    """The reported case: ce+bl at α = 1, where the CE near ∂G sets the sum's bound (≈ 4–7) and L_B
+    (≈ −0.1 inside G) drew in the neutral colour. Where L_B dominates the sum, the sum is drawn blue."""
+    state = explorer.explore(fake_dataset(size=64), 2, strategy="ce+bl", alpha=1.0)   # radius 10
+    r0, r1, c0, c1 = state.window
+    total = shown_images(maths.plot_loss_explorer(state))[3]
+    inside = (state.mask & (np.abs(state.maps["boundary"]) > state.maps["ce"]))[r0:r1, c0:c1]
+    assert inside.sum() > 20
+    assert state.bounds["total"] > 20 * np.abs(state.maps["boundary"][r0:r1, c0:c1][inside]).max()   # the case
+    colour = np.asarray(total.norm(state.maps["total"][r0:r1, c0:c1][inside]))
+    assert np.median(colour) <= 0.5 - 0.125                                     # clearly on the blue side
+
 def test_ce_draws_the_boundary_term_blank_on_its_weight_one_scale(fake_dataset):
     state = explorer.explore(fake_dataset(size=64), 1, strategy="ce", alpha=0.7)
     fig = maths.plot_loss_explorer(state)
@@ -143,7 +172,7 @@ def test_titles_are_at_least_the_axis_label_size(fake_dataset, rc):
     for text in [*titles, fig._suptitle]:
         assert text.get_fontsize() >= label, text.get_text()
     bar_labels = [ax.yaxis.label for ax in fig.axes if ax.get_ylabel()]
-    assert len(bar_labels) == 3 and all(t.get_text() == "scale fixed over α" for t in bar_labels)
+    assert len(bar_labels) == 3 and all(t.get_text() == "log scale, fixed over α" for t in bar_labels)
     assert max(t.get_fontsize() for t in bar_labels) <= min(t.get_fontsize() for t in titles)
 
 

@@ -125,3 +125,44 @@ def test_explorer_saved_without_a_kernel_says_what_it_is_and_what_to_do(fake_dat
         data = shown[0]
     assert data["text/plain"] == note and "Dropdown" not in data["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in data
+
+
+# ------------------------------------------------------------------ redraws in a live kernel
+
+def test_a_burst_of_slider_changes_in_a_live_kernel_redraws_once_with_the_latest_value():
+    """What a front end does: slider changes arrive as comm messages while the kernel is busy (a redraw
+    in progress, here a sleep). A real IPython kernel, driven through jupyter_client: the ten queued
+    changes must give one redraw, of the last value, not ten (the queue that made the figure trail
+    the readout by seconds)."""
+    manager_module = pytest.importorskip("jupyter_client.manager")
+    from pathlib import Path
+
+    manager, client = manager_module.start_new_kernel(kernel_name="python3")
+    try:
+        def run(code: str) -> str:
+            reply = client.execute_interactive(code, timeout=120, output_hook=lambda msg: seen.append(msg))
+            assert reply["content"]["status"] == "ok", reply["content"]
+            return "".join(m["content"].get("text", "") for m in seen if m["msg_type"] == "stream")
+
+        seen: list = []
+        model_id = run(f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                       "import helpers\nfrom bl_utils import widgets\n"
+                       "ex = widgets.boundary_loss_explorer(helpers.fake_dataset(size=64), strategy='rebalance')\n"
+                       "draws = []\nfirst = ex.update\n"
+                       "ex.update = lambda: draws.append(ex.controls['alpha'].value) or first()\n"
+                       "print(ex.controls['alpha'].model_id, end='')").strip()
+        client.execute("import time; time.sleep(1.5)")          # the kernel is busy: the changes queue
+        values = [round(0.05 * k, 2) for k in range(1, 11)]
+        for value in values:
+            message = client.session.msg("comm_msg", {"comm_id": model_id, "data": {
+                "method": "update", "state": {"value": value}, "buffer_paths": []}})
+            client.shell_channel.send(message)
+        import time
+
+        time.sleep(1.5 + 3 * widgets.REDRAW_DELAY + 2.0)        # the sleep, the queue, one delay and a redraw
+        seen.clear()
+        printed = run("print(draws, ex._pending is None, ex.state.settings['alpha'], end='')")
+        assert printed == f"[{values[-1]}] True {values[-1]}", printed
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import Normalize
+from matplotlib.colors import Normalize, SymLogNorm
 from matplotlib.patches import Rectangle
 
 from ..disks import Disk, normal_correspondences
@@ -17,6 +17,20 @@ __all__ = ["plot_boundary_loss_views", "plot_loss_explorer"]
 
 
 _G_COLOUR, _S_COLOUR = "#1f4e9c", "#d95f02"
+
+#: Decades the explorer's loss-term maps show below their colour bound: each is drawn on a symmetric
+#: logarithmic scale, linear within bound × 10^−TERM_DECADES of 0. On a linear scale fixed over α the
+#: sum at α = 1 (bound ≈ 4–7, the CE near ∂G) drew L_B (≈ 0.1 inside G) in the neutral colour, and
+#: a term at weight 0.01 vanished; on this scale both show, and a tenfold weight is one step of
+#: colour (a third of a side's range).
+TERM_DECADES = 3
+
+
+def _term_norm(bound: float, signed: bool) -> SymLogNorm:
+    """The colour norm of a loss-term map: ``[−bound, bound]`` (``[0, bound]`` unsigned), logarithmic
+    over :data:`TERM_DECADES` decades, linear below ``bound × 10^−TERM_DECADES``."""
+    return SymLogNorm(linthresh=bound * 10.0 ** -TERM_DECADES, linscale=1.0,
+                      vmin=-bound if signed else 0.0, vmax=bound, base=10)
 
 
 def _symmetric_norm(values) -> Normalize:
@@ -181,20 +195,18 @@ def _draw_explorer_phi(fig, ax, state: ExplorerState, window) -> None:
 def _draw_explorer_terms(fig, axes, state: ExplorerState, window) -> None:
     """w_CE·CE, w_B·Φ_G·s and their sum, zoomed, each titled with its mean over the whole image and
     drawn on the colour scale of ``state.bounds``, which α does not move: sliding α changes the
-    colours, not only the colour bars' numbers (see :func:`bl_utils.explorer.colour_bounds`)."""
+    colours, not only the colour bars' numbers (see :func:`bl_utils.explorer.colour_bounds`). The
+    scales are logarithmic (:data:`TERM_DECADES`), so that each panel shows its term at every α."""
     r0, r1, c0, c1 = window
     n = state.numbers
-    fixed = "scale fixed over α" if state.bounds else None
+    fixed = "log scale, fixed over α" if state.bounds else "log scale"
     panels = (("ce", f"w_CE·CE\nmean {n['w_ce'] * n['CE']:.3g}", "magma"),
               ("boundary", f"w_B·Φ_G·s\nmean {n['w_b'] * n['L_B']:.3g}", "RdBu_r"),
               ("total", f"sum\nmean = loss {n['total']:.3g}", "RdBu_r"))
     for ax, (key, title, cmap) in zip(axes, panels):
         values = state.maps[key]
         bound = _explorer_bound(state, key, values[r0:r1, c0:c1])
-        if cmap == "magma":
-            shown = ax.imshow(values, cmap=cmap, vmin=0, vmax=bound)
-        else:
-            shown = ax.imshow(values, cmap=cmap, norm=_symmetric_norm(bound))
+        shown = ax.imshow(values, cmap=cmap, norm=_term_norm(bound, signed=cmap != "magma"))
         _explorer_outline(ax, state, window, ("g",))
         _explorer_colorbar(fig, shown, ax, fixed)
         ax.set_title(title, fontsize=_explorer_fonts()["title"])
