@@ -209,13 +209,13 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
     return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
 
 
-def _beyond_margin(row) -> str:
-    """For a difference shown (better or worse): how many runs point its way and, when its interval
-    crosses the margin, that it is not shown to exceed it."""
+def _beyond_margin(row, unit: str = "runs") -> str:
+    """For a difference shown (better or worse): how many runs (or seeds: ``unit``) point its way and,
+    when its interval crosses the margin, that it is not shown to exceed it."""
     if row["verdict"] not in ("better", "worse"):
         return ""
     side = row.get("runs_below_zero") if row["verdict"] == "worse" else row.get("runs_above_zero")
-    runs = f"; {int(side)} of {int(row['n_runs'])} runs point that way" if side is not None and not pd.isna(side) else ""
+    runs = f"; {int(side)} of {int(row['n_runs'])} {unit} point that way" if side is not None and not pd.isna(side) else ""
     m = float(row["margin"])
     crosses = row["corrected_low"] < -m < row["corrected_high"] or row["corrected_low"] < m < row["corrected_high"]
     return runs + (f", and the difference is not shown to exceed {m:g}: its interval crosses "
@@ -312,10 +312,12 @@ def readable(table: pd.DataFrame, verdicts: bool = True) -> pd.DataFrame:
 
 
 def external_summary(answer: pd.DataFrame, bootstrap: pd.DataFrame, sizing: pd.DataFrame, seeds_first: int,
-                     what: str) -> Summary:
+                     what: str, final: int | None = None, cap: int = 16) -> Summary:
     """Notebook 6's answer, in the study's words, from :func:`bl_utils.answers.external.external_answer`,
     its bootstrap sensitivity check and its sizing; ``seeds_first``: the seeds planned before the sd is
-    re-estimated; ``what``: what was run (:func:`run_scope`). The first part carries a bold title."""
+    re-estimated; ``what``: what was run (:func:`run_scope`); ``final``: the final number of seeds
+    (:func:`bl_utils.answers.external.final_seeds`, ``None`` before the first seeds are in) under
+    ``cap``. The first part carries a bold title."""
     title = "**Another hospital (BUS-BRA), external endpoint:** "
     if answer.empty:
         body = ("no answer yet — the external test needs CE and a boundary-loss strategy trained with at least two "
@@ -330,7 +332,8 @@ def external_summary(answer: pd.DataFrame, bootstrap: pd.DataFrame, sizing: pd.D
             b = boot.loc[row["name"]]
             extra = f"; seed-and-patient bootstrap [{_signed(b.bootstrap_low)}, {_signed(b.bootstrap_high)}]"
         parts.append(f"{row['name']} {_signed(row['mean'])} [{_signed(row['corrected_low'])}, "
-                     f"{_signed(row['corrected_high'])}] over {int(row['n_runs'])} seeds{extra}: **{primary_verdict(row)}**")
+                     f"{_signed(row['corrected_high'])}] over {int(row['n_runs'])} seeds{extra}: **{primary_verdict(row)}**"
+                     f"{_beyond_margin(row, 'seeds')}")
     verdicts = (f"mean per-image Dice over the 1,875 BUS-BRA images at the final epoch, strategy − CE, paired by seed "
                 f"(models trained on the 425 BUSI tumour images; 95 % interval over seeds and BUS-BRA patients; "
                 f"Holm-corrected tests against 0 and against ± {margin}): " + "; ".join(parts) + ".")
@@ -340,11 +343,17 @@ def external_summary(answer: pd.DataFrame, bootstrap: pd.DataFrame, sizing: pd.D
         need.append(f"{row['strategy']} " + ("none can" if at0 is None or pd.isna(at0) else f"{int(at0)} seeds")
                     + f" (seed sd {row['seed_sd']:.3f}, patient se {row['patient_se']:.3f})")
     seeds = int(answer.n_runs.min())
+    if final is None:
+        progress = (f"{seeds} of the {seeds_first} first seeds are in; then the final number is fixed from their sd "
+                    f"under a cap of {cap}. The campaign stops by budget, never by an interim verdict.")
+    else:
+        progress = (f"Fixed after the {seeds_first} first seeds from their sd (not their means), by the rule stated "
+                    f"before the first run (the most any comparison needs, at most {cap}): {final} seeds. "
+                    + (f"All {final} are in." if seeds >= final else
+                       f"{seeds} are in; the rest train as the budget allows, and the answer is re-read at each seed "
+                       "with the same rule, never stopped by an interim verdict."))
     sizing_text = (f"Seeds a ± {margin} answer needs at Holm's strictest level and 80 % power, if the true difference "
-                   f"were 0 and the measured sd held: " + "; ".join(need) + f". {seeds} of the {seeds_first} first seeds "
-                   "are in" + ("; the campaign continues, and stops by budget, never by an interim verdict."
-                               if seeds < seeds_first else "; the final number is fixed from their sd under a cap of "
-                               "16, never by an interim verdict."))
+                   f"were 0 and the measured sd held: " + "; ".join(need) + ". " + progress)
     scope = (f"The answer holds for models trained on these 425 BUSI images ({what}) applied to BUS-BRA's patients; "
              "it does not cover another training set, Odonnat & Pham's setting, or other hospitals.")
     return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))

@@ -20,8 +20,8 @@ import pytest
 from scipy import stats as st
 
 from bl_utils.answers import external
-from bl_utils.answers.external import (ENDPOINT, FAMILY, cases_by_rule, external_answer, paired_matrix,
-                                       seed_patient_bootstrap, seeds_needed, two_term_se)
+from bl_utils.answers.external import (ENDPOINT, FAMILY, SEEDS_CAP, cases_by_rule, external_answer, final_seeds,
+                                       paired_matrix, seed_patient_bootstrap, seeds_needed, sizing, two_term_se)
 
 sm = pytest.importorskip("statsmodels.api", reason="statsmodels is the variance oracle")
 multitest = pytest.importorskip("statsmodels.stats.multitest")
@@ -144,6 +144,7 @@ def test_external_answer_calls_a_big_shift_better_or_worse_and_no_shift_equivale
         assert abs(row["mean"] - shift) < 0.01
         assert row.seed_se == pytest.approx(seed_se) and row.patient_se == pytest.approx(np.sqrt(se ** 2 - seed_se ** 2))
         assert row.seed_sd == pytest.approx(d.mean(axis=1).std(ddof=1))
+        assert (row.runs_below_zero, row.runs_above_zero) == ((d.mean(axis=1) < 0).sum(), (d.mean(axis=1) > 0).sum())
         half = st.t.ppf(0.975, df) * se
         assert (row.corrected_low, row.corrected_high) == pytest.approx((mean - half, mean + half))
         assert row.p_diff == pytest.approx(min(1.0, 2 * st.t.sf(abs(mean) / se, df)))
@@ -315,3 +316,29 @@ def test_cases_by_rule_picks_the_median_ce_dice_image_per_scanner():
     # seed 0 alone: A's median is 0.5 (a3), not a0 (0.45)
     alone = cases_by_rule(pd.DataFrame([r for r in rows if r["seed"] == 0]))
     assert alone.stem.tolist() == ["a3", "b2"]
+
+
+# ------------------------------------------------------------------ the final number of seeds
+
+def _sizing_rows(needed, seeds=6):
+    return pd.DataFrame({"strategy": list(FAMILY)[:len(needed)], "seeds": seeds, "seed_sd": 0.02, "patient_se": 0.003,
+                         "seeds_needed": needed, "seeds_needed_at_observed": None, "cap": SEEDS_CAP})
+
+
+@pytest.mark.parametrize("needed, final", [((9, 13, 11), 13),      # the most any comparison needs
+                                           ((3, 4, 5), 6),          # never fewer than the first six
+                                           ((13, 23, 18), 16),      # at most the cap
+                                           ((9, None, 11), 16)])    # a comparison no number sizes: the cap
+def test_final_seeds_by_the_rule_stated_before_the_runs(needed, final):
+    assert final_seeds(_sizing_rows(needed)) == final
+
+
+def test_final_seeds_waits_for_the_first_six_and_reads_no_mean():
+    assert final_seeds(_sizing_rows((9, 13, 11), seeds=5)) is None
+    assert final_seeds(pd.DataFrame()) is None
+    table = long_table(seeds=6)
+    sized = sizing(external_answer(table))
+    shifted = long_table(seeds=6, shifts={name: 0.0 for name in SHIFTS})   # other means, same noise draws
+    assert final_seeds(sized) == final_seeds(sizing(external_answer(shifted)))
+    expected = min(max(6, *[seeds_needed(r.seed_sd, r.patient_se) or SEEDS_CAP for r in sized.itertuples()]), SEEDS_CAP)
+    assert final_seeds(sized) == expected

@@ -234,5 +234,23 @@ def test_external_summary_names_the_interval_the_bootstrap_and_the_seeds():
     first, second, scope = summary.parts
     assert first.startswith("**Another hospital (BUS-BRA)") and "seed-and-patient bootstrap [+0.090, +0.110]" in first
     assert "ce+bl none can (seed sd 0.010, patient se 0.004)" in second and "cap of 16" in second
+    fixed = words.external_summary(answer, boot, sizing, seeds_first=6, what="128²", final=14).parts[1]
+    assert "at most 16): 14 seeds" in fixed and "12 are in" in fixed
+    assert "All 12 are in" in words.external_summary(answer, boot, sizing, 6, "128²", final=12).parts[1]
     assert "425 BUSI images (128²)" in scope and summary.answer.endswith(scope)
     assert "no answer yet" in words.external_summary(pd.DataFrame(), boot, sizing, 6, "x").answer
+
+
+def test_external_summary_says_a_shown_drop_is_not_shown_beyond_the_margin():
+    """A worse verdict whose interval crosses −0.02: the seeds that point that way, and the clause."""
+    row = {"name": "rebalance", "mean": -0.041, "corrected_low": -0.067, "corrected_high": -0.016, "n_runs": 6,
+           "verdict": "worse", "margin": 0.02, "bound": 0.02, "runs_below_zero": 6, "runs_above_zero": 0,
+           "p_diff_holm": 0.01, "p_tost_holm": 0.9, "seeds": 6}
+    answer = pd.DataFrame([row])
+    sizing = pd.DataFrame({"strategy": ["rebalance"], "seeds": [6], "seed_sd": [0.02], "patient_se": [0.003],
+                           "seeds_needed": [13], "seeds_needed_at_observed": [None], "cap": [16]})
+    first = words.external_summary(answer, pd.DataFrame(), sizing, 6, "128²", final=13).parts[0]
+    assert "6 of 6 seeds point that way" in first
+    assert "not shown to exceed 0.02: its interval crosses −0.02" in first
+    inside = pd.DataFrame([{**row, "corrected_low": -0.06, "corrected_high": -0.03}])
+    assert "not shown to exceed" not in words.external_summary(inside, pd.DataFrame(), sizing, 6, "x").parts[0]

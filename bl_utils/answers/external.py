@@ -49,7 +49,7 @@ from ..schedules import BASELINE, BOUNDARY_STRATEGIES
 from ..stats import compare_estimates
 
 __all__ = ["ENDPOINT", "FAMILY", "SEEDS_FIRST", "SEEDS_CAP", "EXPLORATORY", "paired_matrix", "two_term_se",
-           "external_answer", "bootstrap_table", "sizing", "seed_patient_bootstrap", "seeds_needed",
+           "external_answer", "bootstrap_table", "sizing", "final_seeds", "seed_patient_bootstrap", "seeds_needed",
            "subgroup_differences", "secondary_differences", "domain_gap", "cases_by_rule"]
 
 #: The external endpoint, fixed before the first run.
@@ -118,8 +118,10 @@ def external_answer(table: pd.DataFrame, margin: float = ENDPOINT["margin"], alp
             continue
         mean, se, df, seed_se = two_term_se(d.to_numpy(), patients.to_numpy())
         named[name] = (mean, se, df, seed_se, len(d))
+        seed_means = d.mean(axis=1)
         extra[name] = {"seeds": len(d), "seed_se": seed_se, "patient_se": float(np.sqrt(max(se ** 2 - seed_se ** 2, 0.0))),
-                       "seed_sd": float(d.mean(axis=1).std(ddof=1))}
+                       "seed_sd": float(seed_means.std(ddof=1)), "runs_below_zero": int((seed_means < 0).sum()),
+                       "runs_above_zero": int((seed_means > 0).sum())}
     if not named:
         return pd.DataFrame()
     verdicts = compare_estimates(named, margin=margin, alpha=alpha, method="seeds and patients")
@@ -263,3 +265,15 @@ def domain_gap(in_domain: pd.DataFrame, external: pd.DataFrame) -> pd.DataFrame:
                      "BUS-BRA (the study's runs, 340 training images)": equal.mean() if len(equal) else float("nan"),
                      "runs": f"{len(busi)} / {len(bra)} / {len(equal)}"})
     return pd.DataFrame(rows)
+
+
+def final_seeds(sizing_table: pd.DataFrame) -> int | None:
+    """The final number of seeds, by the rule stated before the first run: once the
+    :data:`SEEDS_FIRST` first seeds are in, the most seeds any comparison of the family needs at a
+    true difference of 0 (``seeds_needed`` of :func:`sizing`: the sd only, never the means), at least
+    :data:`SEEDS_FIRST` and at most :data:`SEEDS_CAP` (a comparison that no number of seeds sizes
+    takes the cap). ``None`` before the first seeds are in (or with no comparison)."""
+    if sizing_table.empty or int(sizing_table["seeds"].min()) < SEEDS_FIRST:
+        return None
+    needed = [SEEDS_CAP if n is None or pd.isna(n) else int(n) for n in sizing_table["seeds_needed"]]
+    return int(min(max(SEEDS_FIRST, *needed), SEEDS_CAP))
