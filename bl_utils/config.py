@@ -30,8 +30,11 @@ full; ``TrainConfig()`` is the study's:
   tumour fraction < 10 % (425 on BUSI), no normal image; their weighted BCE (``regional="wbce"``),
   Φ_G in pixels of the 256² image (``phi_scale="pixel256"``), α = max(0, t/T − 0.05) for ce+ramp and
   rebalance and α = 1 for ce+bl, images /255 without standardisation, one random batch order kept
-  for every epoch, a random ungrouped 80/20 split drawn from the run's seed, 20 epochs, and the best
-  epoch chosen on their batch-pooled F1 (:func:`bl_utils.metrics.batch_pooled_f1`);
+  for every epoch, a random ungrouped 80/20 split drawn from the run's seed (the validation images
+  read in the draw's order, :func:`bl_utils.data.split.random_split`), 20 epochs, and the best epoch
+  chosen on their batch-pooled F1 (:func:`bl_utils.metrics.batch_pooled_f1`); their CE cell as written
+  (SGD, sigmoid BCE, the < 5 % rule, 30 epochs) is this protocol with ``optimizer="sgd"`` and those
+  settings (the ``odonnat_pham_ce_cell`` experiment);
 * ``study``: the same 425 tumour images, repeated 5-fold cross-validation (each seed its own
   partition, grouped by near-duplicates and stratified by class), 20 epochs with shuffled batches
   and a polynomial learning-rate decay to 0 (nnU-Net's), so that the final epoch is the model.
@@ -84,7 +87,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 RESULT_KEYS = ("image_size", "encoder", "encoder_weights", "epochs", "batch_size", "lr", "val_fraction",
                "split_seed", "max_tumour_fraction", "group_duplicates", "max_images", "alpha", "schedule",
                "ramp_end", "phi_scale", "phi_empty", "regional", "mask_noise", "include_normal", "folds",
-               "lr_schedule", "batch_order", "normalise", "best_metric")
+               "lr_schedule", "batch_order", "normalise", "best_metric", "optimizer")
 
 #: The settings in which the protocols differ, each protocol spelled out in full (``epochs=None``:
 #: the profile's). :class:`TrainConfig`'s defaults are the ``study`` protocol's.
@@ -114,6 +117,9 @@ RUN_FILES = {
                          "components, empty target / prediction",
     "predictions.npz": "thresholded validation predictions of both checkpoints, bit-packed "
                        "(np.unpackbits(..., axis=-1, count=W)), with stems and labels",
+    "val_counts.npz": "every epoch's true positives, false positives and false negatives per validation "
+                      "image (epochs × images × 3), with stems and dataset indices in validation order: "
+                      "Odonnat & Pham's batch-pooled F1 in any order of the images",
     "robustness.csv": "per corruption, level and validation image: the final model's metrics on "
                       "degraded images (bl_utils.noise.TEST_CORRUPTIONS)",
     "normal_images.csv": "(include_normal=False) per normal image never trained on and checkpoint: "
@@ -165,6 +171,7 @@ class TrainConfig:
     batch_order: str = "shuffle"        # "shuffle": a new order each epoch; "fixed": one order for all
     normalise: bool = True              # standardise with the training images' mean and sd (else /255)
     best_metric: str = "val_dice"       # the epoch kept as "best": "val_dice" or "val_f1_pooled"
+    optimizer: str = "adam"             # "adam", or "sgd": SGD with momentum 0.9 (their CE cell)
     amp: str = "auto"                   # "auto", "bf16", "fp16", "off" (see select_amp)
     device: str | None = None           # None: get_device()
     cache_dir: str | None = None        # data cache (default .cache/busi in the checkout)
@@ -186,7 +193,8 @@ class TrainConfig:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         for name, allowed in (("phi_scale", PHI_SCALES), ("phi_empty", ("zero", "diagonal")),
                               ("protocol", tuple(PROTOCOLS)), ("lr_schedule", ("constant", "poly")),
-                              ("batch_order", ("shuffle", "fixed")), ("best_metric", ("val_dice", "val_f1_pooled"))):
+                              ("batch_order", ("shuffle", "fixed")), ("best_metric", ("val_dice", "val_f1_pooled")),
+                              ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not 0 <= self.val_fraction < 1 or (self.val_fraction == 0 and self.folds is not None):
@@ -214,7 +222,7 @@ class TrainConfig:
             settings["fold"] = self.fold
         if self.protocol == "earlier":   # its runs were recorded before these settings existed
             settings = {k: v for k, v in settings.items() if k not in _ADDED_KEYS or v != _ADDED_KEYS[k]}
-        return settings
+        return {k: v for k, v in settings.items() if k not in _LATER_KEYS or v != _LATER_KEYS[k]}
 
 
 #: Settings added after the first runs were published, with the value those runs had: a run of
@@ -222,6 +230,12 @@ class TrainConfig:
 #: the published runs'; every other protocol records them all.
 _ADDED_KEYS = {"include_normal": True, "folds": None, "lr_schedule": "constant", "batch_order": "shuffle",
                "normalise": True, "best_metric": "val_dice"}
+#: Settings added after runs of every protocol were published, with the value all those runs had:
+#: recorded in a run's settings only when they differ from it.
+_LATER_KEYS = {"optimizer": "adam"}
+
+#: The optimisers: Adam (every protocol), or SGD with momentum 0.9 (Odonnat & Pham's CE cell).
+OPTIMIZERS = ("adam", "sgd")
 
 
 def resolve_profile(profile: str, device_type: str) -> str:

@@ -87,6 +87,11 @@ EXPERIMENTS: dict[str, Experiment] = {
                                protocol="odonnat-pham", seeds=ABLATION_SEEDS),
     "odonnat_pham_paper": Experiment("Odonnat & Pham's protocol at their profile (256², ResNet-34)", profile="paper",
                                      protocol="odonnat-pham", seeds=(0,)),
+    "odonnat_pham_ce_cell": Experiment("Their CE cell as written: sigmoid BCE, SGD with momentum 0.9, the < 5 % "
+                                       "selection, 30 epochs, CPU profile", strategies=("ce",),
+                                       protocol="odonnat-pham", seeds=ABLATION_SEEDS,
+                                       settings={"optimizer": "sgd", "regional": "bce", "max_tumour_fraction": 0.05,
+                                                 "epochs": 30}),
     "table1": Experiment("Table 1: the four strategies, CPU profile, 5 seeds", smoke_seeds=2),
     "paper": Experiment("Table 1 at Odonnat & Pham's profile (256², ResNet-34, 20 epochs)",
                         profile="paper", seeds=(0,)),

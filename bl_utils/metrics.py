@@ -64,7 +64,7 @@ from .distance import bounding_slices, check_mask, check_spacing, empty_value as
 
 __all__ = [
     "dice", "iou", "hd95", "assd", "surface_dice", "surface", "surface_distances", "count_components",
-    "evaluate_masks", "summarize", "batch_dice", "batch_pooled_f1",
+    "evaluate_masks", "summarize", "batch_dice", "batch_pooled_f1", "confusion_counts", "pooled_f1_from_counts",
 ]
 
 #: Columns of the table returned by :func:`evaluate_masks`, in order.
@@ -478,4 +478,38 @@ def batch_pooled_f1(pred_masks, true_masks, batch_size: int = 16) -> float:
         tp = int(np.count_nonzero(pb & tb))
         wrong = int(np.count_nonzero(pb ^ tb))  # FP + FN
         scores.append(2 * tp / (2 * tp + wrong) if tp or wrong else 0.0)
+    return float(np.mean(scores))
+
+
+def confusion_counts(pred_masks, true_masks) -> np.ndarray:
+    """Per image, the true positives, false positives and false negatives: ``int64 (N, 3)`` from
+    stacks ``(N, H, W)`` (numpy or torch, bool or 0/1) of the same shape. What a run stores of each
+    epoch's validation (``val_counts.npz``), so that :func:`pooled_f1_from_counts` can score the
+    epoch in any order of the images."""
+    p, t = _to_numpy(pred_masks, "pred_masks"), _to_numpy(true_masks, "true_masks")
+    if p.shape != t.shape or p.ndim < 2:
+        raise ValueError(f"expected two stacks of masks (N, H, W) of one shape, got {tuple(p.shape)} and "
+                         f"{tuple(t.shape)}.")
+    p, t = check_mask(p, "pred_masks").reshape(len(p), -1), check_mask(t, "true_masks").reshape(len(t), -1)
+    return np.stack([np.count_nonzero(p & t, axis=1), np.count_nonzero(p & ~t, axis=1),
+                     np.count_nonzero(~p & t, axis=1)], axis=1).astype(np.int64)
+
+
+def pooled_f1_from_counts(counts, order=None, batch_size: int = 16) -> float:
+    """:func:`batch_pooled_f1` from per-image counts ``(N, 3)`` (TP, FP, FN; :func:`confusion_counts`)
+    read in ``order`` (a permutation of ``range(N)``; default: as stored): consecutive batches of
+    ``batch_size`` pool their counts, each scores ``2 TP / (2 TP + FP + FN)`` (0 when all are 0), and
+    the batches count equally. Equal to :func:`batch_pooled_f1` on the masks in that order."""
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape[1] != 3 or len(counts) == 0:
+        raise ValueError(f"counts must be a non-empty (N, 3) array of TP, FP, FN, got shape {counts.shape}.")
+    if order is not None:
+        order = np.asarray(order)
+        if sorted(order.tolist()) != list(range(len(counts))):
+            raise ValueError(f"order must be a permutation of range({len(counts)}).")
+        counts = counts[order]
+    scores = []
+    for start in range(0, len(counts), int(batch_size)):
+        tp, fp, fn = counts[start:start + batch_size].sum(axis=0)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp or fp or fn else 0.0)
     return float(np.mean(scores))

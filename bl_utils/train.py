@@ -43,7 +43,7 @@ from . import model as bl_model
 from .config import TrainConfig, default_results_dir, run_folder
 from .evaluate import EXTERNAL_SCORING, autocast, evaluate_corruptions, evaluate_external, predict, predict_masks
 from .losses import StrategyLoss
-from .metrics import batch_dice, batch_pooled_f1, evaluate_masks, summarize
+from .metrics import batch_dice, batch_pooled_f1, confusion_counts, evaluate_masks, summarize
 from .model import build_model
 from .runs import RunResult, load_run
 from .runtime import atomic_write, display_path, get_device, run_metadata, seed_everything, write_json
@@ -74,7 +74,8 @@ class TrainingError(RuntimeError):
 
 
 def build_training(config: TrainConfig, device: torch.device, verbose: bool = True):
-    """The seeded model on ``device`` (channels_last on CPU/CUDA), its Adam optimizer, and the loss
+    """The seeded model on ``device`` (channels_last on CPU/CUDA), its optimizer (Adam, or SGD with
+    momentum 0.9 for ``optimizer="sgd"``), and the loss
     scaler (``None`` unless fp16 on CUDA). Returns ``(model, optimizer, scaler)``.
 
     ``config`` must be resolved (:meth:`TrainConfig.resolve`): its ``encoder_weights`` are loadable.
@@ -87,8 +88,10 @@ def build_training(config: TrainConfig, device: torch.device, verbose: bool = Tr
     model = model.to(device)
     if device.type in ("cpu", "cuda"):
         model = model.to(memory_format=torch.channels_last)
-    # fused: one kernel for all parameters (on the CPU, 4-5x faster than the default per-tensor loop)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
+    if config.optimizer == "sgd":   # their CE cell: optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
+    else:   # fused: one kernel for all parameters (on the CPU, 4-5x faster than the per-tensor loop)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" and device.type == "cuda" else None
     return model, optimizer, scaler
 
@@ -116,6 +119,7 @@ class TrainingState:
     history: list[dict[str, Any]] = field(default_factory=list)
     best: dict[str, Any] = field(default_factory=lambda: {"val_dice": -1.0, "epoch": None})
     start_epoch: int = 0
+    val_counts: list[np.ndarray] = field(default_factory=list)   # per epoch: int64 (N, 3) TP, FP, FN per image
 
 
 def _save_torch(obj, path: Path) -> None:
@@ -126,7 +130,8 @@ def _save_torch(obj, path: Path) -> None:
 def _checkpoint(folder: Path, state: TrainingState, epoch: int, identity: dict[str, Any]) -> None:
     _save_torch({"model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
                  "scaler": state.scaler.state_dict() if state.scaler is not None else None,
-                 "epoch": epoch, "history": state.history, "best": state.best, **identity},
+                 "epoch": epoch, "history": state.history, "best": state.best,
+                 "val_counts": torch.from_numpy(np.stack(state.val_counts)) if state.val_counts else None, **identity},
                 folder / "last.pt")
 
 
@@ -155,6 +160,8 @@ def _start(folder: Path, config: TrainConfig, identity: dict[str, Any], device: 
     if state.scaler is not None and saved["scaler"] is not None:
         state.scaler.load_state_dict(saved["scaler"])
     state.history, state.best, state.start_epoch = saved["history"], saved["best"], saved["epoch"] + 1
+    if saved.get("val_counts") is not None:
+        state.val_counts = list(saved["val_counts"].numpy())
     if verbose:
         print(f"{config.strategy}: resuming {display_path(folder)} after epoch {state.start_epoch}/{config.epochs}")
     return state
@@ -229,22 +236,25 @@ def train_one_epoch(state: TrainingState, objective: StrategyLoss, data: Trainin
     return (sums / len(data.train_images)).tolist() + [lr_sum]
 
 
-def validate(model: torch.nn.Module, data: TrainingData, config: TrainConfig) -> dict[str, float]:
+def validate(model: torch.nn.Module, data: TrainingData, config: TrainConfig
+             ) -> tuple[dict[str, float], np.ndarray | None]:
     """Validation scores after an epoch: Dice averaged over all images (an image without tumour
     scores 1 when predicted empty, else 0) and over tumour images, the empty predictions, and
     Odonnat & Pham's metric as their code computed it (:func:`bl_utils.metrics.batch_pooled_f1`,
-    batches of 16 in the validation order). Without validation images: NaN scores."""
+    batches of 16 in the validation order); and each image's TP, FP, FN (int64 ``(N, 3)``,
+    :func:`bl_utils.metrics.confusion_counts`), which score the epoch in any order later. Without
+    validation images: NaN scores and ``None``."""
     if len(data.val_images) == 0:
         return {"val_dice": float("nan"), "val_dice_tumour": float("nan"), "val_empty_predictions": 0,
-                "val_f1_pooled": float("nan")}
+                "val_f1_pooled": float("nan")}, None
     probs = predict(model, data.val_images, config.amp)
     dice = batch_dice(probs, data.val_masks, from_logits=False)
     tumour = data.val_masks.flatten(1).amax(1) > 0
+    predicted, truth = probs[:, 0].cpu().numpy() >= 0.5, data.val_masks[:, 0].cpu().numpy() > 0.5
     return {"val_dice": dice.mean().item(),
             "val_dice_tumour": dice[tumour].mean().item() if tumour.any() else float("nan"),
             "val_empty_predictions": int((probs.flatten(1).amax(1) < 0.5).sum()),
-            "val_f1_pooled": batch_pooled_f1(probs[:, 0].cpu().numpy() >= 0.5, data.val_masks[:, 0].cpu().numpy() > 0.5,
-                                             batch_size=16)}
+            "val_f1_pooled": batch_pooled_f1(predicted, truth, batch_size=16)}, confusion_counts(predicted, truth)
 
 
 def train(config: TrainConfig, out: str | os.PathLike | None = None, resume: bool = True,
@@ -285,11 +295,13 @@ def _train(config: TrainConfig, out, resume: bool, verbose: bool, data: Training
         started = time.perf_counter()
         loss, regional, boundary, lr_sum = train_one_epoch(state, objective, data, config, epoch, verbose)
         w_regional, w_boundary = strategy.weights(float(epoch))
+        scores, counts = validate(state.model, data, config)
         row = {"epoch": epoch + 1, "alpha": strategy.alpha(float(epoch)), "w_regional": w_regional,
                "w_boundary": w_boundary, "lr_sum": lr_sum, "train_loss": loss, "train_regional": regional,
-               "train_boundary": boundary, **validate(state.model, data, config),
-               "seconds": time.perf_counter() - started}
+               "train_boundary": boundary, **scores, "seconds": time.perf_counter() - started}
         state.history.append(row)
+        if counts is not None:
+            state.val_counts.append(counts)
         if not data.val_stems:   # no validation images: the final epoch is the only model
             state.best = {"epoch": epoch + 1, **{k: row[k] for k in ("val_dice", "val_dice_tumour", "val_f1_pooled")}}
         elif row[config.best_metric] > state.best.get(config.best_metric, -1.0):
@@ -359,6 +371,15 @@ def _validation_files(folder: Path, masks: dict[str, np.ndarray], truth: np.ndar
     return tables
 
 
+def _write_counts(folder: Path, counts: list[np.ndarray], data: TrainingData) -> None:
+    """``val_counts.npz``: every epoch's per-image TP, FP, FN (``counts`` int32 ``(epochs, N, 3)``),
+    the images' ``stems`` and dataset ``index`` in validation order."""
+    index = data.val_index if data.val_index is not None else np.arange(len(data.val_stems))
+    with atomic_write(folder / "val_counts.npz", "wb") as handle:
+        np.savez_compressed(handle, counts=np.stack(counts).astype(np.int32), stems=np.array(data.val_stems),
+                            index=np.asarray(index, dtype=np.int64), columns=np.array(["tp", "fp", "fn"]))
+
+
 def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: TrainingState,
             data: TrainingData, evaluate_noise: bool) -> RunResult:
     """Score the final and the best epoch image by image, evaluate the final model on degraded
@@ -385,6 +406,7 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
     _write_csv(history, folder / "metrics.csv", float_format=None)
     if validated:   # else the final model is the only one
         tables = _validation_files(folder, masks, truth, data)
+        _write_counts(folder, state.val_counts, data)
         best = _summary(tables["best"], state.best["epoch"], state.best["val_dice"])
         final = _summary(tables["final"], len(history), history.val_dice.iloc[-1])
         for summary, row in ((best, history.iloc[state.best["epoch"] - 1]), (final, history.iloc[-1])):
@@ -400,7 +422,8 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
     metadata.update(protocol=config.protocol, amp=config.amp, threads=torch.get_num_threads(), code_version=CODE_VERSION,
                     train_seconds=float(history.seconds.sum()), data=data.source, data_id=data.data_id,
                     n_images=data.n_images, best=best, final=final, train_stems=data.train_stems,
-                    val_stems=data.val_stems, complete=True)
+                    val_stems=data.val_stems, complete=True,
+                    val_order="drawn" if config.protocol == "odonnat-pham" else "sorted")
     if external is not None:   # the external data named by its content, and its summary
         final.update(external_dice=float(external.dice.mean()), external_nsd=float(external.nsd.mean()))
         metadata.update(external_fingerprint=data.external_fingerprint, external_images=len(external),

@@ -47,7 +47,8 @@ class TrainingData:
     or the ``external`` protocol): another hospital's images (BUS-BRA), standardised like the
     others ``(K, 1, H, W)``, their bool masks ``(K, H, W)`` at the run's size, their table (``stem``,
     ``label``, ``patient``, ``scanner``, ``birads``, ``tumour_fraction`` at 256²) and content fingerprint.
-    Without a validation split (``val_fraction=0``) the ``val_*`` tensors hold no image.
+    Without a validation split (``val_fraction=0``) the ``val_*`` tensors hold no image. ``val_index``:
+    the validation images' indices in the dataset (after the selection rule), in validation order.
     """
 
     train_images: torch.Tensor
@@ -73,6 +74,7 @@ class TrainingData:
     external_masks: np.ndarray | None = None
     external_meta: pd.DataFrame | None = None
     external_fingerprint: str | None = None
+    val_index: np.ndarray | None = None
 
     @property
     def data_id(self) -> str:
@@ -201,7 +203,7 @@ def prepare_data(config: TrainConfig, device: torch.device, verbose: bool = True
         val_labels=list(meta.label.iloc[split.val]), source=source.description, kind=source.kind,
         fingerprint=fingerprint, n_images=len(dataset), data_fingerprint=whole, normal_images=normal,
         normal_stems=normal_stems, external_images=external[0], external_masks=external[1],
-        external_meta=external[2], external_fingerprint=external[3])
+        external_meta=external[2], external_fingerprint=external[3], val_index=np.asarray(split.val, dtype=np.int64))
 
 
 def phi_scale_table(phis: np.ndarray, image_size: int) -> pd.DataFrame:

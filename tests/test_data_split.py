@@ -233,6 +233,10 @@ def test_random_split_is_their_draw(seed):
     split = random_split(dataset_df.reset_index(drop=True), seed=seed)
     np.testing.assert_array_equal(dataset_df.index[split.train], np.sort(train_idx))
     assert set(dataset_df.index[split.val]) == set(val_idx)
+    # the validation images in the draw's order: the rest of the permutation choice() took its images from
+    drawn = np.random.RandomState(seed).permutation(len(dataset_df))
+    np.testing.assert_array_equal(split.val, drawn[len(train_idx):])
+    assert not np.all(np.diff(split.val) > 0)                         # not sorted
     assert len(split.train) == int(0.8 * len(dataset_df)) and not split.grouped and not split.stratified
 
 

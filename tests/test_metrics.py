@@ -466,6 +466,30 @@ def test_batch_pooled_f1_hand_worked_and_torchmetrics_zero_division():
     assert metrics.batch_pooled_f1(pred, true, batch_size=3) == pytest.approx(8 / 9)
 
 
+@pytest.mark.parametrize("n,batch_size,empty_batch", [(37, 16, None), (85, 16, None), (40, 16, 1), (10, 3, 0)])
+def test_pooled_f1_from_counts_in_any_order_is_their_loop_on_the_reordered_masks(n, batch_size, empty_batch):
+    """Oracle: their torchmetrics loop (tests/odonnat_pham_port.py) on the masks read in that order."""
+    port = pytest.importorskip("odonnat_pham_port")
+    pred, true = _f1_masks(n, seed=n, empty_batch=empty_batch, batch_size=batch_size)
+    counts = metrics.confusion_counts(pred, true)
+    assert counts.shape == (n, 3) and counts.dtype == np.int64
+    np.testing.assert_array_equal(counts[:, 0], (pred & true).sum(axis=(1, 2)))
+    np.testing.assert_array_equal(counts[:, 1] + counts[:, 2], (pred ^ true).sum(axis=(1, 2)))
+    for order in (None, np.random.default_rng(n).permutation(n), np.arange(n)[::-1]):
+        p, t = (pred, true) if order is None else (pred[order], true[order])
+        theirs = float(port.validation_f1(_their_batches(p, t, batch_size)))
+        assert metrics.pooled_f1_from_counts(counts, order, batch_size) == pytest.approx(theirs, rel=1e-6)
+
+
+def test_pooled_f1_from_counts_errors():
+    with pytest.raises(ValueError, match="permutation"):
+        metrics.pooled_f1_from_counts(np.ones((4, 3), int), [0, 1, 1, 2])
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        metrics.pooled_f1_from_counts(np.ones((4, 2), int))
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.confusion_counts(np.zeros((2, 3, 3), bool), np.zeros((2, 3, 4), bool))
+
+
 def test_batch_pooled_f1_errors():
     m = np.zeros((4, 3, 3), bool)
     with pytest.raises(ValueError, match="same shape"):

@@ -34,7 +34,7 @@ from bl_utils import training_data
 from bl_utils.config import TrainConfig
 from bl_utils.evaluate import predict
 from bl_utils.losses import StrategyLoss
-from bl_utils.metrics import batch_dice
+from bl_utils.metrics import batch_dice, confusion_counts, pooled_f1_from_counts
 from bl_utils.train import TrainingError
 from helpers import TINY, cli_args, tiny_config
 
@@ -61,7 +61,7 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
     folder = reference.folder
     assert folder.name == "seed0" and folder.parent.name == "rebalance"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "best.pt", "metrics.csv", "predictions.npz", "robustness.csv", "run.json", "val_per_image.csv"]
+        "best.pt", "metrics.csv", "predictions.npz", "robustness.csv", "run.json", "val_counts.npz", "val_per_image.csv"]
     optional = {"normal_images.csv", "external_images.csv", "external_predictions.npz"}   # include_normal, external
     assert set(bl_config.RUN_FILES) - optional <= {p.name for p in folder.iterdir()}
 
@@ -77,7 +77,7 @@ def test_run_writes_metrics_checkpoints_and_run_json(reference, tiny_data):
                 "data", "train_stems", "val_stems", "code_version", "amp", "threads", "train_seconds"):
         assert key in meta, key
     settings = meta["settings"]
-    assert set(bl_config.RESULT_KEYS) - set(bl_config._ADDED_KEYS) <= set(settings)   # earlier protocol
+    assert set(bl_config.RESULT_KEYS) - set(bl_config._ADDED_KEYS) - set(bl_config._LATER_KEYS) <= set(settings)   # earlier protocol
     assert settings["seed"] == 0 and settings["epochs"] == 2 and settings["image_size"] == 32
     assert settings["encoder_weights"] is None and settings["profile"] == "quick"
     assert settings["phi_empty"] == "zero" and settings["split_seed"] == 0
@@ -207,6 +207,8 @@ def test_kill_9_then_rerun_ends_like_an_uninterrupted_run(reference, tiny_data, 
                                   pd.read_csv(reference.folder / "val_per_image.csv"))
     pd.testing.assert_frame_equal(pd.read_csv(folder / "robustness.csv"),
                                   pd.read_csv(reference.folder / "robustness.csv"))
+    with np.load(folder / "val_counts.npz") as a, np.load(reference.folder / "val_counts.npz") as b:   # every epoch's
+        assert a["counts"].shape[0] == 2 and all(np.array_equal(a[k], b[k]) for k in b.files)
 
 
 def test_changing_a_setting_makes_a_new_run_and_leaves_the_old_one(reference, tiny_data, cache_dir,
@@ -327,9 +329,24 @@ def test_odonnat_pham_protocol_trains_on_tumour_images_and_tests_on_the_normal_o
     assert (history.w_regional + history.w_boundary).tolist() == pytest.approx([1, 1, 1])
     # the best epoch is the one with the best batch-pooled F1, their metric
     assert meta["best"]["epoch"] == int(history.val_f1_pooled.idxmax()) + 1
-    # their split: a random ungrouped draw from the run's seed, N - int(0.8 N) validation images
+    # their split: a random ungrouped draw from the run's seed, N - int(0.8 N) validation images,
+    # validated in the draw's order, which the run records
     n = len(stems)
-    assert len(meta["val_stems"]) == n - int(0.8 * n)
+    assert len(meta["val_stems"]) == n - int(0.8 * n) and meta["val_order"] == "drawn"
+    with np.load(result.folder / "val_counts.npz") as saved:
+        counts, index = saved["counts"], saved["index"]
+        assert list(saved["stems"]) == meta["val_stems"] and counts.shape == (3, len(meta["val_stems"]), 3)
+    data = training_data.prepare_data(config.resolve(torch.device("cpu")), torch.device("cpu"), verbose=False)
+    np.testing.assert_array_equal(index, data.val_index)
+    # each epoch's stored counts give the F1 the run computed from its masks, in the run's order
+    for epoch in range(3):
+        assert pooled_f1_from_counts(counts[epoch]) == pytest.approx(history.val_f1_pooled.iloc[epoch], abs=1e-12)
+    # the final epoch's counts are those of the final predictions
+    with np.load(result.folder / "predictions.npz") as saved:
+        width = int(saved["width"])
+        final = np.unpackbits(saved["final"], axis=-1, count=width).astype(bool)
+        truth = np.unpackbits(saved["truth"], axis=-1, count=width).astype(bool)
+    np.testing.assert_array_equal(counts[-1], confusion_counts(final, truth))
 
 
 def test_study_protocol_is_a_cross_validation_fold_with_a_decaying_rate(tiny_data, cache_dir, tmp_path):
@@ -544,3 +561,18 @@ def test_the_external_protocol_trains_on_every_image_and_scores_busbra(tiny_data
     assert history.val_dice.isna().all() and len(history) == 1
     assert len(pd.read_csv(result.folder / "external_images.csv")) == len(EXTERNAL_ROWS)
     assert meta["external_images"] == len(EXTERNAL_ROWS) and np.isfinite(meta["final"]["external_dice"])
+
+
+def test_their_ce_cell_optimiser_is_sgd_with_momentum_and_named_in_the_run(tiny_data, cache_dir):
+    """optimizer="sgd": their CE cell's optim.SGD(lr=LR, momentum=0.9); the setting names the run only
+    where it differs from Adam, which every run published before it used (their settings unchanged)."""
+    config = tiny_config(tiny_data, cache_dir, optimizer="sgd").resolve(torch.device("cpu"))
+    _, optimizer, _ = bl_train.build_training(config, torch.device("cpu"), verbose=False)
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["lr"] == config.lr
+    assert config.result_settings()["optimizer"] == "sgd" and "+optimizer=sgd" in bl_config.variant_name(config)
+    adam = tiny_config(tiny_data, cache_dir).resolve(torch.device("cpu"))
+    assert isinstance(bl_train.build_training(adam, torch.device("cpu"), verbose=False)[1], torch.optim.Adam)
+    assert "optimizer" not in adam.result_settings() and "optimizer" not in bl_config.variant_name(adam)
+    with pytest.raises(ValueError, match="optimizer"):
+        tiny_config(tiny_data, cache_dir, optimizer="rmsprop").resolve(torch.device("cpu"))

@@ -35,7 +35,8 @@ PINNED_FOLDS = {"20a09509fc96a9cd": {
 
 @dataclass
 class Split:
-    """A train/validation split: sorted index arrays into the dataset, and how it was made."""
+    """A train/validation split: index arrays into the dataset (sorted, except the validation images of
+    :func:`random_split`, in the order drawn), and how it was made."""
 
     train: np.ndarray
     val: np.ndarray
@@ -245,9 +246,16 @@ def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
     makes after ``np.random.seed(seed)``. Neither stratified nor grouped: duplicates leak (see
     :func:`split_train_val`'s warning). For BUSI's 425 images it has the size of
     ``split_train_val(..., groups=False, stratify=False)`` (340 / 85), but another draw, and in
-    general ``N − int(0.8 N)`` validation images, not ``round(0.2 N)``. Indices are sorted; their
-    loaders (no shuffle) used the draw order for training and ``set`` order for validation.
-    ``data``: a :class:`~bl_utils.data.dataset.UltrasoundDataset` or its ``meta`` DataFrame.
+    general ``N − int(0.8 N)`` validation images, not ``round(0.2 N)``.
+
+    Order. The training indices are sorted (the batch order is drawn apart, ``batch_order="fixed"``).
+    The validation indices come in the draw's own order: legacy ``choice(N, n, replace=False)`` is
+    ``permutation(N)[:n]``, and the validation images are ``permutation(N)[n:]``. Their loader (no
+    shuffle) read the validation images in ``set`` order of their table's index labels, which follow
+    their ``glob`` listing, so in an order unrelated to the class; their metric
+    (:func:`bl_utils.metrics.batch_pooled_f1`) depends on it. The runs published before this rule
+    read them sorted by index (benign, then malignant): ``run.json``'s ``val_stems`` record each
+    run's order. ``data``: a :class:`~bl_utils.data.dataset.UltrasoundDataset` or its ``meta`` DataFrame.
     """
     meta = data.meta if isinstance(data, UltrasoundDataset) else data
     if not isinstance(meta, pd.DataFrame):
@@ -255,8 +263,9 @@ def random_split(data, seed: int = 0, train_fraction: float = 0.8) -> Split:
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     n = len(meta)
-    train = np.sort(np.random.RandomState(seed).choice(n, size=int(train_fraction * n), replace=False))
-    val = np.setdiff1d(np.arange(n), train)
+    drawn = np.random.RandomState(seed).permutation(n)     # choice(n, size, replace=False) is drawn[:size]
+    size = int(train_fraction * n)
+    train, val = np.sort(drawn[:size]), drawn[size:]
     stems = meta.stem.to_numpy().astype(str) if "stem" in meta else np.arange(n).astype(str)
     return Split(train.astype(np.int64), val.astype(np.int64), int(seed), round(1 - train_fraction, 12),
                  stems[train].tolist(), stems[val].tolist(), stratified=False, grouped=False)
