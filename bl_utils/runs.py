@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["RunResult", "load_run", "machine_of", "run_keys", "machines_table", "runs_frame", "hd95_penalty",
+           "validation_counts", "validation_order",
            "per_image", "load_predictions", "robustness", "normal_fp_rate", "external_images",
            "external_predictions", "validation_images", "case_predictions"]
 
@@ -103,6 +104,25 @@ def load_predictions(folder: str | os.PathLike) -> dict[str, Any]:
         out = {key: np.unpackbits(npz[key], axis=-1, count=width).astype(bool) for key in ("best", "final", "truth")}
         out.update(stems=[str(s) for s in npz["stems"]], labels=[str(s) for s in npz["labels"]])
     return out
+
+
+def validation_counts(result: RunResult) -> dict[str, Any] | None:
+    """A run's ``val_counts.npz``: ``counts`` int ``(epochs, N, 3)`` (each epoch's TP, FP, FN per
+    validation image), the images' dataset ``index`` ``(N,)`` and ``stems``, in the order the run
+    validated them; ``None`` for a run published before runs stored them."""
+    path = Path(result.folder) / "val_counts.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as npz:
+        return {"counts": npz["counts"].astype(np.int64), "index": npz["index"].astype(np.int64),
+                "stems": [str(s) for s in npz["stems"]]}
+
+
+def validation_order(result: RunResult) -> str:
+    """The order a run read its validation images in: ``"drawn"`` (Odonnat & Pham's split, the order
+    of its random draw) or ``"sorted"`` (by dataset index: benign, then malignant; every run
+    published before the draw's order, which records none)."""
+    return str(result.metadata.get("val_order", "sorted"))
 
 
 def runs_frame(results: Sequence[RunResult]) -> pd.DataFrame:

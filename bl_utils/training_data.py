@@ -151,7 +151,8 @@ def _normal_images(config: TrainConfig, source) -> tuple[np.ndarray, list[str]]:
 
 def _external(config: TrainConfig, size: tuple[int, int], mean: float, std: float, device: torch.device):
     """``(images (K, 1, H, W) standardised on device, masks bool (K, H, W), table, fingerprint)`` of
-    the external data, or four ``None`` without it. Raises :class:`~bl_utils.data.dataset.DataError`
+    the external data (``max_images`` of them, a fixed random sample, where ``max_images`` is set:
+    the notebooks' smoke test), or four ``None`` without it. Raises :class:`~bl_utils.data.dataset.DataError`
     when the ``external`` protocol finds no BUS-BRA (the message says where to get it)."""
     from .data import busbra
 
@@ -161,6 +162,8 @@ def _external(config: TrainConfig, size: tuple[int, int], mean: float, std: floa
             raise DataError(f"The external protocol needs BUS-BRA and none was found. {busbra.BUSBRA_HINT}")
         return None, None, None, None
     dataset = busbra.load_busbra(folder, image_size=bl_data.PAPER_SIZE, cache_dir=config.cache_dir, progress=False)
+    if config.max_images is not None and config.max_images < len(dataset):   # the smoke test: a sample, not 1,875
+        dataset = dataset.subset(np.sort(np.random.default_rng(0).permutation(len(dataset))[:config.max_images]))
     images = torch.from_numpy(bl_data.resize_images(dataset.images, size)).float().div_(255.0).unsqueeze(1)
     table = dataset.meta[["stem", "label", "patient", "scanner", "birads", "tumour_fraction"]].reset_index(drop=True)
     return (((images - mean) / std).to(device), bl_data.resize_masks(dataset.masks, size), table,

@@ -249,17 +249,35 @@ def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
     return f"{what} (exploratory, strategy − CE, corrected 95 % interval): " + ("; ".join(parts) or "no runs yet") + "."
 
 
+def _their_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of :func:`bl_utils.answers.odonnat_pham.differences_from_ce` in their metric to read
+    first: in their order where the runs have it, else sorted by class; and that order's name."""
+    from .answers.odonnat_pham import ORDERS
+
+    for order in ("theirs", "sorted"):
+        rows = table[table.measure == f"their metric, best epoch, {ORDERS[order]}"] if not table.empty else table
+        if not rows.empty:
+            return rows, order
+    return (table.iloc[0:0] if not table.empty else table), "theirs"
+
+
 def their_noise_sentence(table: pd.DataFrame) -> str:
     """What :func:`bl_utils.answers.odonnat_pham.differences_from_ce` says of their Table 1: each strategy −
     CE in their metric over the seeds of their protocol (corrected 95 % interval), against their
-    Table 1's differences (one run each). Whether one run per strategy can order the strategies is
-    read from the narrowest interval's half-width: if their largest difference is smaller, it cannot.
-    A sentence without a title: the notebook and the README put their own before it."""
-    rows = table[table.measure == "their metric, best epoch"] if not table.empty else table
+    Table 1's differences (one run each), read in their order (the split's draw) where the runs have
+    it, with the class-sorted order as a sensitivity line. Whether one run per strategy can order the
+    strategies is read from the narrowest interval's half-width: if their largest difference is
+    smaller, it cannot. A sentence without a title: the notebook and the README put their own before it."""
+    from .answers.odonnat_pham import ORDERS
+
+    rows, order = _their_rows(table)
     if rows.empty or rows.corrected_low.isna().all():
         return "intervals need each strategy and CE on at least two seeds; not yet run."
-    parts = [f"{row.strategy} {_signed(row['mean'])} [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]"
-             f" over {int(row.n_runs)} seeds" for _, row in rows.iterrows()]
+
+    def listed(frame: pd.DataFrame) -> str:
+        return "; ".join(f"{row.strategy} {_signed(row['mean'])} [{_signed(row.corrected_low)}, "
+                         f"{_signed(row.corrected_high)}] over {int(row.n_runs)} seeds" for _, row in frame.iterrows())
+
     theirs = " / ".join(_signed(v) for v in rows["Odonnat & Pham"])
     half = float(((rows.corrected_high - rows.corrected_low) / 2).min())
     largest = float(rows["Odonnat & Pham"].abs().max())
@@ -268,12 +286,21 @@ def their_noise_sentence(table: pd.DataFrame) -> str:
                if largest < half else
                f"their largest difference ({largest:.3f}) exceeds the narrowest half-width here (± {half:.3f}), so "
                "that difference is larger than this protocol's seed-to-seed noise")
-    return (f"each strategy − CE in their metric (best epoch, paired by seed, corrected 95 % "
-            f"interval): {'; '.join(parts)}. Their Table 1's differences, one run each: {theirs}. At this profile "
-            f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain). These runs "
-            "read the validation images sorted by class, not in their random order; their metric pools pixels "
-            "within each batch, so the order moves it (sd ≈ 0.02): the numbers are a sorted-order reading until the "
-            "runs are re-scored in their order.")
+    where = ("validation images in the order their split draws them, as their unshuffled loader read them"
+             if order == "theirs" else "validation images sorted by class")
+    text = (f"each strategy − CE in their metric (best epoch, {where}; paired by seed, corrected 95 % "
+            f"interval): {listed(rows)}. Their Table 1's differences, one run each: {theirs}. At this profile "
+            f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain).")
+    if order == "theirs":
+        sorted_rows = table[table.measure == f"their metric, best epoch, {ORDERS['sorted']}"]
+        if not sorted_rows.empty:
+            text += (" Read sorted by class instead (the order of the runs published before; their metric pools "
+                     f"pixels within each batch of 16, so the order moves it): {listed(sorted_rows)}.")
+    else:
+        text += (" These runs read the validation images sorted by class, not in their random order; their metric "
+                 "pools pixels within each batch, so the order moves it (sd ≈ 0.02): the numbers are a sorted-order "
+                 "reading until the runs are re-scored in their order.")
+    return text
 
 
 def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
@@ -388,9 +415,10 @@ def bottom_line(where: str, answer: pd.DataFrame) -> str:
 
 
 def their_cells(differences: pd.DataFrame) -> dict[str, str]:
-    """One cell per strategy of :func:`bl_utils.answers.odonnat_pham.differences_from_ce` in their metric:
-    ``"-0.007 [-0.024, +0.011]"`` (corrected interval, no verdict: their protocol states no margin)."""
-    rows = differences[differences.measure == "their metric, best epoch"] if not differences.empty else differences
+    """One cell per strategy of :func:`bl_utils.answers.odonnat_pham.differences_from_ce` in their metric
+    (in their order where the runs have it, else sorted by class): ``"-0.007 [-0.024, +0.011]"``
+    (corrected interval, no verdict: their protocol states no margin)."""
+    rows, _ = _their_rows(differences)
     cells = {row.strategy: f"{_signed(row['mean'])}" + ("" if pd.isna(row.corrected_low) else
                                                         f" [{_signed(row.corrected_low)}, {_signed(row.corrected_high)}]")
              for _, row in rows.iterrows()}

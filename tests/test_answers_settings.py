@@ -42,3 +42,45 @@ def test_arm_table_pairs_each_arm_with_its_base_and_with_ce_inside_blocks(tmp_pa
     assert row["− base, 95 % CI"] == pytest.approx((d.mean() - half, d.mean() + half))
     assert row["effective w_B"] == pytest.approx(0.8) and row["L_B share, first epoch"] == 0.0
     assert settings.arm_table(study, {label: []}).empty
+
+
+
+def _two_arms(tmp_path):
+    study, arms = [], {"α_px = 1 (the papers')": [], "Kervadec et al.'s schedule": []}
+    for seed, fold in ((2, 0), (2, 1), (3, 0)):
+        base = np.array([0.5, 0.6, 0.7]) + 0.01 * seed
+        study.append(write_study_run(tmp_path / "study", "ce", seed, fold, base))
+        study.append(write_study_run(tmp_path / "study", "ce+bl", seed, fold, base + 0.02))
+        study.append(write_study_run(tmp_path / "study", "rebalance", seed, fold, base - 0.01))
+        for label, (strategy, gain) in zip(arms, (("ce+bl", -0.03 * (fold + 1)), ("rebalance", 0.01 * fold))):
+            run = write_study_run(tmp_path / label, strategy, seed, fold, base + gain, weight=0.5)
+            run.history = HISTORY
+            arms[label].append(run)
+    return study, arms
+
+
+def test_arm_differences_are_the_runs_behind_the_table(tmp_path):
+    study, arms = _two_arms(tmp_path)
+    long = settings.arm_differences(study, arms)
+    assert len(long) == 2 * 2 * 3 and set(long.against) == {"base", "CE"}
+    papers = long[(long.arm == "α_px = 1 (the papers')") & (long.against == "base")].sort_values(["seed", "fold"])
+    np.testing.assert_allclose(papers.difference, [-0.05, -0.08, -0.05])      # gain − ce+bl's +0.02, by hand
+    kervadec = long[(long.arm == "Kervadec et al.'s schedule") & (long.against == "CE")].sort_values(["seed", "fold"])
+    np.testing.assert_allclose(kervadec.difference, [0.0, 0.01, 0.0])
+    table = settings.arm_table(study, arms).set_index("arm")
+    for arm, group in long.groupby(["arm", "against"]):
+        column = "− base" if arm[1] == "base" else "− CE"
+        assert table.loc[arm[0], column] == pytest.approx(group.difference.mean())
+    assert settings.arm_differences(study, {"α_px = 0.1": []}).empty
+
+
+def test_answer_table_writes_each_difference_with_its_interval(tmp_path):
+    study, arms = _two_arms(tmp_path)
+    table = settings.arm_table(study, arms)
+    shown = settings.answer_table(table).set_index("setting")
+    row = table.set_index("arm").loc["α_px = 1 (the papers')"]
+    low, high = row["− base, 95 % CI"]
+    assert shown.loc["α_px = 1 (the papers')", "Dice − its base [95 % CI]"] == \
+        f"{row['− base']:+.3f} [{low:+.3f}, {high:+.3f}]"
+    assert shown.loc["Kervadec et al.'s schedule", "against"] == "rebalance"
+    assert shown.loc["Kervadec et al.'s schedule", "L_B share of the loss, first → last epoch"] == "0% → 50%"

@@ -576,3 +576,16 @@ def test_their_ce_cell_optimiser_is_sgd_with_momentum_and_named_in_the_run(tiny_
     assert "optimizer" not in adam.result_settings() and "optimizer" not in bl_config.variant_name(adam)
     with pytest.raises(ValueError, match="optimizer"):
         tiny_config(tiny_data, cache_dir, optimizer="rmsprop").resolve(torch.device("cpu"))
+
+
+def test_the_smoke_test_scores_a_fixed_sample_of_the_external_images(tmp_path, tiny_data, cache_dir):
+    """``max_images`` (the notebooks' tiny profile) caps the external images too: a fixed random sample, in
+    the CSV's order, so that a smoke run does not score all 1,875 BUS-BRA images; without it, all."""
+    folder = write_tiny_busbra(tmp_path / "busbra")
+    cpu = torch.device("cpu")
+    tables = [training_data._external(tiny_config(tiny_data, cache_dir, external=str(folder), max_images=cap)
+                                      .resolve(cpu), (32, 32), 0.5, 0.2, cpu)[2] for cap in (3, 3, None)]
+    order = [r[0] for r in EXTERNAL_ROWS]
+    assert len(tables[0]) == 3 and tables[0].stem.tolist() == tables[1].stem.tolist()
+    assert tables[0].stem.tolist() == [s for s in order if s in set(tables[0].stem)]
+    assert tables[2].stem.tolist() == order

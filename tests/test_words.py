@@ -147,8 +147,8 @@ def test_an_equivalence_lost_only_to_holms_correction_is_said_so():
     assert words.primary_verdict({**row, "bound": 0.031}) == "inconclusive at ± 0.031"
 
 
-def _their_differences(low, high, theirs):
-    return pd.DataFrame({"measure": "their metric, best epoch", "strategy": ["ce+bl", "rebalance"],
+def _their_differences(low, high, theirs, order="sorted by class"):
+    return pd.DataFrame({"measure": f"their metric, best epoch, {order}", "strategy": ["ce+bl", "rebalance"],
                          "Odonnat & Pham": theirs, "n_runs": 3, "mean": [(l + h) / 2 for l, h in zip(low, high)],
                          "corrected_low": low, "corrected_high": high})
 
@@ -160,6 +160,19 @@ def test_their_noise_sentence_reads_the_narrowest_interval_against_their_largest
     assert "exceeds" in narrow and "± 0.001" in narrow and "cannot order" not in narrow
     empty = _their_differences([float("nan")] * 2, [float("nan")] * 2, [0.0, 0.003])
     assert "not yet run" in words.their_noise_sentence(empty) and "not yet run" in words.their_noise_sentence(pd.DataFrame())
+    assert "sorted-order reading until" in wide
+
+
+def test_their_order_is_read_first_and_the_sorted_order_beside_it():
+    theirs = _their_differences([-0.03, -0.02], [0.03, 0.04], [0.000, 0.003], order="their order (the split's draw)")
+    both = pd.concat([theirs, _their_differences([-0.01, -0.05], [0.01, 0.01], [0.000, 0.003])], ignore_index=True)
+    said = words.their_noise_sentence(both)
+    first, sensitivity = said.split("Read sorted by class instead")
+    assert "the order their split draws them" in first and "ce+bl +0.000 [-0.030, +0.030]" in first
+    assert "ce+bl +0.000 [-0.010, +0.010]" in sensitivity and "sorted-order reading until" not in said
+    assert words.their_cells(both)["rebalance"] == "+0.010 [-0.020, +0.040]"
+    assert words.their_cells(_their_differences([-0.01, -0.05], [0.01, 0.01], [0.0, 0.003]))["rebalance"] == \
+        "-0.020 [-0.050, +0.010]"
 
 
 #: Verdict words the report once wrote from uncorrected or unpaired comparisons; none may be published now.

@@ -18,12 +18,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 from .. import stats
-from ..runs import RunResult, normal_fp_rate, per_image, run_keys
+from ..metrics import pooled_f1_from_counts
+from ..runs import RunResult, normal_fp_rate, per_image, run_keys, validation_counts, validation_order
 from ..schedules import BASELINE, STRATEGIES
 from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences
 
-__all__ = ["ODONNAT_PHAM_TABLE1", "mean_interval", "table_as_they_ran_it", "for_reading", "measured_differences",
-           "differences_from_ce"]
+__all__ = ["ODONNAT_PHAM_TABLE1", "ORDERS", "their_metric", "mean_interval", "table_as_they_ran_it", "for_reading",
+           "measured_differences", "differences_from_ce", "ce_cell_table"]
 
 #: Odonnat & Pham's Table 1: their metric (F1 pooled within each validation batch of 16, averaged over
 #: batches: :func:`bl_utils.metrics.batch_pooled_f1`) at its best epoch, one run per strategy (ImageNet ResNet-34, 256²,
@@ -32,10 +33,41 @@ __all__ = ["ODONNAT_PHAM_TABLE1", "mean_interval", "table_as_they_ran_it", "for_
 ODONNAT_PHAM_TABLE1 = {"ce": 0.798, "ce+bl": 0.798, "ce+ramp": 0.796, "rebalance": 0.801}
 
 
+#: The orders their metric is read in: their split's (the primary reading) and sorted by class (a sensitivity
+#: line: the order of the runs published before the draw's order was kept).
+ORDERS = {"theirs": "their order (the split's draw)", "sorted": "sorted by class"}
+
+
+def their_metric(result: RunResult, order: str = "theirs", epoch: str = "best") -> float:
+    """Their metric (batch-pooled F1, :func:`bl_utils.metrics.pooled_f1_from_counts`) with the validation
+    images read in ``order`` (:data:`ORDERS`): ``"theirs"``, the order their split drew them in (their
+    loader did not shuffle), or ``"sorted"``, by dataset index (benign, then malignant); at ``epoch``
+    ``"best"`` (the highest over the epochs, as their cell kept it: optimistic) or ``"final"``.
+
+    From the run's per-epoch counts (``val_counts.npz``). A run published before them has its own
+    order's numbers only (:func:`bl_utils.runs.validation_order`): NaN for the other order; and a run
+    that did not validate in their order (the study's) has no ``"theirs"``."""
+    if order not in ORDERS or epoch not in ("best", "final"):
+        raise ValueError(f"order must be one of {list(ORDERS)} and epoch 'best' or 'final', got {order!r}, {epoch!r}")
+    drawn = validation_order(result) == "drawn"
+    if order == "theirs" and not drawn:
+        return float("nan")
+    saved = validation_counts(result)
+    if saved is None:
+        if drawn != (order == "theirs"):
+            return float("nan")
+        return float(result.best.get("val_f1_pooled", np.nan) if epoch == "best"
+                     else result.history.val_f1_pooled.iloc[-1])
+    permutation = None if order == "theirs" else np.argsort(saved["index"], kind="stable")
+    per_epoch = [pooled_f1_from_counts(c, permutation) for c in saved["counts"]]
+    return float(max(per_epoch) if epoch == "best" else per_epoch[-1])
+
+
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """``(mean, low, high)`` of :func:`bl_utils.stats.t_interval` over ``values`` (NaN bounds, and a NaN
-    mean for none, when there are fewer than 2)."""
+    """``(mean, low, high)`` of :func:`bl_utils.stats.t_interval` over the finite ``values`` (NaN bounds,
+    and a NaN mean for none, when there are fewer than 2)."""
     values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
     if len(values) < 2:
         return (float(values.mean()) if len(values) else float("nan")), float("nan"), float("nan")
     ci = stats.t_interval(values, confidence)
@@ -49,24 +81,30 @@ def _per_run_tumour_dice(results: Sequence[RunResult], checkpoint: str) -> pd.Se
 
 
 def table_as_they_ran_it(results: Sequence[RunResult]) -> pd.DataFrame:
-    """One row per strategy: runs, their Table 1, the best-epoch batch-pooled F1 (their metric)
-    and the per-image Dice on tumour images at the best and the final epoch (mean and 95 %
-    t-interval over seeds), and the final models' false-positive rate on the normal images."""
+    """One row per strategy: runs, their Table 1, their metric at its best epoch (:func:`their_metric`)
+    in their order and sorted by class, the per-image Dice on tumour images at the best and the final
+    epoch (mean and 95 % t-interval over seeds), and the final models' false-positive rate on the normal
+    images. A reading no run has (runs published before their order was kept) is left out."""
     best_dice, final_dice = _per_run_tumour_dice(results, "best"), _per_run_tumour_dice(results, "final")
     rows = []
     for strategy in [s for s in STRATEGIES if any(r.strategy == s for r in results)]:
         runs = [r for r in results if r.strategy == strategy]
         row = {"strategy": strategy, "runs": len(runs), "Odonnat & Pham": ODONNAT_PHAM_TABLE1[strategy]}
-        columns = {"their metric, best epoch (optimistic)": [r.best.get("val_f1_pooled", np.nan) for r in runs],
-                   "Dice on tumours, best epoch": best_dice.loc[strategy].to_numpy(),
-                   "Dice on tumours, final epoch": final_dice.loc[strategy].to_numpy()}
+        columns = {f"their metric, best epoch, {ORDERS[o]} (optimistic)": [their_metric(r, o) for r in runs]
+                   for o in ORDERS}
+        columns.update({"Dice on tumours, best epoch": best_dice.loc[strategy].to_numpy(),
+                        "Dice on tumours, final epoch": final_dice.loc[strategy].to_numpy()})
         for name, values in columns.items():
             mean, low, high = mean_interval(values)
             row[name] = mean
             row[f"{name} 95% CI"] = (low, high)
-        row["FP rate, normal images (final)"] = float(np.nanmean([normal_fp_rate(r) for r in runs]))
+        rates = np.array([normal_fp_rate(r) for r in runs], dtype=float)
+        row["FP rate, normal images (final)"] = float(rates[np.isfinite(rates)].mean()) if np.isfinite(rates).any() else np.nan
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    unread = [c for c in table.columns if c.startswith("their metric") and not c.endswith("CI")
+              and table[c].isna().all()]
+    return table.drop(columns=unread + [f"{c} 95% CI" for c in unread])
 
 
 def for_reading(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
@@ -118,15 +156,19 @@ def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
     ``n_runs, mean`` and the 95 % corrected (Nadeau–Bengio: the seeds' random splits share most of
     their training images) and plain t-intervals over runs, as :func:`bl_utils.answers.paired.interval_table`.
 
-    Measures: ``"their metric, best epoch"`` (batch-pooled F1, each run at its own best epoch) and
-    ``"Dice on tumours, final epoch"`` (per-image Dice averaged over the tumour images both runs score)."""
+    Measures: ``"their metric, best epoch, <order>"`` for each order of :data:`ORDERS` that the runs
+    can be read in (batch-pooled F1, each run at its own best epoch in that order, :func:`their_metric`),
+    and ``"Dice on tumours, final epoch"`` (per-image Dice averaged over the tumour images both runs score)."""
     if not results:
         return pd.DataFrame()
     n_train, n_test = mean_sizes(results)
-    their_metric = pd.DataFrame([{**run_keys(r), "stem": "validation batches",           # one value per run
-                                  "f1": r.best.get("val_f1_pooled", np.nan)} for r in results]).dropna(subset=["f1"])
-    measures = {"their metric, best epoch": run_differences(their_metric, "f1", "all"),
-                "Dice on tumours, final epoch": run_differences(per_image(results, "final"))}
+    measures = {}
+    for order, label in ORDERS.items():
+        f1 = pd.DataFrame([{**run_keys(r), "stem": "validation batches",                    # one value per run
+                            "f1": their_metric(r, order)} for r in results]).dropna(subset=["f1"])
+        if not f1.empty:
+            measures[f"their metric, best epoch, {label}"] = run_differences(f1, "f1", "all")
+    measures["Dice on tumours, final epoch"] = run_differences(per_image(results, "final"))
     frames = []
     for measure, differences in measures.items():
         table = interval_table(differences_by_strategy(differences), n_train=n_train, n_test=n_test)
@@ -135,3 +177,33 @@ def differences_from_ce(results: Sequence[RunResult]) -> pd.DataFrame:
     columns = ["measure", "strategy", "Odonnat & Pham", "n_runs", "mean", "corrected_low", "corrected_high",
                "plain_low", "plain_high"]
     return pd.concat(frames, ignore_index=True)[columns]
+
+
+def ce_cell_table(cell_runs: Sequence[RunResult], ce_runs: Sequence[RunResult]) -> pd.DataFrame:
+    """What their Table 1's CE row would have been under each reading of their notebook: one row per
+    reading with its runs, their metric in their order (mean and 95 % t-interval over seeds) and the
+    per-image Dice on tumour images at the final epoch, beside their Table 1's CE.
+
+    * ``ce_runs``: their rebalance cell with α = 0, the CE arm of their protocol here (Adam, weighted
+      BCE on two channels, the < 10 % rule, 20 epochs), at its best epoch;
+    * ``cell_runs``: their CE cell as written (SGD with momentum 0.9, sigmoid BCE, the < 5 % rule,
+      30 epochs), at its final epoch (their cell resets its best accuracy every epoch, so it saves every
+      epoch and keeps the last) and at its best epoch in their metric (had it been chosen as the others).
+
+    The two readings validate on different images (other selection rules, other splits): the rows
+    compare what each reading reports, not paired runs."""
+    readings = (("CE as the rebalance cell with α = 0 (this protocol's CE), best epoch", ce_runs, "best"),
+                ("their CE cell as written, final epoch (what it kept)", cell_runs, "final"),
+                ("their CE cell as written, best epoch", cell_runs, "best"))
+    rows = []
+    for label, runs, epoch in readings:
+        runs = [r for r in runs if r.strategy == BASELINE]
+        if not runs:
+            continue
+        f1 = mean_interval([their_metric(r, "theirs", epoch) for r in runs])
+        dice = mean_interval(_per_run_tumour_dice(runs, "final").to_numpy())
+        rows.append({"reading": label, "runs": len(runs), "images validated": len(runs[0].metadata.get("val_stems", [])),
+                     "Odonnat & Pham": ODONNAT_PHAM_TABLE1[BASELINE], "their metric, their order": f1[0],
+                     "their metric, their order 95% CI": f1[1:], "Dice on tumours, final epoch": dice[0],
+                     "Dice on tumours, final epoch 95% CI": dice[1:]})
+    return pd.DataFrame(rows)

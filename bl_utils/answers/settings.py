@@ -25,7 +25,7 @@ from ..runs import RunResult, per_image
 from ..schedules import BASELINE
 from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences
 
-__all__ = ["ARMS", "boundary_share", "arm_table"]
+__all__ = ["ARMS", "boundary_share", "arm_differences", "arm_table", "answer_table"]
 
 #: Each arm: (the experiment of :data:`bl_utils.experiments.EXPERIMENTS`, its base strategy, its label).
 ARMS = {"α_px = 1 (the papers')": ("settings_alpha_px1", "ce+bl"),
@@ -42,14 +42,33 @@ def boundary_share(result: RunResult, epoch: int) -> float:
     return float(boundary / total) if total else float("nan")
 
 
-def _difference(base: Sequence[RunResult], arm: Sequence[RunResult], label: str, baseline: str) -> pd.DataFrame:
-    """``arm − baseline`` (the base runs of strategy ``baseline``), paired by (seed, fold, machine), as
-    :func:`bl_utils.answers.paired.interval_table` (corrected and plain intervals)."""
+def _run_differences(base: Sequence[RunResult], arm: Sequence[RunResult], label: str, baseline: str) -> pd.DataFrame:
+    """Per run, ``arm − baseline`` (the base runs of strategy ``baseline``) in final-epoch Dice on tumour
+    images, paired by (seed, fold, machine): :func:`bl_utils.answers.paired.run_differences`."""
     long = pd.concat([per_image([r for r in base if r.strategy == baseline]), per_image(arm).assign(strategy=label)],
                      ignore_index=True)
-    named = differences_by_strategy(run_differences(long, baseline=baseline), (label,))
+    differences = run_differences(long, baseline=baseline)
+    return differences[differences.strategy == label]
+
+
+def _difference(base: Sequence[RunResult], arm: Sequence[RunResult], label: str, baseline: str) -> pd.DataFrame:
+    """``arm − baseline`` as :func:`bl_utils.answers.paired.interval_table` (corrected and plain intervals)."""
+    named = differences_by_strategy(_run_differences(base, arm, label, baseline), (label,))
     n_train, n_test = mean_sizes(arm)
     return interval_table(named or {label: np.zeros(0)}, n_train, n_test)
+
+
+def arm_differences(study: Sequence[RunResult], arms: dict[str, Sequence[RunResult]]) -> pd.DataFrame:
+    """Every run's paired difference (final-epoch Dice on tumour images), long: ``arm, against`` (``"base"``
+    or ``"CE"``), ``seed, fold, machine, difference, n_images``; what the settings figure draws."""
+    frames = []
+    for label, runs in arms.items():
+        if runs:
+            for against, baseline in (("base", ARMS[label][1]), ("CE", BASELINE)):
+                frames.append(_run_differences(study, runs, label, baseline).drop(columns="strategy")
+                              .assign(arm=label, against=against))
+    columns = ["arm", "against", "seed", "fold", "machine", "difference", "n_images"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def arm_table(study: Sequence[RunResult], arms: dict[str, Sequence[RunResult]]) -> pd.DataFrame:
@@ -71,3 +90,21 @@ def arm_table(study: Sequence[RunResult], arms: dict[str, Sequence[RunResult]]) 
                      "L_B share, first epoch": float(np.mean([boundary_share(r, 1) for r in runs])),
                      "L_B share, last epoch": float(np.mean([boundary_share(r, -1) for r in runs]))})
     return pd.DataFrame(rows)
+
+
+def answer_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """:func:`arm_table` for a reader, the section's short answer: per arm, what it sets, its runs, its
+    Dice difference to its base and to CE with the corrected interval (``"-0.012 [-0.030, +0.006]"``),
+    the boundary weight the optimiser applied, and L_B's share of the loss at the first → last epoch."""
+    def cell(mean: float, ci) -> str:
+        low, high = ci
+        head = f"{mean:+.{digits}f}"
+        return f"{head} [{low:+.{digits}f}, {high:+.{digits}f}]" if np.isfinite(low) and np.isfinite(high) else head
+
+    return pd.DataFrame({
+        "setting": table["arm"], "against": table["base"], "runs": table["runs"],
+        "Dice − its base [95 % CI]": [cell(m, ci) for m, ci in zip(table["− base"], table["− base, 95 % CI"])],
+        "Dice − CE [95 % CI]": [cell(m, ci) for m, ci in zip(table["− CE"], table["− CE, 95 % CI"])],
+        "effective w_B": table["effective w_B"].round(digits),
+        "L_B share of the loss, first → last epoch": [f"{a:.0%} → {b:.0%}" for a, b in
+                                                       zip(table["L_B share, first epoch"], table["L_B share, last epoch"])]})
