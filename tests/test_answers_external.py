@@ -20,7 +20,7 @@ import pytest
 from scipy import stats as st
 
 from bl_utils.answers import external
-from bl_utils.answers.external import (ENDPOINT, FAMILY, SEEDS_CAP, cases_by_rule, external_answer, final_seeds,
+from bl_utils.answers.external import (ENDPOINT, FAMILY, SEEDS_CAP, SEEDS_FIRST, cases_by_rule, external_answer, final_seeds,
                                        paired_matrix, seed_patient_bootstrap, seeds_needed, sizing, two_term_se)
 
 sm = pytest.importorskip("statsmodels.api", reason="statsmodels is the variance oracle")
@@ -342,3 +342,17 @@ def test_final_seeds_waits_for_the_first_six_and_reads_no_mean():
     assert final_seeds(sized) == final_seeds(sizing(external_answer(shifted)))
     expected = min(max(6, *[seeds_needed(r.seed_sd, r.patient_se) or SEEDS_CAP for r in sized.itertuples()]), SEEDS_CAP)
     assert final_seeds(sized) == expected
+
+
+def test_the_final_number_of_seeds_is_the_rule_applied_to_the_six_first_published_seeds():
+    """experiments.EXTERNAL_SEEDS holds the number final_seeds gives on the committed seeds 0-5 (their sd only)."""
+    from pathlib import Path
+
+    from bl_utils import experiments, runs
+
+    root = Path(__file__).resolve().parents[1] / "results" / "busi-ff3294f5" / "external-quick-random"
+    folders = [root / s / f"seed{k}" for s in ("ce", "ce_bl", "ce_ramp", "rebalance") for k in range(SEEDS_FIRST)]
+    assert all((f / "run.json").is_file() for f in folders), "the six first external seeds are committed"
+    table = runs.external_images([runs.load_run(f) for f in folders])
+    assert final_seeds(sizing(external_answer(table))) == len(experiments.EXTERNAL_SEEDS) == 16
+    assert experiments.EXTERNAL_SEEDS[:SEEDS_FIRST] == tuple(range(SEEDS_FIRST))
