@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import launch
-from .config import PROTOCOLS, TrainConfig, default_results_dir, run_folder
+from .config import PROFILES, PROTOCOLS, TrainConfig, default_results_dir, run_folder
 from .runs import RunResult, load_run
 from .runtime import display_path, get_device
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, RAMP_STRATEGIES, STRATEGIES
@@ -180,11 +180,11 @@ def load_experiment(name: str, data: str, out: str | Path | None = None, **chang
 
 def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     """The settings and seeds of experiment ``name`` in the notebooks' smoke test: the ``tiny``
-    profile, at most 3 epochs, the experiment's ``smoke_seeds`` first seeds."""
+    profile and its epochs (2, whatever the experiment's), the experiment's ``smoke_seeds`` first seeds."""
     experiment = EXPERIMENTS[name]
     changes: dict[str, Any] = {"profile": "tiny"}
     if "epochs" in experiment.settings or "epochs" in PROTOCOLS[experiment.protocol]:
-        changes["epochs"] = 3
+        changes["epochs"] = PROFILES["tiny"]["epochs"]
     return changes, experiment.seeds[:experiment.smoke_seeds]
 
 
