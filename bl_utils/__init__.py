@@ -56,6 +56,7 @@ The notebooks: their header, widgets and figures:
 * ``plots.data``           — notebook 1's figures
 * ``plots.maths``          — notebook 2's figures
 * ``plots.training``       — notebook 3's figures
+* ``plots.settings``       — notebook 3's settings figure
 * ``plots.qualitative``    — notebook 4's figure
 * ``plots.robustness``     — notebook 5's figures
 * ``plots.external``       — notebook 6's figures

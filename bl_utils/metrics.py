@@ -451,18 +451,16 @@ def batch_pooled_f1(pred_masks, true_masks, batch_size: int = 16) -> float:
     """Odonnat & Pham's validation F1: pixels pooled within each batch, then the mean over batches.
 
     Their loop (ambroiseodt/BoundaryLoss, ``main.ipynb``) adds ``F1Score(task='binary')(pred, gt)``
-    of each validation batch (argmax masks, ``multidim_average='global'``: all the batch's pixels
-    pooled) and divides by the number of batches. Here the ``N`` masks are cut in consecutive
-    batches of ``batch_size`` (the last one shorter, as an unshuffled ``DataLoader``), each batch
-    scores ``2 TP / (2 TP + FP + FN)`` — ``0`` when it has no positive prediction and no positive
-    target (torchmetrics' ``zero_division=0``; :func:`dice` would give 1) — and every batch counts
-    equally, however short. This is neither the per-image mean Dice nor the Dice of the pooled
-    set, and it depends on the order of the images.
+    of each validation batch (argmax masks, all the batch's pixels pooled) and divides by the number
+    of batches. Here the ``N`` masks are cut in consecutive batches of ``batch_size`` (the last one
+    shorter, as an unshuffled ``DataLoader``), each scores ``2 TP / (2 TP + FP + FN)`` — ``0`` with no
+    positive prediction and no positive target (torchmetrics' ``zero_division=0``) — and every batch
+    counts equally, however short: neither the per-image mean Dice nor the pooled Dice, and it
+    depends on the order of the images (:func:`pooled_f1_from_counts` reads any order).
 
-    ``pred_masks``, ``true_masks``: stacks ``(N, H, W)`` (or ``(N, H, W, D)``) of the same shape,
-    numpy or torch, bool or 0/1. Returns a float. Raises ``ValueError`` for different shapes, fewer
-    than 2 axes, ``N = 0``, non-binary values or ``batch_size < 1``.
-    """
+    ``pred_masks``, ``true_masks``: stacks ``(N, H, W)`` (or ``(N, H, W, D)``) of one shape, numpy or
+    torch, bool or 0/1. ``ValueError`` for other shapes, fewer than 2 axes, ``N = 0``, non-binary
+    values or ``batch_size < 1``."""
     p, t = _to_numpy(pred_masks, "pred_masks"), _to_numpy(true_masks, "true_masks")
     if p.shape != t.shape:
         raise ValueError(f"pred_masks and true_masks must have the same shape, got {tuple(p.shape)} "
@@ -471,21 +469,12 @@ def batch_pooled_f1(pred_masks, true_masks, batch_size: int = 16) -> float:
         raise ValueError(f"expected a non-empty stack of masks (N, H, W), got shape {tuple(p.shape)}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
-    p, t = check_mask(p, "pred_masks"), check_mask(t, "true_masks")
-    scores = []
-    for start in range(0, len(p), int(batch_size)):
-        pb, tb = p[start:start + batch_size], t[start:start + batch_size]
-        tp = int(np.count_nonzero(pb & tb))
-        wrong = int(np.count_nonzero(pb ^ tb))  # FP + FN
-        scores.append(2 * tp / (2 * tp + wrong) if tp or wrong else 0.0)
-    return float(np.mean(scores))
+    return pooled_f1_from_counts(confusion_counts(p, t), batch_size=int(batch_size))
 
 
 def confusion_counts(pred_masks, true_masks) -> np.ndarray:
-    """Per image, the true positives, false positives and false negatives: ``int64 (N, 3)`` from
-    stacks ``(N, H, W)`` (numpy or torch, bool or 0/1) of the same shape. What a run stores of each
-    epoch's validation (``val_counts.npz``), so that :func:`pooled_f1_from_counts` can score the
-    epoch in any order of the images."""
+    """Per image, the true positives, false positives and false negatives, ``int64 (N, 3)``, of stacks
+    ``(N, H, W)`` of one shape: each epoch's ``val_counts.npz``, which :func:`pooled_f1_from_counts` reads."""
     p, t = _to_numpy(pred_masks, "pred_masks"), _to_numpy(true_masks, "true_masks")
     if p.shape != t.shape or p.ndim < 2:
         raise ValueError(f"expected two stacks of masks (N, H, W) of one shape, got {tuple(p.shape)} and "
@@ -504,12 +493,8 @@ def pooled_f1_from_counts(counts, order=None, batch_size: int = 16) -> float:
     if counts.ndim != 2 or counts.shape[1] != 3 or len(counts) == 0:
         raise ValueError(f"counts must be a non-empty (N, 3) array of TP, FP, FN, got shape {counts.shape}.")
     if order is not None:
-        order = np.asarray(order)
-        if sorted(order.tolist()) != list(range(len(counts))):
+        if sorted(np.asarray(order).tolist()) != list(range(len(counts))):
             raise ValueError(f"order must be a permutation of range({len(counts)}).")
-        counts = counts[order]
-    scores = []
-    for start in range(0, len(counts), int(batch_size)):
-        tp, fp, fn = counts[start:start + batch_size].sum(axis=0)
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp or fp or fn else 0.0)
-    return float(np.mean(scores))
+        counts = counts[np.asarray(order)]
+    batches = [counts[k:k + int(batch_size)].sum(axis=0) for k in range(0, len(counts), int(batch_size))]
+    return float(np.mean([2 * tp / (2 * tp + fp + fn) if tp or fp or fn else 0.0 for tp, fp, fn in batches]))

@@ -356,10 +356,11 @@ def _score_external(folder: Path, model, data: TrainingData, config: TrainConfig
     return external
 
 
-def _validation_files(folder: Path, masks: dict[str, np.ndarray], truth: np.ndarray, data: TrainingData
-                      ) -> dict[str, pd.DataFrame]:
-    """Per-image scores of the best and final models (``val_per_image.csv``) and their predictions
-    (``predictions.npz``); returns the score tables by checkpoint."""
+def _validation_files(folder: Path, masks: dict[str, np.ndarray], truth: np.ndarray, data: TrainingData,
+                      counts: list[np.ndarray]) -> dict[str, pd.DataFrame]:
+    """Per-image scores of the best and final models (``val_per_image.csv``), their predictions
+    (``predictions.npz``) and every epoch's counts (``val_counts.npz``, :func:`_write_counts`);
+    returns the score tables by checkpoint."""
     tables = {name: evaluate_masks(m, truth, stems=data.val_stems, labels=data.val_labels) for name, m in masks.items()}
     _write_csv(pd.concat([tables[n].assign(checkpoint=n) for n in ("best", "final")], ignore_index=True),
                folder / "val_per_image.csv")
@@ -368,6 +369,7 @@ def _validation_files(folder: Path, masks: dict[str, np.ndarray], truth: np.ndar
                             final=np.packbits(masks["final"], axis=-1), truth=np.packbits(truth, axis=-1),
                             width=np.int64(truth.shape[-1]), stems=np.array(data.val_stems),
                             labels=np.array(data.val_labels))
+    _write_counts(folder, counts, data)
     return tables
 
 
@@ -405,8 +407,7 @@ def _finish(folder: Path, config: TrainConfig, settings: dict[str, Any], state: 
     history = pd.DataFrame(state.history)
     _write_csv(history, folder / "metrics.csv", float_format=None)
     if validated:   # else the final model is the only one
-        tables = _validation_files(folder, masks, truth, data)
-        _write_counts(folder, state.val_counts, data)
+        tables = _validation_files(folder, masks, truth, data, state.val_counts)
         best = _summary(tables["best"], state.best["epoch"], state.best["val_dice"])
         final = _summary(tables["final"], len(history), history.val_dice.iloc[-1])
         for summary, row in ((best, history.iloc[state.best["epoch"] - 1]), (final, history.iloc[-1])):
