@@ -269,8 +269,9 @@ def colour_bounds(phi, mask, prob, strategy: str, alpha: float, window) -> dict[
     that α does not move, the colours carry the weights: under ``rebalance`` the CE panel fades
     while the L_B panel darkens as α grows. The figure draws them on logarithmic scales
     (:data:`bl_utils.plots.maths.TERM_DECADES`), so that a term at weight 0.01, or L_B inside the
-    sum, still shows; a tenfold weight is one step of colour. Each panel keeps its own scale: near the contours the CE is often 100 times
-    Φ_G·s per pixel (Φ_G ÷ image side), and one scale shared by the panels would blank the L_B one.
+    sum, still shows; a tenfold weight is one step of colour. Each panel keeps its own scale: near
+    the contours the CE is often 100 times Φ_G·s per pixel (Φ_G ÷ image side), and one scale shared
+    by the panels would blank the L_B one.
 
     * ``"phi"``: the largest ``|Φ_G|`` in the window (α plays no part);
     * ``"ce"``, ``"boundary"``: the largest unweighted BCE, ``|Φ_G·s|``, times the term's largest

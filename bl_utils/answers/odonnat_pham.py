@@ -21,7 +21,7 @@ from .. import stats
 from ..metrics import pooled_f1_from_counts
 from ..runs import RunResult, normal_fp_rate, per_image, run_keys, validation_counts, validation_order
 from ..schedules import BASELINE, STRATEGIES
-from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences
+from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences, written_interval
 
 __all__ = ["ODONNAT_PHAM_TABLE1", "ORDERS", "their_metric", "mean_interval", "table_as_they_ran_it", "for_reading",
            "measured_differences", "differences_from_ce", "ce_cell_table"]
@@ -98,8 +98,7 @@ def table_as_they_ran_it(results: Sequence[RunResult]) -> pd.DataFrame:
             mean, low, high = mean_interval(values)
             row[name] = mean
             row[f"{name} 95% CI"] = (low, high)
-        rates = np.array([normal_fp_rate(r) for r in runs], dtype=float)
-        row["FP rate, normal images (final)"] = float(rates[np.isfinite(rates)].mean()) if np.isfinite(rates).any() else np.nan
+        row["FP rate, normal images (final)"] = mean_interval([normal_fp_rate(r) for r in runs])[0]
         rows.append(row)
     table = pd.DataFrame(rows)
     unread = [c for c in table.columns if c.startswith("their metric") and not c.endswith("CI")
@@ -111,13 +110,9 @@ def for_reading(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """:func:`table_as_they_ran_it` for a reader: each measure and its ``"… 95% CI"`` column written as
     one ``"0.696 [0.645, 0.747]"`` column (``"0.696"`` alone where the interval is undefined), the other
     numbers rounded to ``digits``."""
-    def written(mean: float, low: float, high: float) -> str:
-        head = f"{mean:.{digits}f}"
-        return f"{head} [{low:.{digits}f}, {high:.{digits}f}]" if np.isfinite(low) and np.isfinite(high) else head
-
     out = table.copy()
     for name in [c for c in table.columns if f"{c} 95% CI" in table.columns]:
-        out[name] = [written(mean, *ci) for mean, ci in zip(table[name], table[f"{name} 95% CI"])]
+        out[name] = [written_interval(mean, *ci, digits) for mean, ci in zip(table[name], table[f"{name} 95% CI"])]
         out = out.drop(columns=f"{name} 95% CI").rename(columns={name: f"{name} [95% CI]"})
     return out.round(digits)
 

@@ -30,7 +30,7 @@ from ..schedules import BASELINE, BOUNDARY_STRATEGIES
 
 __all__ = ["run_differences", "differences_by_strategy", "interval_table", "mean_sizes", "paired_runs",
            "two_level_bootstrap", "paired_difference", "compare_to_baseline", "select_cases",
-           "best_boundary_strategy", "images_subset"]
+           "best_boundary_strategy", "images_subset", "written_interval"]
 
 
 def run_differences(long: pd.DataFrame, metric: str = "dice", images: str = "tumour",
@@ -229,3 +229,11 @@ def select_cases(baseline: pd.DataFrame, other: pd.DataFrame, n_cases: int = 4, 
     side = np.select([chosen.difference > 0, chosen.difference < 0], ["other better", "baseline better"], "tie")
     return chosen.assign(side=side)[["stem", "label", f"{metric}_baseline", f"{metric}_other",
                                      "difference", "side"]].reset_index(drop=True)
+
+
+def written_interval(mean: float, low: float, high: float, digits: int = 3, signed: bool = False) -> str:
+    """``"0.696 [0.645, 0.747]"`` (``signed``: ``"+0.012 [-0.004, +0.027]"``), or the mean alone where the
+    interval is undefined (NaN bounds: fewer than two runs)."""
+    form = f"{{:{'+' if signed else ''}.{digits}f}}"
+    head = form.format(mean)
+    return f"{head} [{form.format(low)}, {form.format(high)}]" if np.isfinite(low) and np.isfinite(high) else head

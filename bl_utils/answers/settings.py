@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..runs import RunResult, per_image
 from ..schedules import BASELINE
-from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences
+from .paired import differences_by_strategy, interval_table, mean_sizes, run_differences, written_interval
 
 __all__ = ["ARMS", "boundary_share", "arm_differences", "arm_table", "answer_table"]
 
@@ -97,9 +97,7 @@ def answer_table(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     Dice difference to its base and to CE with the corrected interval (``"-0.012 [-0.030, +0.006]"``),
     the boundary weight the optimiser applied, and L_B's share of the loss at the first → last epoch."""
     def cell(mean: float, ci) -> str:
-        low, high = ci
-        head = f"{mean:+.{digits}f}"
-        return f"{head} [{low:+.{digits}f}, {high:+.{digits}f}]" if np.isfinite(low) and np.isfinite(high) else head
+        return written_interval(mean, *ci, digits, signed=True)
 
     return pd.DataFrame({
         "setting": table["arm"], "against": table["base"], "runs": table["runs"],
