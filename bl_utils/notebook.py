@@ -53,7 +53,7 @@ __all__ = ["PUBLISH_ENV", "Session", "start", "output_folder", "data_facts", "pr
 #: The columns of the README's first table (``answers_table.md``), in order: what each notebook answers,
 #: per strategy (:func:`write_answer_column`).
 ANSWER_COLUMNS = ("BUSI, the study: Dice − CE [95 % CI]", "BUS-BRA, another hospital: Dice − CE [95 % CI]",
-                  "Odonnat & Pham's protocol, CPU profile, their validation order: their metric − CE [95 % CI]",
+                  "Odonnat & Pham's protocol, CPU profile, their validation order: their batch-pooled F1 − CE [95 % CI]",
                   "their Table 1 (batch-pooled F1, one run each)")
 
 #: Set (to ``1``) by ``python -m bl_utils report --publish`` for the kernels it starts.

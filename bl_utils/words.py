@@ -23,7 +23,8 @@ from .runs import RunResult, runs_frame
 __all__ = ["GET_BUSI", "VERDICT_PHRASES", "data_statement", "Summary", "difference_sentence", "ablation_sentence",
            "paper_profile_sentence", "earlier_summary", "robustness_summary", "primary_verdict", "primary_summary",
            "exploratory_sentence", "run_scope", "their_noise_sentence", "external_summary", "table_markdown",
-           "COLUMN_NAMES", "readable", "bottom_line", "answer_cells", "their_cells"]
+           "COLUMN_NAMES", "readable", "bottom_line", "answer_cells", "their_cells", "verdict_head",
+           "frames_seen_sentence"]
 
 #: Every verdict the report publishes, phrased once per code of :data:`bl_utils.stats.VERDICTS`
 #: (``{margin}``: the equivalence margin). Only the answers with a stated test and its Holm
@@ -155,17 +156,30 @@ def robustness_summary(test_time: dict) -> Summary:
 def primary_verdict(row) -> str:
     """The verdict of one row of :func:`bl_utils.answers.study.primary_answer` (or of the external
     test's) in words, from :data:`VERDICT_PHRASES`: "better than CE", "worse than CE", "equivalent to CE
-    within ± m", … or, when neither is shown, "inconclusive at ± b" with ``b = |mean| + half-width``,
-    the smallest margin the runs could rule on — and where ``b`` is inside the margin, so that only
-    Holm's correction over the comparisons keeps the equivalence from being shown, it says so with
-    the corrected p."""
-    margin = f"{row['margin']:g}"
-    if row["verdict"] == "inconclusive":
-        if row["bound"] <= row["margin"]:
-            return (VERDICT_PHRASES["inconclusive"].format(margin=margin) + f": within ± {row['bound']:.3f} "
-                    f"uncorrected, not after Holm's correction (p = {row['p_tost_holm']:.3f})")
-        return VERDICT_PHRASES["inconclusive"].format(margin=f"{row['bound']:.3f}")
-    return VERDICT_PHRASES[row["verdict"]].format(margin=margin)
+    within ± m", … or, when neither is shown, "inconclusive at ± m" (always the margin stated before
+    the runs) followed, in brackets, by whether its 95 % interval excludes 0 before Holm's correction
+    (then the corrected p), and how far its 90 % interval before the correction reaches,
+    ``b = |mean| + half-width``: where ``b`` is inside the margin, only Holm's correction keeps the
+    equivalence from being shown, and the corrected p says so. The head before the bracket is
+    :func:`verdict_head`."""
+    head = verdict_head(row)
+    if row["verdict"] != "inconclusive":
+        return head
+    notes = []
+    low, high = row.get("corrected_low", float("nan")), row.get("corrected_high", float("nan"))
+    if low > 0 or high < 0:
+        notes.append(f"its 95 % interval excludes 0 before Holm's correction, not after it: p = {row['p_diff_holm']:.3f}")
+    if row["bound"] <= row["margin"]:
+        notes.append(f"not shown within ± {row['margin']:g} after Holm's correction, p = {row['p_tost_holm']:.3f}; its "
+                     f"90 % interval before that correction lies within ± {row['bound']:.3f}, no verdict")
+    else:
+        notes.append(f"its 90 % interval before Holm's correction reaches ± {row['bound']:.3f}")
+    return f"{head} ({'; '.join(notes)})"
+
+
+def verdict_head(row) -> str:
+    """The verdict of a row in the words of :data:`VERDICT_PHRASES` alone, at the stated margin."""
+    return VERDICT_PHRASES[row["verdict"]].format(margin=f"{row['margin']:g}")
 
 
 def run_scope(results) -> str:
@@ -181,12 +195,14 @@ def _signed(value: float) -> str:
 
 
 def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, runs_planned: int,
-                    what: str) -> Summary:
+                    what: str, without_frames: pd.DataFrame | None = None) -> Summary:
     """Notebook 3's answer under the study protocol, from :func:`bl_utils.answers.study.primary_answer` and
     :func:`bl_utils.answers.study.sizing`. ``runs_done``/``runs_planned``: the study's runs committed and
-    planned; ``what``: what was run (:func:`run_scope`), the scope the answer is stated for. The first
-    part carries a bold title for the notebook; ``answer`` is the same text without it (the README
-    gives its own title): the verdicts, the sizing, where the campaign stopped and what it does not cover."""
+    planned; ``what``: what was run (:func:`run_scope`), the scope the answer is stated for;
+    ``without_frames``: the sensitivity check :func:`bl_utils.answers.study.without_frames_seen`, said
+    after the verdicts (:func:`frames_seen_sentence`). The first part carries a bold title for the
+    notebook; ``answer`` is the same text without it (the README gives its own title): the verdicts, the
+    sizing, where the campaign stopped and what it does not cover."""
     title = "**Study protocol, primary endpoint:** "
     if answer.empty:
         body = (f"no answer yet — {runs_done} of the {runs_planned} planned runs are done, and the corrected "
@@ -199,14 +215,36 @@ def primary_summary(answer: pd.DataFrame, sizing: pd.DataFrame, runs_done: int, 
     verdicts = (f"final-epoch Dice on tumour images, strategy − CE, paired by seed and fold (Nadeau–Bengio 95 % "
                 f"interval; tests against 0 and against ± {margin}, each Holm-corrected over the family of the three "
                 f"strategies against CE): " + "; ".join(parts) + ".")
+    if without_frames is not None and not without_frames.empty:
+        verdicts += " " + frames_seen_sentence(answer, without_frames)
     sizing_text = _sizing_sentence(sizing, margin) + (
-        f" {runs_done} of the {runs_planned} planned runs are in; the campaign continues, and stops by budget, never by "
-        "an interim verdict." if runs_done < runs_planned else
+        f" {runs_done} of the {runs_planned} planned runs are in (a number the budget set, not the sizing); the "
+        "campaign continues, and stops by budget, never by an interim verdict." if runs_done < runs_planned else
         f" The campaign ran all {runs_planned} planned runs; more seeds are added while the budget allows, never "
         "stopped by an interim verdict.")
     scope = (f"The answer holds for what was run ({what}); it does not cover Odonnat & Pham's setting (256², "
              "ResNet-34 with an ImageNet encoder) or other data.")
     return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
+
+
+def frames_seen_sentence(answer: pd.DataFrame, without_frames: pd.DataFrame, level: float = 0.05) -> str:
+    """The sensitivity check of the verdicts that show a difference (better or worse than CE): each
+    one's mean and Holm-corrected p against 0 once the validation images whose run trained on another
+    frame of their lesion are left out (``without_frames``: the first value of
+    :func:`bl_utils.answers.study.without_frames_seen`), and whether it stays below ``level``."""
+    shown = answer[answer.verdict.isin(["better", "worse"]) | answer.verdict.str.endswith("within_margin")]
+    again = without_frames.set_index("name")
+    parts = []
+    for _, row in shown.iterrows():
+        if row["name"] in again.index:
+            p = float(again.loc[row["name"], "p_diff_holm"])
+            holds = "the verdict holds" if p < level else f"the verdict does not survive it at the {level:g} level"
+            parts.append(f"{row['name']} {_signed(again.loc[row['name'], 'mean'])}, Holm p = {p:.3f} against 0 "
+                         f"(as run: {float(row['p_diff_holm']):.3f}): {holds}")
+    if not parts:
+        return ""
+    return ("Sensitivity check, not the pre-specified analysis: without the validation images whose run trained on "
+            "another frame of their lesion, " + "; ".join(parts) + ".")
 
 
 def _beyond_margin(row, unit: str = "runs") -> str:
@@ -225,15 +263,15 @@ def _beyond_margin(row, unit: str = "runs") -> str:
 def _sizing_sentence(sizing: pd.DataFrame, margin: str) -> str:
     """The runs a ± margin answer needs by the verdicts' procedure (:func:`bl_utils.answers.study.sizing`)."""
     def runs(value) -> str:
-        return "none" if value is None or pd.isna(value) else f"{int(value)}"
+        return "no number of runs" if value is None or pd.isna(value) else f"{int(value)}"
 
     need = []
     for _, row in sizing.iterrows():
         at0 = [row.get(f"runs needed, Holm α/{k}, true difference 0") for k in (3, 2)]
         seen = row.get("runs needed, Holm α/3, true difference observed")
         need.append(f"{row['strategy']} {runs(at0[0])} ({runs(at0[1])} at α/2) if the true difference were 0, "
-                    f"{runs(seen)} at its observed mean (sd {row['sd']:.3f} over {int(row['runs'])} runs; the corrected "
-                    f"half-width cannot fall below ± {row['half_width_floor']:.3f})")
+                    f"{runs(seen)} at its observed mean (sd {row['sd']:.3f} over {int(row['runs'])} runs; the half-width "
+                    f"TOST uses at α/3 cannot fall below ± {row['half_width_floor']:.3f})")
     return (f"Runs a ± {margin} answer would need at 80 % power, sized by the procedure the verdicts use (TOST at "
             f"Holm's strictest level α/3; checked by simulating the procedure), if the sd measured so far held (an sd "
             f"from a few runs is itself uncertain): " + "; ".join(need) + ". The floor is set by the 425 images "
@@ -288,13 +326,14 @@ def their_noise_sentence(table: pd.DataFrame) -> str:
                "that difference is larger than this protocol's seed-to-seed noise")
     where = ("validation images in the order their split draws them, as their unshuffled loader read them"
              if order == "theirs" else "validation images sorted by class")
-    text = (f"each strategy − CE in their metric (best epoch, {where}; paired by seed, corrected 95 % "
-            f"interval): {listed(rows)}. Their Table 1's differences, one run each: {theirs}. At this profile "
-            f"(random encoder), {reading} (an sd from {int(rows.n_runs.min())} seeds is itself uncertain).")
+    text = (f"each strategy − CE in their batch-pooled F1 (best epoch, {where}; paired by seed, 95 % interval "
+            f"corrected for the splits' overlap, no multiplicity correction, no verdict): {listed(rows)}. Their "
+            f"Table 1's differences, one run each: {theirs}. At this profile (random encoder), {reading} (an sd "
+            f"from {int(rows.n_runs.min())} seeds is itself uncertain).")
     if order == "theirs":
         sorted_rows = table[table.measure == f"their metric, best epoch, {ORDERS['sorted']}"]
         if not sorted_rows.empty:
-            text += (" Read sorted by class instead (the order of the runs published before; their metric pools "
+            text += (" Sensitivity line, sorted by class (the order of the runs published before; their metric pools "
                      f"pixels within each batch of 16, so the order moves it): {listed(sorted_rows)}.")
     else:
         text += (" These runs read the validation images sorted by class, not in their random order; their metric "
@@ -324,8 +363,8 @@ COLUMN_NAMES = {"name": "strategy", "n_runs": "runs", "mean": "mean difference (
                 "plain_low": "plain t CI, low", "plain_high": "plain t CI, high", "sd": "sd between runs",
                 "p_diff_holm": "p, differs from 0 (Holm)", "p_tost_holm": "p, within ± 0.02 (Holm)",
                 "verdict": "verdict", "half_width": "90 % half-width", "runs": "runs so far",
-                "runs_needed": "runs a ± 0.02 answer needs", "half_width_floor": "half-width floor",
-                "power_floor": "narrowest margin at 80 % power", "seed_se": "se from seeds",
+                "runs_needed": "runs a ± 0.02 answer needs", "half_width_floor": "half-width floor (TOST at α/3)",
+                "power_floor": "narrowest margin at 80 % power (α/3)", "seed_se": "se from seeds",
                 "patient_se": "se from patients", "seeds": "seeds", "endpoint": "endpoint", "strategy": "strategy"}
 
 
@@ -357,61 +396,88 @@ def external_summary(answer: pd.DataFrame, bootstrap: pd.DataFrame, sizing: pd.D
         extra = ""
         if boot is not None and row["name"] in boot.index:
             b = boot.loc[row["name"]]
-            extra = f"; seed-and-patient bootstrap [{_signed(b.bootstrap_low)}, {_signed(b.bootstrap_high)}]"
+            extra = (f" (sensitivity check, no verdict: seed-and-patient bootstrap [{_signed(b.bootstrap_low)}, "
+                     f"{_signed(b.bootstrap_high)}], anti-conservative over {int(row['n_runs'])} seeds)")
         parts.append(f"{row['name']} {_signed(row['mean'])} [{_signed(row['corrected_low'])}, "
-                     f"{_signed(row['corrected_high'])}] over {int(row['n_runs'])} seeds{extra}: **{primary_verdict(row)}**"
-                     f"{_beyond_margin(row, 'seeds')}")
+                     f"{_signed(row['corrected_high'])}] over {int(row['n_runs'])} seeds: **{primary_verdict(row)}**"
+                     f"{_beyond_margin(row, 'seeds')}{extra}")
     verdicts = (f"mean per-image Dice over the 1,875 BUS-BRA images at the final epoch, strategy − CE, paired by seed "
                 f"(models trained on the 425 BUSI tumour images; 95 % interval over seeds and BUS-BRA patients; "
                 f"Holm-corrected tests against 0 and against ± {margin}): " + "; ".join(parts) + ".")
-    need = []
-    for _, row in sizing.iterrows():
-        at0 = row["seeds_needed"]
-        need.append(f"{row['strategy']} " + ("none can" if at0 is None or pd.isna(at0) else f"{int(at0)} seeds")
-                    + f" (seed sd {row['seed_sd']:.3f}, patient se {row['patient_se']:.3f})")
-    seeds = int(answer.n_runs.min())
+    sizing_text = _external_sizing_sentence(sizing, margin, int(answer.n_runs.min()), seeds_first, final, cap)
+    scope = (f"The answer holds for models trained on these 425 BUSI images ({what}) applied to BUS-BRA's patients: "
+             "its interval covers the seeds and BUS-BRA's patients, not the variation from drawing another training "
+             "set; it does not cover Odonnat & Pham's setting or other hospitals.")
+    return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
+
+
+def _external_sizing_sentence(sizing: pd.DataFrame, margin: str, seeds: int, seeds_first: int, final: int | None,
+                              cap: int) -> str:
+    """The seeds a ± margin answer needs (:func:`bl_utils.answers.external.sizing`) at a true difference of
+    0 and at the observed one, and where the plan stands: ``seeds`` in, of the ``seeds_first`` first or of
+    the ``final`` number fixed under ``cap`` (and whether the cap binds)."""
+    def count(value) -> str:
+        return "no number of seeds" if value is None or pd.isna(value) else f"{int(value)} seeds"
+
+    need = [f"{row['strategy']} {count(row['seeds_needed'])} (seed sd {row['seed_sd']:.3f}, patient se "
+            f"{row['patient_se']:.3f})" for _, row in sizing.iterrows()]
+    observed = [f"{row['strategy']} {count(row.get('seeds_needed_at_observed'))}" for _, row in sizing.iterrows()]
     if final is None:
         progress = (f"{seeds} of the {seeds_first} first seeds are in; then the final number is fixed from their sd "
                     f"under a cap of {cap}. The campaign stops by budget, never by an interim verdict.")
     else:
+        short = [row["strategy"] for _, row in sizing.iterrows()
+                 if row["seeds_needed"] is None or pd.isna(row["seeds_needed"]) or int(row["seeds_needed"]) > final]
+        whose = "its" if len(short) == 1 else "their"
+        named = " and ".join([", ".join(short[:-1]), short[-1]] if len(short) > 1 else short)
+        binds = (f" The cap binds: at {final} seeds, {named} would stay below 80 % power if {whose} sd "
+                 "held." if short else "")
         progress = (f"Fixed after the {seeds_first} first seeds from their sd (not their means), by the rule stated "
-                    f"before the first run (the most any comparison needs, at most {cap}): {final} seeds. "
+                    f"before the first run (the most any comparison needs, at most {cap}): {final} seeds.{binds} "
                     + (f"All {final} are in." if seeds >= final else
                        f"{seeds} are in; the rest train as the budget allows, and the answer is re-read at each seed "
                        "with the same rule, never stopped by an interim verdict."))
-    sizing_text = (f"Seeds a ± {margin} answer needs at Holm's strictest level and 80 % power, if the true difference "
-                   f"were 0 and the measured sd held: " + "; ".join(need) + ". " + progress)
-    scope = (f"The answer holds for models trained on these 425 BUSI images ({what}) applied to BUS-BRA's patients; "
-             "it does not cover another training set, Odonnat & Pham's setting, or other hospitals.")
-    return Summary((title + verdicts, sizing_text, scope), " ".join((verdicts, sizing_text, scope)))
+    return (f"Seeds a ± {margin} answer needs at Holm's strictest level and 80 % power, if the measured sd held: "
+            f"if the true difference were 0, " + "; ".join(need) + "; at the observed mean, " + "; ".join(observed)
+            + ". " + progress)
 
 
 def answer_cells(answer: pd.DataFrame) -> dict[str, str]:
     """One cell per strategy of a verdict table (the study's or the external test's): ``"-0.017 [-0.029,
     -0.004] worse than CE"``; CE itself is the reference."""
     cells = {row["name"]: f"{_signed(row['mean'])} [{_signed(row['corrected_low'])}, {_signed(row['corrected_high'])}] "
-                          f"{primary_verdict(row).split(':')[0]}" for _, row in answer.iterrows()}
+                          f"{verdict_head(row)}" for _, row in answer.iterrows()}
     return {"ce": "reference", **cells}
 
 
-def bottom_line(where: str, answer: pd.DataFrame) -> str:
+def bottom_line(where: str, answer: pd.DataFrame, unit: str = "runs", planned: int | None = None) -> str:
     """The answer in one plain sentence from a verdict table: which strategies are better, worse,
-    equivalent to CE within the margin, or not decided (``where``: e.g. "On BUSI")."""
+    equivalent to CE within the margin, or not decided, over how many runs (or seeds: ``unit``; of
+    ``planned`` where given), and the family of the correction (``where``: e.g. "On BUSI"). A shown
+    difference whose interval crosses the margin says that it is not shown beyond it."""
     if answer.empty:
         return f"{where}, no answer yet."
     groups: dict[str, list[str]] = {}
+    margin = f"{answer['margin'].iloc[0]:g}"
     for _, row in answer.iterrows():
         code = row["verdict"]
         word = ("better" if code.startswith("better") else "worse" if code.startswith("worse") else
                 "equivalent" if code == "equivalent" else "undecided")
-        groups.setdefault(word, []).append(f"{row['name']} ({_signed(row['mean'])} Dice)")
-    margin = f"{answer['margin'].iloc[0]:g}"
+        m = float(row["margin"])
+        crosses = code in ("better", "worse") and (row["corrected_low"] < -m < row["corrected_high"]
+                                                   or row["corrected_low"] < m < row["corrected_high"])
+        groups.setdefault(word, []).append(f"{row['name']} ({_signed(row['mean'])} Dice"
+                                           + (f"; not shown beyond {margin})" if crosses else ")"))
     said = [f"{', '.join(v)} {'is' if len(v) == 1 else 'are'} {text}" for k, v in groups.items() for text in
             [{"better": "better than CE", "worse": "worse than CE",
               "equivalent": f"shown to be within ± {margin} Dice of CE",
-              "undecided": f"neither shown better nor shown within ± {margin} of CE"}[k]]]
+              "undecided": f"neither shown to differ from CE nor shown within ± {margin} of it"}[k]]]
+    low, high = int(answer.n_runs.min()), int(answer.n_runs.max())
+    count = f"{low}" if low == high else f"{low}–{high}"
+    over = f"over {count}{'' if planned is None else f' of {planned}'} {unit} per comparison"
     better = "better" in groups
-    return (f"{where}, {'a' if better else 'no'} boundary-loss strategy is shown better than CE: " + "; ".join(said) + ".")
+    return (f"{where}, {over}, {'a' if better else 'no'} boundary-loss strategy is shown better than CE: "
+            + "; ".join(said) + f" (Holm over the {len(answer)} strategies against CE).")
 
 
 def their_cells(differences: pd.DataFrame) -> dict[str, str]:

@@ -163,5 +163,7 @@ def test_ce_cell_table_reads_their_cell_at_its_final_epoch_beside_this_protocols
     assert final["their metric, their order 95% CI"] == pytest.approx(
         scipy_stats.t.interval(0.95, 2, loc=np.mean(values), scale=scipy_stats.sem(values)))
     assert final["images validated"] == 3                                     # write_study_run's stems
+    by_seed = [odonnat_pham.their_metric(r, "theirs", "final") for r in sorted(cell, key=lambda r: r.seed)]
+    assert final["their metric, their order, per seed"] == " / ".join(f"{v:.3f}" for v in by_seed)
     assert odonnat_pham.ce_cell_table([], ce).reading.tolist() == [
         "CE as the rebalance cell with α = 0 (this protocol's CE), best epoch"]

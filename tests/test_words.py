@@ -86,11 +86,12 @@ def test_primary_summary_gives_each_verdict_its_interval_and_the_runs_needed():
     assert summary.answer.endswith(scope) and "128², ResNet-18" in scope and "ImageNet" in scope
     low, high = by_name.loc["ce+bl", ["corrected_low", "corrected_high"]]
     assert f"[{low:+.3f}, {high:+.3f}]" in first.split("ce+bl")[1].split(";")[0]
-    assert f"inconclusive at ± {bound:.3f}" in first.split("rebalance")[1]
-    assert "rebalance none (none at α/2) if the true difference were 0" in second   # sd 0.2: floor above the margin
-    assert "36 of the 40 planned runs are in" in second and "Holm's strictest level α/3" in second
+    assert f"inconclusive at ± 0.02 (its 90 % interval before Holm's correction reaches ± {bound:.3f})" in first
+    assert ("rebalance no number of runs (no number of runs at α/2) if the true difference were 0"
+            in second)                                                     # sd 0.2: floor above the margin
+    assert "36 of the 40 planned runs are in (a number the budget set" in second and "Holm's strictest level α/3" in second
     floor = sizing.set_index("strategy").loc["rebalance", "half_width_floor"]
-    assert f"cannot fall below ± {floor:.3f}" in second.split("rebalance none")[1]
+    assert f"TOST uses at α/3 cannot fall below ± {floor:.3f}" in second.split("rebalance no number")[1]
     done = words.primary_summary(answer, sizing, runs_done=40, runs_planned=40, what="x").parts[1]
     assert "ran all 40 planned runs" in done and "are in" not in done
     ramp = sizing.set_index("strategy").loc["ce+ramp"]
@@ -135,7 +136,8 @@ def test_primary_verdict_says_every_verdict_code_of_stats_apart():
     rows = [{"verdict": code, "margin": 0.02, "bound": 0.031} for code in stats.VERDICTS]
     said = [words.primary_verdict(row) for row in rows]
     assert len(set(said)) == len(stats.VERDICTS)                       # no two codes read alike
-    assert said[stats.VERDICTS.index("inconclusive")] == "inconclusive at ± 0.031"
+    assert said[stats.VERDICTS.index("inconclusive")] == ("inconclusive at ± 0.02 (its 90 % interval before Holm's "
+                                                          "correction reaches ± 0.031)")   # the stated margin, always
     assert all("inconclusive" not in s for code, s in zip(stats.VERDICTS, said) if code != "inconclusive")
     assert all("0.02" in s for code, s in zip(stats.VERDICTS, said) if code.endswith("within_margin") or code == "equivalent")
 
@@ -143,8 +145,14 @@ def test_primary_verdict_says_every_verdict_code_of_stats_apart():
 def test_an_equivalence_lost_only_to_holms_correction_is_said_so():
     row = {"verdict": "inconclusive", "margin": 0.02, "bound": 0.017, "p_tost_holm": 0.0681}
     said = words.primary_verdict(row)
-    assert said.startswith("inconclusive at ± 0.02") and "0.017" in said and "Holm" in said and "0.068" in said
-    assert words.primary_verdict({**row, "bound": 0.031}) == "inconclusive at ± 0.031"
+    assert said.startswith("inconclusive at ± 0.02 (not shown within ± 0.02 after Holm's correction, p = 0.068")
+    assert "lies within ± 0.017, no verdict)" in said
+    assert words.primary_verdict({**row, "bound": 0.031}).endswith("reaches ± 0.031)")
+    assert words.verdict_head({**row, "bound": 0.031}) == "inconclusive at ± 0.02"
+    apart = {**row, "bound": 0.031, "corrected_low": -0.037, "corrected_high": -0.003, "p_diff_holm": 0.0712}
+    assert words.primary_verdict(apart) == ("inconclusive at ± 0.02 (its 95 % interval excludes 0 before Holm's "
+                                            "correction, not after it: p = 0.071; its 90 % interval before Holm's "
+                                            "correction reaches ± 0.031)")
 
 
 def _their_differences(low, high, theirs, order="sorted by class"):
@@ -167,7 +175,7 @@ def test_their_order_is_read_first_and_the_sorted_order_beside_it():
     theirs = _their_differences([-0.03, -0.02], [0.03, 0.04], [0.000, 0.003], order="their order (the split's draw)")
     both = pd.concat([theirs, _their_differences([-0.01, -0.05], [0.01, 0.01], [0.000, 0.003])], ignore_index=True)
     said = words.their_noise_sentence(both)
-    first, sensitivity = said.split("Read sorted by class instead")
+    first, sensitivity = said.split("Sensitivity line, sorted by class")
     assert "the order their split draws them" in first and "ce+bl +0.000 [-0.030, +0.030]" in first
     assert "ce+bl +0.000 [-0.010, +0.010]" in sensitivity and "sorted-order reading until" not in said
     assert words.their_cells(both)["rebalance"] == "+0.010 [-0.020, +0.040]"
@@ -212,12 +220,16 @@ def test_verdict_phrases_are_each_code_once():
 def test_bottom_line_sorts_each_strategy_by_its_verdict():
     answer, _ = _answer()        # ce+bl better, ce+ramp equivalent, rebalance inconclusive
     line = words.bottom_line("On BUSI", answer)
-    assert line.startswith("On BUSI, a boundary-loss strategy is shown better than CE")
+    assert line.startswith("On BUSI, over 12 runs per comparison, a boundary-loss strategy is shown better than CE")
     better, rest = line.split("is better than CE")
     assert "ce+bl" in better and "ce+ramp" in rest.split("shown to be within ± 0.02")[0]
-    assert "rebalance" in rest.split("neither shown better")[0].split(";")[-1]
-    worse = answer.assign(verdict=["worse", "inconclusive", "inconclusive"])
-    assert words.bottom_line("On X", worse).startswith("On X, no boundary-loss strategy is shown better than CE")
+    assert "rebalance" in rest.split("neither shown to differ from CE")[0].split(";")[-1]
+    assert line.endswith("(Holm over the 3 strategies against CE).") and "not shown beyond" not in line
+    worse = answer.assign(verdict=["worse", "inconclusive", "inconclusive"], corrected_low=[-0.03, -0.1, -0.1],
+                          corrected_high=[-0.01, 0.1, 0.1])                 # its interval crosses −0.02
+    said = words.bottom_line("On X", worse, unit="seeds", planned=16)
+    assert said.startswith("On X, over 12 of 16 seeds per comparison, no boundary-loss strategy is shown better")
+    assert "; not shown beyond 0.02) is worse than CE" in said
     assert words.bottom_line("On X", pd.DataFrame()) == "On X, no answer yet."
 
 
@@ -245,10 +257,20 @@ def test_external_summary_names_the_interval_the_bootstrap_and_the_seeds():
                            "seeds_needed": [None], "seeds_needed_at_observed": [None], "cap": [16]})
     summary = words.external_summary(answer, boot, sizing, seeds_first=6, what="128²")
     first, second, scope = summary.parts
-    assert first.startswith("**Another hospital (BUS-BRA)") and "seed-and-patient bootstrap [+0.090, +0.110]" in first
-    assert "ce+bl none can (seed sd 0.010, patient se 0.004)" in second and "cap of 16" in second
+    assert first.startswith("**Another hospital (BUS-BRA)")
+    verdict, check = first.split("ce+bl")[1].split(";")[0].split(" (sensitivity check")
+    assert verdict.endswith("**better than CE**")                          # the verdict follows the interval
+    assert check.startswith(", no verdict: seed-and-patient bootstrap [+0.090, +0.110], anti-conservative over 12")
+    assert "if the true difference were 0, ce+bl no number of seeds (seed sd 0.010, patient se 0.004)" in second
+    assert "at the observed mean, ce+bl no number of seeds" in second and "cap of 16" in second
     fixed = words.external_summary(answer, boot, sizing, seeds_first=6, what="128²", final=14).parts[1]
     assert "at most 16): 14 seeds" in fixed and "12 are in" in fixed
+    assert "The cap binds: at 14 seeds, ce+bl would stay below 80 % power if its sd held" in fixed
+    two = pd.concat([sizing, sizing.assign(strategy="rebalance")], ignore_index=True)
+    assert "ce+bl and rebalance would stay below 80 % power if their sd held" in words.external_summary(
+        answer, boot, two, 6, "128²", final=14).parts[1]
+    enough = sizing.assign(seeds_needed=[9])
+    assert "cap binds" not in words.external_summary(answer, boot, enough, 6, "128²", final=14).parts[1]
     assert "All 12 are in" in words.external_summary(answer, boot, sizing, 6, "128²", final=12).parts[1]
     assert "425 BUSI images (128²)" in scope and summary.answer.endswith(scope)
     assert "no answer yet" in words.external_summary(pd.DataFrame(), boot, sizing, 6, "x").answer
@@ -267,3 +289,16 @@ def test_external_summary_says_a_shown_drop_is_not_shown_beyond_the_margin():
     assert "not shown to exceed 0.02: its interval crosses −0.02" in first
     inside = pd.DataFrame([{**row, "corrected_low": -0.06, "corrected_high": -0.03}])
     assert "not shown to exceed" not in words.external_summary(inside, pd.DataFrame(), sizing, 6, "x").parts[0]
+
+
+def test_frames_seen_sentence_says_whether_a_shown_difference_survives_the_sensitivity_check():
+    answer, sizing = _answer()                                           # ce+bl better, the others not shown
+    again = answer.assign(mean=answer["mean"] - 0.001, p_diff_holm=[0.053, 1.0, 1.0])
+    said = words.frames_seen_sentence(answer, again)
+    assert said.startswith("Sensitivity check, not the pre-specified analysis")
+    assert f"ce+bl {answer['mean'].iloc[0] - 0.001:+.3f}, Holm p = 0.053 against 0" in said
+    assert "the verdict does not survive it at the 0.05 level" in said and "ce+ramp" not in said
+    assert "the verdict holds" in words.frames_seen_sentence(answer, again.assign(p_diff_holm=0.01))
+    assert words.frames_seen_sentence(answer.assign(verdict="inconclusive"), again) == ""
+    summary = words.primary_summary(answer, sizing, 36, 40, "x", without_frames=again)
+    assert said in summary.parts[0] and said in summary.answer

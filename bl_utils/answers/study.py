@@ -80,9 +80,10 @@ def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = P
     with the measured sd, by the procedure the verdicts use — TOST at Holm's levels over :data:`FAMILY`
     (:func:`bl_utils.stats.holm_levels`: ``alpha/3`` when it is tested first, ``alpha/2`` second) — both
     if the true difference were 0 and if it were the observed mean (``None``: no number of runs is
-    enough), beside the unadjusted level; then the floor of the corrected 95 % half-width
-    (:func:`bl_utils.stats.half_width_floor`), which the 425 images set: more runs shrink only the 1/J
-    term of the corrected variance, and the narrowest margin reachable at ``power`` however many runs."""
+    enough), beside the unadjusted level; then, at Holm's strictest level, the floor of the corrected
+    ``1 − 2·alpha/3`` half-width TOST uses (:func:`bl_utils.stats.half_width_floor`), which the 425 images
+    set: more runs shrink only the 1/J term of the corrected variance, and the narrowest margin reachable
+    at ``power`` however many runs (:func:`bl_utils.stats.power_floor`)."""
     n_train, n_test = mean_sizes(results)
     strictest, second, plain = stats.holm_levels(PRIMARY["alpha"], len(FAMILY))
     rows = []
@@ -94,8 +95,10 @@ def sizing(answer: pd.DataFrame, results: Sequence[RunResult], margin: float = P
                     row["sd"], n_train=n_train, n_test=n_test, margin=margin, alpha=level, power=power,
                     true_difference=delta)
         rows.append({"strategy": row["name"], "sd": row["sd"], "runs": int(row["n_runs"]), **need,
-                     "half_width_floor": stats.half_width_floor(row["sd"], n_train=n_train, n_test=n_test),
-                     "power_floor": stats.power_floor(row["sd"], n_train=n_train, n_test=n_test, power=power)})
+                     "half_width_floor": stats.half_width_floor(row["sd"], n_train=n_train, n_test=n_test,
+                                                                alpha=strictest),
+                     "power_floor": stats.power_floor(row["sd"], n_train=n_train, n_test=n_test, alpha=strictest,
+                                                      power=power)})
     return pd.DataFrame(rows)
 
 
