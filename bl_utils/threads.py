@@ -31,11 +31,17 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["WAIT_POLICY", "machine_cores", "claims_dir", "claimed_elsewhere", "share_cores", "training_threads",
+__all__ = ["WAIT_POLICY", "SHARED_ENV", "machine_cores", "claims_dir", "claimed_elsewhere", "share_cores", "training_threads",
            "claim_cores"]
 
 #: The OpenMP waiting policy this package asks for (when nobody else set one).
 WAIT_POLICY = "PASSIVE"
+#: Where :func:`share_cores` notes the ``OMP_NUM_THREADS`` it set, so that a child process (a launched job, a
+#: notebook's kernel) inherits the lowering as a lowering, not as the user's setting.
+SHARED_ENV = "BL_SHARED_THREADS"
+if os.environ.get(SHARED_ENV) is not None and os.environ.get(SHARED_ENV) == os.environ.get("OMP_NUM_THREADS"):
+    del os.environ["OMP_NUM_THREADS"]         # a parent's lowering: this process decides its own
+os.environ.pop(SHARED_ENV, None)
 #: ``OMP_NUM_THREADS`` as the user gave it, before :func:`share_cores` changed anything (``None``: unset).
 _USER_THREADS = os.environ.get("OMP_NUM_THREADS")
 #: The thread count :func:`share_cores` lowered this process to (``None``: it changed nothing), and the
@@ -90,7 +96,8 @@ def share_cores() -> int | None:
 
     Sets ``OMP_WAIT_POLICY`` unless set (it takes effect only if torch is not imported yet). When
     other processes train, this one takes ``max(1, cores − their threads)``: through
-    ``OMP_NUM_THREADS`` before torch is imported, ``torch.set_num_threads`` after.
+    ``OMP_NUM_THREADS`` before torch is imported (noted in :data:`SHARED_ENV`, so that a child
+    process does not take the lowered count for the user's), ``torch.set_num_threads`` after.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
     if _USER_THREADS is not None:
@@ -103,7 +110,7 @@ def share_cores() -> int | None:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     else:
-        os.environ["OMP_NUM_THREADS"] = _SET_ENV = str(threads)
+        os.environ["OMP_NUM_THREADS"] = os.environ[SHARED_ENV] = _SET_ENV = str(threads)
     return threads
 
 

@@ -41,7 +41,8 @@ def write_claim(folder: Path, pid: int, count: int) -> Path:
 
 def clean_env(claims: Path, **extra: str) -> dict[str, str]:
     """This process's environment without the OpenMP settings, the claims folder ``claims``, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "BL_CLAIMS_DIR")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "BL_CLAIMS_DIR", threads.SHARED_ENV)}
     env["BL_CLAIMS_DIR"] = str(claims)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return {**env, **extra}
@@ -187,6 +188,24 @@ def test_share_cores_leaves_the_users_thread_count_and_policy(tmp_path):
                        clean_env(claims, OMP_NUM_THREADS="2", OMP_WAIT_POLICY="ACTIVE"))
     assert state["torch"] == 2 and state["omp"] == "2" and state["policy"] == "ACTIVE"
     assert state["training"] == state["claimed"] == state["inside"] == state["claim"] == 2
+
+
+def test_a_child_of_a_lowered_process_trains_with_every_core(tmp_path):
+    """share_cores's OMP_NUM_THREADS reaches a child (a launched job, a notebook's kernel) as a lowering, not
+    as the user's count: the child yields too until it trains, then its training takes every core back."""
+    claims = tmp_path / "claims"
+    write_claim(claims, os.getpid(), 64)                # the parent and the child would each yield to 1 thread
+    probe = textwrap.dedent(PROBE.format(first="import bl_utils"))
+    parent = f"""
+        import json, os, subprocess, sys
+        import bl_utils
+        child = subprocess.run([sys.executable, "-c", {probe!r}], capture_output=True, text=True, check=True)
+        print(json.dumps(dict(omp=os.environ.get("OMP_NUM_THREADS"), child=json.loads(child.stdout.splitlines()[-1]))))
+    """
+    state = run_python(parent, clean_env(claims))
+    cores, child = threads.machine_cores(), state["child"]
+    assert state["omp"] == "1" and child["torch"] == 1 and child["omp"] == "1"
+    assert child["training"] == child["claimed"] == child["inside"] == child["claim"] == cores
 
 
 def test_share_cores_without_training_elsewhere_only_sets_the_policy(tmp_path):
