@@ -255,9 +255,14 @@ def _beyond_margin(row, unit: str = "runs") -> str:
     side = row.get("runs_below_zero") if row["verdict"] == "worse" else row.get("runs_above_zero")
     runs = f"; {int(side)} of {int(row['n_runs'])} {unit} point that way" if side is not None and not pd.isna(side) else ""
     m = float(row["margin"])
-    crosses = row["corrected_low"] < -m < row["corrected_high"] or row["corrected_low"] < m < row["corrected_high"]
     return runs + (f", and the difference is not shown to exceed {m:g}: its interval crosses "
-                   f"{'−' if row['verdict'] == 'worse' else '+'}{m:g}" if crosses else "")
+                   f"{'−' if row['verdict'] == 'worse' else '+'}{m:g}" if _crosses_margin(row) else "")
+
+
+def _crosses_margin(row) -> bool:
+    """Whether a row's corrected interval crosses −margin or +margin."""
+    m, low, high = float(row["margin"]), row["corrected_low"], row["corrected_high"]
+    return low < -m < high or low < m < high
 
 
 def _sizing_sentence(sizing: pd.DataFrame, margin: str) -> str:
@@ -463,9 +468,7 @@ def bottom_line(where: str, answer: pd.DataFrame, unit: str = "runs", planned: i
         code = row["verdict"]
         word = ("better" if code.startswith("better") else "worse" if code.startswith("worse") else
                 "equivalent" if code == "equivalent" else "undecided")
-        m = float(row["margin"])
-        crosses = code in ("better", "worse") and (row["corrected_low"] < -m < row["corrected_high"]
-                                                   or row["corrected_low"] < m < row["corrected_high"])
+        crosses = code in ("better", "worse") and _crosses_margin(row)
         groups.setdefault(word, []).append(f"{row['name']} ({_signed(row['mean'])} Dice"
                                            + (f"; not shown beyond {margin})" if crosses else ")"))
     said = [f"{', '.join(v)} {'is' if len(v) == 1 else 'are'} {text}" for k, v in groups.items() for text in
