@@ -125,7 +125,8 @@ RUN_FILES = {
     "normal_images.csv": "(include_normal=False) per normal image never trained on and checkpoint: "
                          "predicted pixels, whether any (a false positive)",
     "external_images.csv": "(with external data) per external image: the final model's metrics, NSD, "
-                           "predicted pixels, with the image's patient, pathology, scanner, BI-RADS",
+                           "predicted pixels, with the image's patient, pathology, scanner, BI-RADS "
+                           "(published gzipped: external_images.csv.gz)",
     "external_predictions.npz": "(with external data) the final model's thresholded predictions of every "
                                 "external image, bit-packed, with stems",
 }

@@ -193,10 +193,11 @@ def external_images(results: Iterable[RunResult]) -> pd.DataFrame:
     the run's keys, then per image ``stem, label`` (pathology), ``patient, scanner, birads,
     tumour_fraction`` and the metrics with ``nsd`` and ``predicted_pixels``, plus ``hd95_penalised``
     (already the penalty: HD95 of a missed tumour is scored as the image diagonal). Runs without the
-    file are skipped."""
-    frames = [_with_keys(pd.read_csv(r.folder / "external_images.csv", dtype={"stem": str, "label": str,
-                                                                              "scanner": str, "birads": str}), r)
-              for r in results if (r.folder / "external_images.csv").is_file()]
+    file are skipped; a published run may hold it gzipped (``external_images.csv.gz``, a quarter of the size)."""
+    paths = [(r, next((p for p in (r.folder / "external_images.csv", r.folder / "external_images.csv.gz")
+                       if p.is_file()), None)) for r in results]
+    frames = [_with_keys(pd.read_csv(path, dtype={"stem": str, "label": str, "scanner": str, "birads": str}), r)
+              for r, path in paths if path is not None]
     if not frames:
         return pd.DataFrame(columns=["strategy", "seed", "fold", "machine", "stem", "label", "patient", "scanner", "dice"])
     return pd.concat(frames, ignore_index=True)
