@@ -54,6 +54,7 @@ class Experiment:
     protocol: str = "earlier"
     folds: tuple[int | None, ...] = (None,)
     smoke_seeds: int = 1      # seeds in the notebooks' smoke test
+    smoke_seed_values: tuple[int, ...] = ()   # the smoke test's seeds where not the first smoke_seeds
     scored_externally: bool = False   # new runs also scored on BUS-BRA when it is at hand (not in the runs' names)
 
 
@@ -77,12 +78,15 @@ EXPERIMENTS: dict[str, Experiment] = {
                            "scored on BUS-BRA (another hospital)", protocol="external", seeds=EXTERNAL_SEEDS),
     "settings_alpha_px1": Experiment("Settings: ce+bl with α = 1 for Φ_G in pixels (the papers'), α = 128 ÷ side",
                                      strategies=("ce+bl",), protocol="study", seeds=SETTINGS_SEEDS, folds=STUDY_FOLDS,
+                                     smoke_seed_values=STUDY_SEEDS[:1],
                                      settings={"alpha": 128.0}),
     "settings_alpha_px01": Experiment("Settings: ce+bl with α = 0.1 for Φ_G in pixels, α = 12.8 ÷ side",
                                       strategies=("ce+bl",), protocol="study", seeds=SETTINGS_SEEDS, folds=STUDY_FOLDS,
+                                      smoke_seed_values=STUDY_SEEDS[:1],
                                       settings={"alpha": 12.8}),
     "settings_kervadec": Experiment("Settings: rebalance with Kervadec et al.'s schedule (α = 0.01 + 0.01 per epoch)",
                                     strategies=("rebalance",), protocol="study", seeds=SETTINGS_SEEDS, folds=STUDY_FOLDS,
+                                    smoke_seed_values=STUDY_SEEDS[:1],
                                     settings={"schedule": "kervadec"}),
     "odonnat_pham": Experiment("Odonnat & Pham's protocol as their code ran it, CPU profile",
                                protocol="odonnat-pham", seeds=ABLATION_SEEDS),
@@ -180,12 +184,13 @@ def load_experiment(name: str, data: str, out: str | Path | None = None, **chang
 
 def smoke_version(name: str) -> tuple[dict[str, Any], tuple[int, ...]]:
     """The settings and seeds of experiment ``name`` in the notebooks' smoke test: the ``tiny``
-    profile and its epochs (2, whatever the experiment's), the experiment's ``smoke_seeds`` first seeds."""
+    profile and its epochs (2, whatever the experiment's), the experiment's ``smoke_seeds`` first seeds
+    (or its ``smoke_seed_values``: the settings arms train the study's smoke seed, so that they pair)."""
     experiment = EXPERIMENTS[name]
     changes: dict[str, Any] = {"profile": "tiny"}
     if "epochs" in experiment.settings or "epochs" in PROTOCOLS[experiment.protocol]:
         changes["epochs"] = PROFILES["tiny"]["epochs"]
-    return changes, experiment.seeds[:experiment.smoke_seeds]
+    return changes, experiment.smoke_seed_values or experiment.seeds[:experiment.smoke_seeds]
 
 
 def obtain(name: str, data: str | None, out: str | Path | None = None, smoke: bool = False,

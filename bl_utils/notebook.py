@@ -29,6 +29,7 @@ Where files go
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -48,7 +49,7 @@ from .runs import RunResult
 from .runtime import atomic_write, project_root, write_json
 
 __all__ = ["PUBLISH_ENV", "Session", "start", "output_folder", "data_facts", "profile_config", "write_answer",
-           "write_answer_column", "ANSWER_COLUMNS", "write_table"]
+           "write_answer_column", "ANSWER_COLUMNS", "write_table", "table_markdown"]
 
 #: The columns of the README's first table (``answers_table.md``), in order: what each notebook answers,
 #: per strategy (:func:`write_answer_column`).
@@ -275,7 +276,7 @@ def write_answer_column(folder: str | os.PathLike, column: str, cells: dict[str,
     table = pd.DataFrame([{"strategy": s, **{c: columns[c]["cells"].get(s, "–") for c in shown}} for s in STRATEGIES])
     lines = [columns[c]["bottom_line"] for c in shown if columns[c]["bottom_line"]]
     with atomic_write(folder / "answers_table.md") as handle:
-        handle.write("".join(f"{line}\n\n" for line in lines) + words.table_markdown(table))
+        handle.write("".join(f"{line}\n\n" for line in lines) + table_markdown(table))
     return folder / "answers_table.md"
 
 
@@ -288,5 +289,20 @@ def write_table(table: pd.DataFrame, folder: str | os.PathLike, name: str, capti
     with atomic_write(folder / f"{name}.csv") as handle:
         table.to_csv(handle, index=False)
     with atomic_write(folder / f"{name}.md") as handle:
-        handle.write((caption + "\n\n" if caption else "") + words.table_markdown(table))
+        handle.write((caption + "\n\n" if caption else "") + table_markdown(table))
     return folder / f"{name}.csv", folder / f"{name}.md"
+
+
+def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            if math.isnan(value):
+                return "–"
+            return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

@@ -24,8 +24,7 @@ from .data.source import DataSource, resolve_data
 from . import noise
 from .config import TrainConfig, data_id
 from .distance import batch_signed_distance_maps, scale_phi
-from .data.duplicates import frame_groups
-from .data.split import Split, cross_validation_folds, fold_split, pinned_folds, random_split, split_train_val
+from .data.split import Split, cross_validation_folds, fold_split, random_split, split_train_val, study_folds
 
 __all__ = ["TrainingData", "data_identity", "data_id_of", "prepare_data", "phi_scale_table"]
 
@@ -128,10 +127,8 @@ def _split(config: TrainConfig, dataset, split_seed: int, fingerprint: str):
         every = np.arange(len(dataset))
         return Split(every, every[:0], split_seed, 0.0, list(dataset.meta.stem), [], stratified=False)
     if config.folds is not None:
-        folds = pinned_folds(fingerprint, config.seed, config.folds) if config.group_duplicates else None
-        if folds is None:
-            groups = frame_groups(dataset) if config.group_duplicates else False
-            folds = cross_validation_folds(dataset, config.folds, seed=config.seed, groups=groups)
+        folds = (study_folds(dataset, config.folds, config.seed, fingerprint) if config.group_duplicates else
+                 cross_validation_folds(dataset, config.folds, seed=config.seed, groups=False))
         return fold_split(folds, config.fold, seed=config.seed, stems=list(dataset.meta.stem),
                           grouped=config.group_duplicates)
     if config.protocol == "odonnat-pham":

@@ -10,10 +10,8 @@ keeps its paragraphs and its answer apart, so that no notebook has to cut a text
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from .answers.earlier import interval
@@ -22,9 +20,9 @@ from .runs import RunResult, runs_frame
 
 __all__ = ["GET_BUSI", "VERDICT_PHRASES", "data_statement", "Summary", "difference_sentence", "ablation_sentence",
            "paper_profile_sentence", "earlier_summary", "robustness_summary", "primary_verdict", "primary_summary",
-           "exploratory_sentence", "run_scope", "their_noise_sentence", "external_summary", "table_markdown",
+           "exploratory_sentence", "run_scope", "their_noise_sentence", "external_summary",
            "COLUMN_NAMES", "readable", "bottom_line", "answer_cells", "their_cells", "verdict_head",
-           "frames_seen_sentence"]
+           "frames_seen_sentence", "settings_sentence"]
 
 #: Every verdict the report publishes, phrased once per code of :data:`bl_utils.stats.VERDICTS`
 #: (``{margin}``: the equivalence margin). Only the answers with a stated test and its Holm
@@ -292,6 +290,19 @@ def exploratory_sentence(table: pd.DataFrame, what: str, unit: str = "") -> str:
     return f"{what} (exploratory, strategy − CE, corrected 95 % interval): " + ("; ".join(parts) or "no runs yet") + "."
 
 
+def settings_sentence(shown: pd.DataFrame, planned: int) -> str:
+    """The settings arms in one sentence from :func:`bl_utils.answers.settings.answer_table` (``shown``):
+    per arm its runs (of ``planned``), its Dice − its base and − CE with the corrected intervals, and
+    L_B's share of the loss, first → last epoch. Exploratory: no verdict."""
+    parts = [f"{r['setting']}, {r['runs']} of {planned} runs: {r['Dice − its base [95 % CI]']} against {r['against']}, "
+             f"{r['Dice − CE [95 % CI]']} against CE, L_B {r['L_B share of the loss, first → last epoch']} of the loss"
+             for _, r in shown.iterrows()]
+    return ("Final-epoch Dice on tumour images, each settings arm minus its base strategy and minus CE, paired within "
+            "(seed, fold) blocks on one machine (95 % intervals corrected for the folds' overlap; exploratory, no "
+            "verdict; 128², ResNet-18, random encoder): " + "; ".join(parts) + "." if parts else
+            "no arm has run yet — each trains in the study's new (seed, fold) blocks, after the block's four strategies.")
+
+
 def _their_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The rows of :func:`bl_utils.answers.odonnat_pham.differences_from_ce` in their metric to read
     first: in their order where the runs have it, else sorted by class; and that order's name."""
@@ -345,21 +356,6 @@ def their_noise_sentence(table: pd.DataFrame) -> str:
                  "pools pixels within each batch, so the order moves it (sd ≈ 0.02): the numbers are a sorted-order "
                  "reading until the runs are re-scored in their order.")
     return text
-
-
-def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """``table`` as a GitHub Markdown table (floats rounded to ``digits``, NaN shown as ``–``)."""
-    def cell(value) -> str:
-        if isinstance(value, (float, np.floating)):
-            if math.isnan(value):
-                return "–"
-            return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.{digits}f}"
-        return str(value)
-
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "|".join("---" for _ in table.columns) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 #: The names a reader sees for the answers' column names (:func:`readable`).

@@ -356,3 +356,26 @@ def test_the_final_number_of_seeds_is_the_rule_applied_to_the_six_first_publishe
     table = runs.external_images([runs.load_run(f) for f in folders])
     assert final_seeds(sizing(external_answer(table))) == len(experiments.EXTERNAL_SEEDS) == 16
     assert experiments.EXTERNAL_SEEDS[:SEEDS_FIRST] == tuple(range(SEEDS_FIRST))
+
+
+def test_domain_gap_averages_runs_and_pairs_the_study_runs_scored_on_both_hospitals():
+    from bl_utils.schedules import STRATEGIES
+
+    def rows(strategy, seed, fold, dices, **extra):
+        return [{"strategy": strategy, "seed": seed, "fold": fold, "machine": "m", "dice": d, **extra} for d in dices]
+
+    busi = pd.DataFrame(rows("ce", 0, 0, [0.6, 0.8], target_empty=False) + rows("ce", 0, 0, [0.0], target_empty=True)
+                        + rows("ce", 2, 1, [0.9], target_empty=False) + rows("ce+bl", 2, 1, [0.5], target_empty=False))
+    bra = pd.DataFrame(rows("ce", 0, -1, [0.4, 0.6, 0.8]) + rows("ce", 1, -1, [0.2]))
+    study_bra = pd.DataFrame(rows("ce", 2, 1, [0.3, 0.5]) + rows("ce+bl", 3, 0, [0.7]))   # ce+bl (3, 0): not on BUSI
+    gap = external.domain_gap(busi, bra, study_bra).set_index("strategy")
+    assert list(gap.index) == list(STRATEGIES)
+    ce = gap.loc["ce"]
+    assert ce["BUSI (cross-validated, 340 training images)"] == pytest.approx((0.7 + 0.9) / 2)   # normal image left out
+    assert ce["BUS-BRA (trained on all 425)"] == pytest.approx((0.6 + 0.2) / 2)                 # each run counts once
+    assert ce["BUS-BRA (the study's runs, 340 training images)"] == pytest.approx(0.4)
+    assert ce["gap on those runs (BUS-BRA − BUSI)"] == pytest.approx(0.4 - 0.9)                 # the (2, 1) run only
+    assert ce["runs"] == "2 / 2 / 1"
+    assert np.isnan(gap.loc["ce+bl", "gap on those runs (BUS-BRA − BUSI)"])                      # no run on both
+    assert gap.loc["ce+bl", "runs"] == "1 / 0 / 1" and np.isnan(gap.loc["rebalance", "BUS-BRA (trained on all 425)"])
+    assert np.isnan(external.domain_gap(busi, bra).loc[0, "BUS-BRA (the study's runs, 340 training images)"])

@@ -277,3 +277,32 @@ def test_pinned_folds_are_the_partitions_the_published_runs_record():
     groups = frame_groups(busi)
     drawn = cross_validation_folds(busi, 5, seed=2, groups=groups)
     assert all(len(set(drawn[groups == g])) == 1 for g in np.unique(groups))
+
+
+def test_study_folds_are_the_partitions_every_published_study_run_records():
+    """The partition notebook 1 shows for a seed (split.study_folds) is the one each published run of the study
+    trained on: pinned for seeds 0–1, drawn with the frames of one lesion kept together for the new seeds."""
+    import json
+    import os
+
+    from bl_utils.data.duplicates import frame_groups
+    from bl_utils.data.split import study_folds
+
+    if not BUSI256.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has BUSI beside the checkout, but {BUSI256} is missing")
+        pytest.skip(f"real BUSI not found at {BUSI256}")
+    busi = data.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.10, include_normal=False,
+                          distance_maps=False, progress=False)
+    stems, fingerprint = np.array(busi.meta.stem), data.content_fingerprint(busi)
+    results = Path(__file__).resolve().parents[1] / "results" / "busi-ff3294f5" / "study-quick-random"
+    records = sorted(results.glob("*/seed*/fold*/run.json"))
+    assert len(records) >= 40
+    partitions = {}
+    for record in records:
+        seed, fold = int(record.parts[-3][4:]), int(record.parts[-2][4:])
+        folds = partitions.setdefault(seed, study_folds(busi, 5, seed, fingerprint))
+        assert list(stems[folds == fold]) == json.loads(record.read_text())["val_stems"], record
+    groups = frame_groups(busi)
+    drawn = study_folds(busi, 5, 2, fingerprint)
+    assert all(len(set(drawn[groups == g])) == 1 for g in np.unique(groups))

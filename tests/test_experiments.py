@@ -22,6 +22,15 @@ def test_planned_runs_of_the_smoke_test_are_those_obtain_trains():
     assert experiments.planned_runs("table1", smoke=True) == 4 * 2
 
 
+@pytest.mark.parametrize("arm", ["settings_alpha_px1", "settings_alpha_px01", "settings_kervadec"])
+def test_each_settings_arm_trains_the_study_seeds_in_the_smoke_test_so_that_it_pairs(arm):
+    _, study_seeds = experiments.smoke_version("study")
+    _, arm_seeds = experiments.smoke_version(arm)
+    assert arm_seeds == study_seeds and experiments.EXPERIMENTS[arm].folds == experiments.EXPERIMENTS["study"].folds
+    assert set(experiments.EXPERIMENTS[arm].seeds) <= set(experiments.STUDY_SEEDS)          # the published arms too
+    assert experiments.planned_runs(arm, smoke=True) == 1 * len(study_seeds) * 2
+
+
 def test_case_predictions_take_each_image_from_the_fold_that_scored_it(tiny_data, tmp_path):
     import json
 

@@ -302,3 +302,29 @@ def test_frames_seen_sentence_says_whether_a_shown_difference_survives_the_sensi
     assert words.frames_seen_sentence(answer.assign(verdict="inconclusive"), again) == ""
     summary = words.primary_summary(answer, sizing, 36, 40, "x", without_frames=again)
     assert said in summary.parts[0] and said in summary.answer
+
+
+def test_settings_sentence_gives_each_arm_its_intervals_and_no_verdict(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from bl_utils.answers import settings
+    from helpers import write_study_run
+
+    history = pd.DataFrame({"w_regional": [1.0, 0.5], "w_boundary": [0.0, 0.5], "train_regional": [0.6, 0.2],
+                            "train_boundary": [0.4, 0.2]})
+    study, arm = [], []
+    for fold, gain in enumerate((0.02, -0.01, 0.03)):
+        base = np.array([0.5, 0.6, 0.7])
+        study.append(write_study_run(tmp_path / "study", "ce", 2, fold, base))
+        study.append(write_study_run(tmp_path / "study", "ce+bl", 2, fold, base + 0.05))
+        run = write_study_run(tmp_path / "arm", "ce+bl", 2, fold, base + 0.05 + gain, weight=0.8)
+        run.history = history
+        arm.append(run)
+    shown = settings.answer_table(settings.arm_table(study, {"α_px = 0.1": arm}))
+    said = words.settings_sentence(shown, planned=10)
+    row = shown.iloc[0]
+    assert f"α_px = 0.1, 3 of 10 runs: {row['Dice − its base [95 % CI]']} against ce+bl" in said
+    assert row["Dice − its base [95 % CI]"].startswith("+0.013 [") and "0% → 50% of the loss" in said
+    assert "no verdict" in said and not any(p.split(" ")[0] in said for p in words.VERDICT_PHRASES.values())
+    assert words.settings_sentence(shown.iloc[:0], planned=10).startswith("no arm has run yet")

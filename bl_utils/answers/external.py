@@ -247,22 +247,34 @@ def secondary_differences(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "strategy", "seeds", "mean", "low", "high", "lower_is_better"])
 
 
-def domain_gap(in_domain: pd.DataFrame, external: pd.DataFrame) -> pd.DataFrame:
-    """Per strategy: the mean Dice of the study's runs on BUSI's tumour images (cross-validated,
-    ``in_domain``: :func:`bl_utils.runs.per_image` of the study) beside the external runs' mean Dice on
-    BUS-BRA (``external``: :func:`bl_utils.runs.external_images`) and, where the study's runs were also
-    scored on BUS-BRA (``protocol`` study in ``external``), their BUS-BRA Dice at equal training size."""
+def domain_gap(in_domain: pd.DataFrame, external: pd.DataFrame, study_external: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
+    """Per strategy of :data:`bl_utils.schedules.STRATEGIES`: how much Dice the models lose on another
+    hospital. ``in_domain``: :func:`bl_utils.runs.per_image` of the study's runs (cross-validated on
+    BUSI, 340 training images a run; tumour images only are scored); ``external``:
+    :func:`bl_utils.runs.external_images` of the external runs (all 425 images, one run per seed);
+    ``study_external``: the same of the study's runs that were also scored on BUS-BRA (``None`` or
+    empty: none yet). Each run counts once (its mean Dice over images), then runs are averaged.
+
+    Columns: BUSI Dice of all the study's runs; BUS-BRA Dice of the external runs; BUS-BRA Dice of the
+    study's runs scored there (equal training size); the gap on those same runs, BUS-BRA − BUSI,
+    paired by (seed, fold, machine); ``runs``, the runs behind the three means ("a / b / c"). NaN where
+    no run is scored."""
     from ..schedules import STRATEGIES
 
+    keys = ["seed", "fold", "machine"]
     tumour = in_domain[~in_domain.target_empty.astype(bool)]
+    study_external = study_external if study_external is not None else pd.DataFrame(columns=external.columns)
     rows = []
     for name in STRATEGIES:
-        busi = tumour[tumour.strategy == name].groupby(["seed", "fold"]).dice.mean()
-        bra = external[(external.strategy == name) & (external.fold == -1)].groupby("seed").dice.mean()
-        equal = external[(external.strategy == name) & (external.fold >= 0)].groupby(["seed", "fold"]).dice.mean()
+        busi = tumour[tumour.strategy == name].groupby(keys).dice.mean()
+        bra = external[external.strategy == name].groupby(keys).dice.mean()
+        equal = study_external[study_external.strategy == name].groupby(keys).dice.mean()
+        same = pd.concat({"bra": equal, "busi": busi}, axis=1, join="inner")
         rows.append({"strategy": name, "BUSI (cross-validated, 340 training images)": busi.mean(),
                      "BUS-BRA (trained on all 425)": bra.mean(),
                      "BUS-BRA (the study's runs, 340 training images)": equal.mean() if len(equal) else float("nan"),
+                     "gap on those runs (BUS-BRA − BUSI)": (same.bra - same.busi).mean() if len(same) else float("nan"),
                      "runs": f"{len(busi)} / {len(bra)} / {len(equal)}"})
     return pd.DataFrame(rows)
 

@@ -27,7 +27,7 @@ from .paired import differences_by_strategy, interval_table, mean_sizes, run_dif
 
 __all__ = ["ARMS", "boundary_share", "arm_differences", "arm_table", "answer_table"]
 
-#: Each arm: (the experiment of :data:`bl_utils.experiments.EXPERIMENTS`, its base strategy, its label).
+#: Each arm, by its label: (the experiment of :data:`bl_utils.experiments.EXPERIMENTS`, its base strategy).
 ARMS = {"α_px = 1 (the papers')": ("settings_alpha_px1", "ce+bl"),
         "α_px = 0.1": ("settings_alpha_px01", "ce+bl"),
         "Kervadec et al.'s schedule": ("settings_kervadec", "rebalance")}

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .dataset import UltrasoundDataset
-from .duplicates import duplicate_groups
+from .duplicates import duplicate_groups, frame_groups
 
 __all__ = ["Split", "split_train_val", "cross_validation_folds", "fold_split", "fold_table", "random_split",
-           "count_leaks", "PINNED_FOLDS", "pinned_folds"]
+           "count_leaks", "PINNED_FOLDS", "pinned_folds", "study_folds"]
 
 #: The study's published partitions, kept as they were drawn (each image's fold, in the order of the
 #: kept images' table), by the content fingerprint of those images and the seed: seeds 0–1 on BUSI were
@@ -286,3 +286,12 @@ def pinned_folds(fingerprint: str, seed: int, n_folds: int) -> np.ndarray | None
     if folds is None or len(set(folds)) != n_folds:
         return None
     return np.array([int(c) for c in folds], dtype=np.int64)
+
+
+def study_folds(data: UltrasoundDataset, n_folds: int, seed: int, fingerprint: str) -> np.ndarray:
+    """The study's partition of ``seed`` into ``n_folds`` folds, ``int64 (N,)``: the published one where it
+    is pinned (:func:`pinned_folds`, by the images' content ``fingerprint``), else the one
+    :func:`cross_validation_folds` draws keeping near-duplicates and frames of one lesion in one fold
+    (:func:`bl_utils.data.duplicates.frame_groups`). What the study's runs train on and notebook 1 shows."""
+    folds = pinned_folds(fingerprint, seed, n_folds)
+    return folds if folds is not None else cross_validation_folds(data, n_folds, seed=seed, groups=frame_groups(data))
