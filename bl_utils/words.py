@@ -473,7 +473,8 @@ def bottom_line(where: str, answer: pd.DataFrame, unit: str = "runs", planned: i
               "undecided": f"neither shown to differ from CE nor shown within ± {margin} of it"}[k]]]
     low, high = int(answer.n_runs.min()), int(answer.n_runs.max())
     count = f"{low}" if low == high else f"{low}–{high}"
-    over = f"over {count}{'' if planned is None else f' of {planned}'} {unit} per comparison"
+    over = (f"over all {count} planned {unit} per comparison" if planned is not None and low == planned else
+            f"over {count}{'' if planned is None else f' of {planned}'} {unit} per comparison")
     better = "better" in groups
     return (f"{where}, {over}, {'a' if better else 'no'} boundary-loss strategy is shown better than CE: "
             + "; ".join(said) + f" (Holm over the {len(answer)} strategies against CE).")

@@ -230,6 +230,7 @@ def test_bottom_line_sorts_each_strategy_by_its_verdict():
     said = words.bottom_line("On X", worse, unit="seeds", planned=16)
     assert said.startswith("On X, over 12 of 16 seeds per comparison, no boundary-loss strategy is shown better")
     assert "; not shown beyond 0.02) is worse than CE" in said
+    assert words.bottom_line("On X", worse, unit="seeds", planned=12).startswith("On X, over all 12 planned seeds per")
     assert words.bottom_line("On X", pd.DataFrame()) == "On X, no answer yet."
 
 
