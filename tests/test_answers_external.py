@@ -379,3 +379,19 @@ def test_domain_gap_averages_runs_and_pairs_the_study_runs_scored_on_both_hospit
     assert np.isnan(gap.loc["ce+bl", "gap on those runs (BUS-BRA − BUSI)"])                      # no run on both
     assert gap.loc["ce+bl", "runs"] == "1 / 0 / 1" and np.isnan(gap.loc["rebalance", "BUS-BRA (trained on all 425)"])
     assert np.isnan(external.domain_gap(busi, bra).loc[0, "BUS-BRA (the study's runs, 340 training images)"])
+
+
+def test_bus_bra_per_run_counts_each_run_once_in_its_set():
+    def rows(strategy, seed, fold, dices):
+        return [{"strategy": strategy, "seed": seed, "fold": fold, "machine": "m", "dice": d} for d in dices]
+
+    bra = pd.DataFrame(rows("ce", 0, -1, [0.4, 0.6, 0.8]) + rows("ce", 1, -1, [0.2]))
+    study_bra = pd.DataFrame(rows("ce", 2, 1, [0.3, 0.5]) + rows("ce+bl", 2, 1, [0.7]))
+    per_run = external.bus_bra_per_run(bra, study_bra)
+    assert len(per_run) == 4
+    got = {(r.runs, r.strategy, r.seed, r.fold): r.dice for r in per_run.itertuples()}
+    first, study = external.RUN_SETS
+    assert got == pytest.approx({(first, "ce", 0, -1): 0.6, (first, "ce", 1, -1): 0.2,
+                                 (study, "ce", 2, 1): 0.4, (study, "ce+bl", 2, 1): 0.7})
+    assert set(external.bus_bra_per_run(bra).runs) == {first}            # no study run scored yet
+    assert external.bus_bra_per_run(bra.iloc[:0], None).empty

@@ -37,3 +37,18 @@ def test_subgroups_puts_each_interval_where_the_table_says():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x\n(5 images)", "y\n(7 images)"]
     band = [p for p in ax.patches if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("0.9")]
     assert band and np.allclose([band[0].get_x(), band[0].get_x() + band[0].get_width()], [-0.02, 0.02])
+
+
+def test_runs_on_bus_bra_draws_one_dot_per_run_in_its_strategys_column():
+    per_run = pd.DataFrame({"strategy": ["ce", "ce", "ce+bl", "ce", "ce+bl"],
+                            "runs": ["all 425"] * 3 + ["study"] * 2, "dice": [0.5, 0.45, 0.48, 0.3, 0.35]})
+    fig = external.plot_runs_on_bus_bra(per_run, title="runs")
+    ax = fig.axes[0]
+    drawn = [c.get_offsets() for c in ax.collections if len(c.get_offsets())]
+    points = np.concatenate(drawn)
+    assert len(points) == 5 and sorted(points[:, 1]) == sorted(per_run.dice)
+    by_dice = {round(float(y), 3): float(x) for x, y in points}
+    assert abs(by_dice[0.5] - 0) < 0.3 and abs(by_dice[0.48] - 1) < 0.3 and abs(by_dice[0.35] - 1) < 0.3
+    assert by_dice[0.3] > by_dice[0.5]                      # the second set sits right of the first
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["all 425", "study"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ce", "ce+bl"]

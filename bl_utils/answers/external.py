@@ -50,7 +50,7 @@ from ..stats import compare_estimates
 
 __all__ = ["ENDPOINT", "FAMILY", "SEEDS_FIRST", "SEEDS_CAP", "EXPLORATORY", "paired_matrix", "two_term_se",
            "external_answer", "bootstrap_table", "sizing", "final_seeds", "seed_patient_bootstrap", "seeds_needed",
-           "subgroup_differences", "secondary_differences", "domain_gap", "cases_by_rule"]
+           "subgroup_differences", "secondary_differences", "domain_gap", "bus_bra_per_run", "cases_by_rule"]
 
 #: The external endpoint, fixed before the first run.
 ENDPOINT = dict(metric="dice", images="all", checkpoint="final", baseline=BASELINE, margin=0.02, alpha=0.05)
@@ -277,6 +277,24 @@ def domain_gap(in_domain: pd.DataFrame, external: pd.DataFrame, study_external: 
                      "gap on those runs (BUS-BRA − BUSI)": (same.bra - same.busi).mean() if len(same) else float("nan"),
                      "runs": f"{len(busi)} / {len(bra)} / {len(equal)}"})
     return pd.DataFrame(rows)
+
+
+#: The two sets of runs scored on BUS-BRA, as :func:`bus_bra_per_run` names them.
+RUN_SETS = ("trained on all 425 (the external test)", "the study's, 340 training images")
+
+
+def bus_bra_per_run(external: pd.DataFrame, study_external: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per run scored on BUS-BRA: ``strategy``, ``runs`` (which of :data:`RUN_SETS`), ``seed``,
+    ``fold`` (-1 for the external runs), ``machine`` and ``dice``, the run's mean Dice over the images.
+    ``external`` and ``study_external``: :func:`bl_utils.runs.external_images` of the external test's runs
+    and of the study's runs scored there (``None`` or empty: none yet). The spread the domain gap's means
+    hide: the two sets differ in their training set only (all 425 images against 340 of them)."""
+    keys = ["strategy", "seed", "fold", "machine"]
+    frames = [table.groupby(keys, sort=False).dice.mean().reset_index().assign(runs=name)
+              for name, table in zip(RUN_SETS, (external, study_external)) if table is not None and len(table)]
+    if not frames:
+        return pd.DataFrame(columns=["strategy", "runs", "seed", "fold", "machine", "dice"])
+    return pd.concat(frames, ignore_index=True)[["strategy", "runs", "seed", "fold", "machine", "dice"]]
 
 
 def final_seeds(sizing_table: pd.DataFrame) -> int | None:

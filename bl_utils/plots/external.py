@@ -1,4 +1,5 @@
-"""Notebook 6's figures: BUS-BRA beside BUSI, and each strategy − CE on BUS-BRA by subgroup."""
+"""Notebook 6's figures: BUS-BRA beside BUSI, each strategy − CE on BUS-BRA by subgroup, and each
+run's BUS-BRA Dice by the training set it had."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from .style import STRATEGY_COLOURS, name_figure
 
-__all__ = ["plot_two_hospitals", "plot_subgroups"]
+__all__ = ["plot_two_hospitals", "plot_subgroups", "plot_runs_on_bus_bra"]
 
 
 def plot_two_hospitals(datasets: dict, title: str = ""):
@@ -53,5 +54,28 @@ def plot_subgroups(tables: dict, margin: float = 0.02, title: str = ""):
         ax.set(xlabel="Dice, strategy − CE", title=panel)
         ax.xaxis.set_major_locator(plt.MaxNLocator(5))
     axes[0][-1].legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    name_figure(fig, title)
+    return fig
+
+
+def plot_runs_on_bus_bra(per_run, title: str = ""):
+    """Each run's mean Dice on BUS-BRA, one dot a run, per strategy, one column of dots per set of runs.
+    ``per_run``: :func:`bl_utils.answers.external.bus_bra_per_run`'s table (``strategy, runs, dice``); the
+    sets are placed side by side in the order they first appear, the strategies in their table order."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), constrained_layout=True)
+    sets = list(dict.fromkeys(per_run.runs))
+    strategies = list(dict.fromkeys(per_run.strategy))
+    offsets = np.linspace(-0.18, 0.18, len(sets)) if len(sets) > 1 else np.zeros(1)
+    markers = ("o", "s", "^")
+    for k, (name, offset) in enumerate(zip(sets, offsets)):
+        ax.scatter([], [], s=18, marker=markers[k % len(markers)], color="0.4", label=name)   # the legend's entry
+        for i, strategy in enumerate(strategies):
+            dice = per_run.dice[(per_run.runs == name) & (per_run.strategy == strategy)].to_numpy()
+            spread = np.linspace(-0.05, 0.05, len(dice)) if len(dice) > 1 else np.zeros(len(dice))
+            ax.scatter(i + offset + spread, dice, s=18, marker=markers[k % len(markers)], alpha=0.8,
+                       color=STRATEGY_COLOURS.get(strategy, "k"), edgecolors="none")
+    ax.set_xticks(range(len(strategies)), strategies)
+    ax.set(ylabel="mean Dice on BUS-BRA (one run)")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
     name_figure(fig, title)
     return fig
