@@ -9,6 +9,8 @@ and annotation-noise runs (the appendix)::
 
     python -m bl_utils study --data ../shared/data/busi256 study external   # train (resumable)
     python -m bl_utils study --list                                         # what exists
+    python -m bl_utils study --data ../shared/data/busi256 --by-block --seeds 3 \
+        study settings_alpha_px1 settings_alpha_px01 settings_kervadec      # (seed, fold) blocks in turn
 
 Costs on two CPU cores with native bf16: a quick run ~1.5 min (8 epochs), ~4 min at 20 epochs;
 a paper-profile run ~20 min (55–60 s per epoch).
@@ -35,7 +37,7 @@ from . import training_data
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "STUDY_SEEDS", "STUDY_FOLDS", "EXTERNAL_SEEDS",
            "SETTINGS_SEEDS",
            "load_experiment", "config_of", "obtain", "smoke_version", "planned_runs", "find_runs", "published_data_id",
-           "run_experiment", "runs_markdown"]
+           "run_experiment", "block_order", "train_blocks", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -265,6 +267,28 @@ def run_experiment(name: str, data: str, out: str | Path | None = None, seeds: S
     return train_all(config_of(name, data, **changes), experiment.strategies, seeds, out, folds=experiment.folds)
 
 
+def block_order(names: Sequence[str], seeds: Sequence[int] | None = None) -> list[tuple[int, int | None, str]]:
+    """``(seed, fold, experiment)`` in the order a campaign trains them: seed by seed, fold by fold, and
+    within each (seed, fold) block every experiment of ``names`` that has it, in the order given, so that a
+    block's runs (the study's four strategies, then its arms) train one after the other on one machine
+    and pair there. ``seeds``: only these (default: every seed of the named experiments)."""
+    chosen = [(name, EXPERIMENTS[name]) for name in names]
+    all_seeds = sorted({s for _, e in chosen for s in e.seeds if seeds is None or s in seeds})
+    all_folds = list(dict.fromkeys(f for _, e in chosen for f in e.folds))
+    return [(seed, fold, name) for seed in all_seeds for fold in all_folds for name, e in chosen
+            if seed in e.seeds and fold in e.folds]
+
+
+def train_blocks(names: Sequence[str], data: str, out: str | Path | None = None,
+                 seeds: Sequence[int] | None = None) -> list[RunResult]:
+    """Train (or load) the runs of ``names`` block by block (:func:`block_order`); resumable."""
+    results = []
+    for seed, fold, name in block_order(names, seeds):
+        experiment = EXPERIMENTS[name]
+        results += train_all(config_of(name, data), experiment.strategies, [seed], out, folds=[fold])
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bl_utils study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -273,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--list", action="store_true", help="say which runs exist; train nothing")
     parser.add_argument("--seeds", type=int, nargs="+", help="train only these of each experiment's seeds")
+    parser.add_argument("--by-block", action="store_true",
+                        help="train (seed, fold) blocks in turn, each block every named experiment's runs, so that "
+                             "the runs of a block pair on one machine (default: experiment by experiment)")
 
     launch.add_arguments(parser)   # --launcher local/slurm: one submitit job per missing run
     args = parser.parse_args(argv)
@@ -292,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, launch.LaunchError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+    if args.by_block and not args.list:
+        train_blocks(names, data, args.out, seeds=args.seeds)
+        return 0
     for name in names:
         if args.list:
             found, missing = load_experiment(name, data, args.out)

@@ -115,3 +115,23 @@ def test_the_study_scores_its_new_runs_on_bus_bra_when_it_is_at_hand(tmp_path, m
     assert experiments.config_of("table1", "synthetic").external is None          # only the study's
     monkeypatch.setattr(busbra, "resolve_external", lambda path=None: None)
     assert experiments.config_of("study", "synthetic").external is None
+
+
+def test_blocks_train_every_named_experiment_of_a_seed_and_fold_before_the_next_fold():
+    order = experiments.block_order(["study", "settings_kervadec", "settings_alpha_px1"])
+    assert order[:5] == [(0, fold, "study") for fold in range(5)]          # the arms have no seed 0
+    block = [name for seed, fold, name in order if (seed, fold) == (2, 0)]
+    assert block == ["study", "settings_kervadec", "settings_alpha_px1"]  # the order given
+    assert [(s, f) for s, f, _ in order] == sorted((s, f) for s, f, _ in order)
+    assert len(order) == 4 * 5 + 2 * 2 * 5
+    assert experiments.block_order(["study"], seeds=[3, 9]) == [(3, fold, "study") for fold in range(5)]
+
+
+def test_the_command_trains_block_by_block(monkeypatch):
+    calls = []
+    monkeypatch.setattr(experiments, "train_all", lambda config, strategies, seeds, out, folds: calls.append(
+        (config.schedule, tuple(strategies), tuple(seeds), tuple(folds))) or [])
+    assert experiments.main(["study", "settings_kervadec", "--data", "synthetic", "--seeds", "3", "--by-block"]) == 0
+    assert [c[2:] for c in calls] == [((3,), (f,)) for f in range(5) for _ in range(2)]
+    assert calls[0][1] == experiments.EXPERIMENTS["study"].strategies
+    assert calls[1] == ("kervadec", ("rebalance",), (3,), (0,))
