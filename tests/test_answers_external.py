@@ -383,15 +383,18 @@ def test_domain_gap_averages_runs_and_pairs_the_study_runs_scored_on_both_hospit
 
 def test_bus_bra_per_run_counts_each_run_once_in_its_set():
     def rows(strategy, seed, fold, dices):
-        return [{"strategy": strategy, "seed": seed, "fold": fold, "machine": "m", "dice": d} for d in dices]
+        return [{"strategy": strategy, "seed": seed, "fold": fold, "machine": "m", "dice": d, "pred_empty": d == 0}
+                for d in dices]
 
-    bra = pd.DataFrame(rows("ce", 0, -1, [0.4, 0.6, 0.8]) + rows("ce", 1, -1, [0.2]))
+    bra = pd.DataFrame(rows("ce", 0, -1, [0.4, 0.6, 0.8]) + rows("ce", 1, -1, [0.2]) + rows("ce", 1, -1, [0.0]))
     study_bra = pd.DataFrame(rows("ce", 2, 1, [0.3, 0.5]) + rows("ce+bl", 2, 1, [0.7]))
     per_run = external.bus_bra_per_run(bra, study_bra)
     assert len(per_run) == 4
     got = {(r.runs, r.strategy, r.seed, r.fold): r.dice for r in per_run.itertuples()}
     first, study = external.RUN_SETS
-    assert got == pytest.approx({(first, "ce", 0, -1): 0.6, (first, "ce", 1, -1): 0.2,
+    assert got == pytest.approx({(first, "ce", 0, -1): 0.6, (first, "ce", 1, -1): 0.1,
                                  (study, "ce", 2, 1): 0.4, (study, "ce+bl", 2, 1): 0.7})
+    missed = {(r.runs, r.seed): r.missed for r in per_run.itertuples() if r.strategy == "ce"}
+    assert missed == pytest.approx({(first, 0): 0.0, (first, 1): 0.5, (study, 2): 0.0})   # one of seed 1's two
     assert set(external.bus_bra_per_run(bra).runs) == {first}            # no study run scored yet
     assert external.bus_bra_per_run(bra.iloc[:0], None).empty
