@@ -76,6 +76,6 @@ def plot_runs_on_bus_bra(per_run, title: str = ""):
                        color=STRATEGY_COLOURS.get(strategy, "k"), edgecolors="none")
     ax.set_xticks(range(len(strategies)), strategies)
     ax.set(ylabel="mean Dice on BUS-BRA (one run)")
-    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(sets))   # off the dots
     name_figure(fig, title)
     return fig
