@@ -11,6 +11,7 @@ and annotation-noise runs (the appendix)::
     python -m bl_utils study --list                                         # what exists
     python -m bl_utils study --data ../shared/data/busi256 --by-block --seeds 3 \
         study settings_alpha_px1 settings_alpha_px01 settings_kervadec      # (seed, fold) blocks in turn
+    python -m bl_utils study --publish-runs ../campaign-results             # maintainers: into results/
 
 Costs on two CPU cores with native bf16: a quick run ~1.5 min (8 epochs), ~4 min at 20 epochs;
 a paper-profile run ~20 min (55–60 s per epoch).
@@ -20,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gzip
+import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +41,7 @@ from . import training_data
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "STUDY_SEEDS", "STUDY_FOLDS", "EXTERNAL_SEEDS",
            "SETTINGS_SEEDS",
            "load_experiment", "config_of", "obtain", "smoke_version", "planned_runs", "find_runs", "published_data_id",
-           "run_experiment", "block_order", "train_blocks", "runs_markdown"]
+           "run_experiment", "block_order", "train_blocks", "publish_runs", "GZIPPED_TABLES", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -289,20 +293,61 @@ def train_blocks(names: Sequence[str], data: str, out: str | Path | None = None,
     return results
 
 
+#: The tables a published run keeps gzipped (a quarter of the size); :mod:`bl_utils.runs` reads either form.
+GZIPPED_TABLES = ("robustness.csv", "external_images.csv")
+
+
+def publish_runs(source: str | Path, results: str | Path | None = None) -> list[Path]:
+    """Copy every complete run under ``source`` (the results folder a campaign wrote) that ``results``
+    (default: ``results/`` of the checkout) lacks: its files without checkpoints (``*.pt``), the
+    :data:`GZIPPED_TABLES` gzipped (reproducibly: no name, no time stamp). A run is complete when its
+    ``run.json`` says so; each is written under a temporary name and renamed, so nothing is half-copied.
+    Returns the new run folders."""
+    source, results = Path(source), Path(results) if results else default_results_dir()
+    copied = []
+    for record in sorted(source.rglob("run.json")):
+        target = results / record.parent.relative_to(source)
+        if (target / "run.json").is_file() or not json.loads(record.read_text()).get("complete"):
+            continue
+        staging = target.with_name(target.name + ".copying")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for path in sorted(p for p in record.parent.iterdir() if p.is_file() and p.suffix != ".pt"):
+            if path.name not in GZIPPED_TABLES:
+                shutil.copyfile(path, staging / path.name)
+                continue
+            with open(path, "rb") as plain, open(staging / f"{path.name}.gz", "wb") as raw, \
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+                shutil.copyfileobj(plain, packed)
+        shutil.rmtree(target, ignore_errors=True)   # an unfinished copy (no run.json) only
+        staging.rename(target)
+        copied.append(target)
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bl_utils study", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiments", nargs="*", help=f"any of {', '.join(EXPERIMENTS)} (default: all)")
-    parser.add_argument("--data", required=True, help="the BUSI folder (or 'synthetic')")
+    parser.add_argument("--data", help="the BUSI folder (or 'synthetic'); needed except with --publish-runs")
     parser.add_argument("--out", default=None, help="results folder (default: results/ of the checkout)")
     parser.add_argument("--list", action="store_true", help="say which runs exist; train nothing")
     parser.add_argument("--seeds", type=int, nargs="+", help="train only these of each experiment's seeds")
+    parser.add_argument("--publish-runs", metavar="DIR", type=Path,
+                        help="maintainers: copy the complete runs under DIR into --out (default results/), without "
+                             "checkpoints, their large tables gzipped; train nothing")
     parser.add_argument("--by-block", action="store_true",
                         help="train (seed, fold) blocks in turn, each block every named experiment's runs, so that "
                              "the runs of a block pair on one machine (default: experiment by experiment)")
 
     launch.add_arguments(parser)   # --launcher local/slurm: one submitit job per missing run
     args = parser.parse_args(argv)
+    if args.publish_runs:
+        copied = publish_runs(args.publish_runs, args.out)
+        print(f"{len(copied)} complete runs copied from {display_path(args.publish_runs)}")
+        return 0
+    if not args.data:
+        parser.error("--data is required: the BUSI folder, or 'synthetic'")
     names = args.experiments or list(EXPERIMENTS)
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:

@@ -145,6 +145,13 @@ def hd95_penalty(side: int) -> float:
     return float(side) * math.sqrt(2.0)
 
 
+def _table_path(folder: Path, name: str) -> Path:
+    """``folder / name``, or its gzipped copy ``name + ".gz"`` where only that exists: published runs keep
+    their largest tables (``robustness.csv``, ``external_images.csv``) gzipped, a quarter of the size."""
+    plain, packed = folder / name, folder / f"{name}.gz"
+    return packed if not plain.is_file() and packed.is_file() else plain
+
+
 def _with_keys(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
     """``table`` with the run's keys (:func:`run_keys`) first, ``pred_any`` (1.0 when anything is
     predicted: the false-positive indicator on an image without tumour) and ``hd95_penalised`` (HD95,
@@ -173,7 +180,7 @@ def per_image(results: Iterable[RunResult], checkpoint: str = "final") -> pd.Dat
 def robustness(results: Iterable[RunResult]) -> pd.DataFrame:
     """The runs' ``robustness.csv`` in one table: the run's keys, ``corruption, level`` and the
     per-image metrics of the final model on the degraded validation images, plus ``pred_any``."""
-    frames = [_with_keys(pd.read_csv(r.folder / "robustness.csv", dtype={"stem": str, "label": str}), r)
+    frames = [_with_keys(pd.read_csv(_table_path(r.folder, "robustness.csv"), dtype={"stem": str, "label": str}), r)
               for r in results]
     return pd.concat(frames, ignore_index=True)
 
@@ -193,11 +200,10 @@ def external_images(results: Iterable[RunResult]) -> pd.DataFrame:
     the run's keys, then per image ``stem, label`` (pathology), ``patient, scanner, birads,
     tumour_fraction`` and the metrics with ``nsd`` and ``predicted_pixels``, plus ``hd95_penalised``
     (already the penalty: HD95 of a missed tumour is scored as the image diagonal). Runs without the
-    file are skipped; a published run may hold it gzipped (``external_images.csv.gz``, a quarter of the size)."""
-    paths = [(r, next((p for p in (r.folder / "external_images.csv", r.folder / "external_images.csv.gz")
-                       if p.is_file()), None)) for r in results]
+    file are skipped; a published run may hold it gzipped (:func:`_table_path`)."""
+    paths = [(r, _table_path(r.folder, "external_images.csv")) for r in results]
     frames = [_with_keys(pd.read_csv(path, dtype={"stem": str, "label": str, "scanner": str, "birads": str}), r)
-              for r, path in paths if path is not None]
+              for r, path in paths if path.is_file()]
     if not frames:
         return pd.DataFrame(columns=["strategy", "seed", "fold", "machine", "stem", "label", "patient", "scanner", "dice"])
     return pd.concat(frames, ignore_index=True)

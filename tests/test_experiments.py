@@ -135,3 +135,35 @@ def test_the_command_trains_block_by_block(monkeypatch):
     assert [c[2:] for c in calls] == [((3,), (f,)) for f in range(5) for _ in range(2)]
     assert calls[0][1] == experiments.EXPERIMENTS["study"].strategies
     assert calls[1] == ("kervadec", ("rebalance",), (3,), (0,))
+
+
+def test_publish_runs_copies_complete_runs_without_checkpoints_and_gzips_the_large_tables(tmp_path):
+    import gzip
+    import json
+
+    campaign, results = tmp_path / "campaign", tmp_path / "results"
+    def run(name, complete, files=("metrics.csv", "robustness.csv", "best.pt")):
+        folder = campaign / "busi-x" / "study-quick-random" / "ce" / name
+        folder.mkdir(parents=True)
+        for file in files:
+            (folder / file).write_text(f"{name} {file}\n")
+        (folder / "run.json").write_text(json.dumps({"complete": complete}))
+        return folder
+
+    done, unfinished, already = run("seed2/fold0", True), run("seed2/fold1", False), run("seed2/fold2", True)
+    (results / "busi-x" / "study-quick-random" / "ce" / "seed2" / "fold2").mkdir(parents=True)
+    (results / "busi-x" / "study-quick-random" / "ce" / "seed2" / "fold2" / "run.json").write_text("{}")
+    copied = experiments.publish_runs(campaign, results)
+    target = results / "busi-x" / "study-quick-random" / "ce" / "seed2" / "fold0"
+    assert copied == [target]
+    assert sorted(p.name for p in target.iterdir()) == ["metrics.csv", "robustness.csv.gz", "run.json"]
+    assert gzip.decompress((target / "robustness.csv.gz").read_bytes()) == (done / "robustness.csv").read_bytes()
+    assert (target / "metrics.csv").read_bytes() == (done / "metrics.csv").read_bytes()
+    assert not (results / "busi-x" / "study-quick-random" / "ce" / "seed2" / "fold1").exists()   # not complete
+    assert (results / "busi-x" / "study-quick-random" / "ce" / "seed2" / "fold2" / "run.json").read_text() == "{}"
+    first = (target / "robustness.csv.gz").read_bytes()
+    (target / "run.json").unlink()                                    # an unfinished copy is replaced, identically
+    assert experiments.publish_runs(campaign, results) == [target]
+    assert (target / "robustness.csv.gz").read_bytes() == first
+    assert experiments.publish_runs(campaign, results) == []          # nothing new
+    assert not list(results.rglob("*.copying"))

@@ -53,3 +53,26 @@ def test_run_keys_name_the_strategy_seed_fold_and_machine():
     assert keys == {"strategy": "ce+bl", "seed": 3, "fold": 2, "machine": machine_of(_recorded(cpu="x"))}
     no_fold = RunResult(Path("run"), {"strategy": "ce", "seed": 0}, pd.DataFrame(), {}, {})
     assert run_keys(no_fold)["fold"] == -1
+
+
+def test_gzipped_tables_of_a_published_run_read_back_as_the_plain_ones(tmp_path):
+    import gzip
+    import shutil
+
+    from bl_utils.runs import external_images, robustness
+
+    row = {"stem": "benign (1)", "label": "benign", "dice": 0.5, "hd95": 3.0, "target_empty": False, "pred_empty": False}
+    pd.DataFrame([{"corruption": "speckle", "level": 0.5, **row}]).to_csv(tmp_path / "robustness.csv", index=False)
+    pd.DataFrame([{**row, "patient": "p1", "scanner": "s", "birads": "4"}]).to_csv(tmp_path / "external_images.csv",
+                                                                                    index=False)
+    run = RunResult(tmp_path, {"strategy": "ce", "seed": 0, "image_size": 128}, pd.DataFrame(), {}, {})
+    plain = robustness([run]), external_images([run])
+    for name in ("robustness.csv", "external_images.csv"):
+        with open(tmp_path / name, "rb") as source, gzip.open(tmp_path / f"{name}.gz", "wb") as target:
+            shutil.copyfileobj(source, target)
+        (tmp_path / name).unlink()
+    pd.testing.assert_frame_equal(robustness([run]), plain[0])
+    pd.testing.assert_frame_equal(external_images([run]), plain[1])
+    assert len(plain[1]) == 1 and plain[0].level.tolist() == [0.5]
+    (tmp_path / "external_images.csv.gz").unlink()
+    assert external_images([run]).empty                     # a run without the table is skipped
