@@ -208,3 +208,24 @@ def write_study_run(root, strategy, seed, fold, dice, normal_fp=None, weight=0.0
             {"effective_w_boundary": weight}, "train_stems": ["x"] * 12, "val_stems": stems}
     (folder / "run.json").write_text(json.dumps(meta))
     return load_run(folder)
+
+
+#: BUSI at 256² beside the checkout (``../shared/data/busi256``), as CI has it.
+BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
+
+
+def study_images():
+    """The study's 425 BUSI tumour images at 256² (:data:`BUSI256`); a skip where the shared copy is absent,
+    a failure in CI (which has it)."""
+    import os
+
+    import pytest
+
+    from bl_utils.data import busi
+
+    if not BUSI256.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI has BUSI beside the checkout, but {BUSI256} is missing")
+        pytest.skip(f"real BUSI not found at {BUSI256}")
+    return busi.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.10, include_normal=False,
+                          distance_maps=False, progress=False)

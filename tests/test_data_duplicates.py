@@ -17,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from bl_utils.data import busi as data
 from bl_utils.data import duplicates
+from helpers import study_images
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi_sample" / "Dataset_BUSI_with_GT"
 
@@ -91,21 +92,6 @@ def test_module_example():
     assert doctest.testmod(duplicates).failed == 0
 
 
-BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
-
-
-def _real_or_skip():
-    """BUSI at 256² (the study's 425 tumour images); a skip elsewhere, a failure in CI (which has it)."""
-    import os
-
-    if not BUSI256.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI has BUSI beside the checkout, but {BUSI256} is missing")
-        pytest.skip(f"real BUSI not found at {BUSI256}")
-    return data.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.10, include_normal=False,
-                          distance_maps=False, progress=False)
-
-
 def _scene(rng, size=256):
     """A speckled ultrasound-like scene with a dark elliptic lesion: ``(image uint8, mask bool)``."""
     from scipy import ndimage
@@ -140,7 +126,7 @@ def test_lesion_frames_pair_moved_frames_of_one_lesion_and_nothing_else():
 def test_frame_groups_join_the_lesions_the_hash_keeps_apart_on_busi():
     """The cases seen by eye: benign (433) and (435), one cyst, one frame with calipers (and malignant (145), the
     byte-identical copy of 433); malignant (3)–(9), one region in seven frames. The hash alone splits them."""
-    busi = _real_or_skip()
+    busi = study_images()
     stems = list(busi.meta.stem)
     cyst = [stems.index(s) for s in ("benign (433)", "benign (435)", "malignant (145)")]
     region = [stems.index(f"malignant ({k})") for k in range(3, 10)]

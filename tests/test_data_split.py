@@ -18,8 +18,8 @@ from bl_utils.data import duplicates
 from bl_utils.data.dataset import UltrasoundDataset
 from bl_utils.data.split import (count_leaks, cross_validation_folds, fold_split, fold_table, random_split,
                             split_train_val)
+from helpers import BUSI256, study_images
 
-BUSI256 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "busi256"
 needs_busi256 = pytest.mark.skipif(not BUSI256.is_dir(), reason=f"preprocessed BUSI not found at {BUSI256}")
 
 
@@ -251,18 +251,6 @@ def test_random_split_sizes_against_split_train_val():
         random_split(_meta({"a": 5}), train_fraction=1.0)
 
 
-def _study_images() -> UltrasoundDataset:
-    """The study's 425 BUSI tumour images at 256²; a skip where the shared copy is absent, a failure in CI (which has it)."""
-    import os
-
-    if not BUSI256.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI has BUSI beside the checkout, but {BUSI256} is missing")
-        pytest.skip(f"real BUSI not found at {BUSI256}")
-    return data.load_busi(BUSI256, image_size=256, max_tumour_fraction=0.10, include_normal=False,
-                          distance_maps=False, progress=False)
-
-
 def test_pinned_folds_are_the_partitions_the_published_runs_record():
     """Seeds 0–1 of the study keep the partitions their runs were trained on (read back from run.json), whatever
     the near-duplicate detector now groups; another seed is drawn with the frames of one lesion kept together."""
@@ -271,7 +259,7 @@ def test_pinned_folds_are_the_partitions_the_published_runs_record():
     from bl_utils.data.duplicates import frame_groups
     from bl_utils.data.split import pinned_folds
 
-    busi = _study_images()
+    busi = study_images()
     stems = list(busi.meta.stem)
     results = Path(__file__).resolve().parents[1] / "results" / "busi-ff3294f5" / "study-quick-random" / "ce"
     for seed in (0, 1):
@@ -293,7 +281,7 @@ def test_study_folds_are_the_partitions_every_published_study_run_records():
     from bl_utils.data.duplicates import frame_groups
     from bl_utils.data.split import study_folds
 
-    busi = _study_images()
+    busi = study_images()
     stems, fingerprint = np.array(busi.meta.stem), data.content_fingerprint(busi)
     results = Path(__file__).resolve().parents[1] / "results" / "busi-ff3294f5" / "study-quick-random"
     records = sorted(results.glob("*/seed*/fold*/run.json"))
