@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 from . import launch
 from .config import PROFILES, PROTOCOLS, TrainConfig, default_results_dir, run_folder
-from .runs import RunResult, load_run
+from .runs import GZIPPED_TABLES, RunResult, load_run
 from .runtime import display_path, get_device
 from .schedules import BASELINE, BOUNDARY_STRATEGIES, RAMP_STRATEGIES, STRATEGIES
 from .train import run_order, train_all
@@ -41,7 +41,7 @@ from . import training_data
 __all__ = ["Experiment", "EXPERIMENTS", "SEEDS", "ABLATION_SEEDS", "STUDY_SEEDS", "STUDY_FOLDS", "EXTERNAL_SEEDS",
            "SETTINGS_SEEDS",
            "load_experiment", "config_of", "obtain", "smoke_version", "planned_runs", "find_runs", "published_data_id",
-           "run_experiment", "block_order", "train_blocks", "publish_runs", "GZIPPED_TABLES", "runs_markdown"]
+           "run_experiment", "block_order", "train_blocks", "publish_runs", "runs_markdown"]
 
 #: Seeds of Table 1 (initialisation and batch order; the split is the same for all).
 SEEDS = (0, 1, 2, 3, 4)
@@ -293,16 +293,12 @@ def train_blocks(names: Sequence[str], data: str, out: str | Path | None = None,
     return results
 
 
-#: The tables a published run keeps gzipped (a quarter of the size); :mod:`bl_utils.runs` reads either form.
-GZIPPED_TABLES = ("robustness.csv", "external_images.csv")
-
-
 def publish_runs(source: str | Path, results: str | Path | None = None) -> list[Path]:
     """Copy every complete run under ``source`` (the results folder a campaign wrote) that ``results``
     (default: ``results/`` of the checkout) lacks: its files without checkpoints (``*.pt``), the
-    :data:`GZIPPED_TABLES` gzipped (reproducibly: no name, no time stamp). A run is complete when its
-    ``run.json`` says so; each is written under a temporary name and renamed, so nothing is half-copied.
-    Returns the new run folders."""
+    :data:`bl_utils.runs.GZIPPED_TABLES` gzipped (reproducibly: no name, no time stamp). A run is
+    complete when its ``run.json`` says so; each is written under a temporary name and renamed, so
+    nothing is half-copied. Returns the new run folders."""
     source, results = Path(source), Path(results) if results else default_results_dir()
     copied = []
     for record in sorted(source.rglob("run.json")):

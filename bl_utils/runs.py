@@ -26,7 +26,7 @@ import pandas as pd
 __all__ = ["RunResult", "load_run", "machine_of", "run_keys", "machines_table", "runs_frame", "hd95_penalty",
            "validation_counts", "validation_order",
            "per_image", "load_predictions", "robustness", "normal_fp_rate", "external_images",
-           "external_predictions", "validation_images", "case_predictions"]
+           "external_predictions", "validation_images", "case_predictions", "GZIPPED_TABLES"]
 
 @dataclass
 class RunResult:
@@ -145,9 +145,12 @@ def hd95_penalty(side: int) -> float:
     return float(side) * math.sqrt(2.0)
 
 
+#: The tables a published run keeps gzipped, a quarter of the size (:func:`bl_utils.experiments.publish_runs`).
+GZIPPED_TABLES = ("robustness.csv", "external_images.csv")
+
+
 def _table_path(folder: Path, name: str) -> Path:
-    """``folder / name``, or its gzipped copy ``name + ".gz"`` where only that exists: published runs keep
-    their largest tables (``robustness.csv``, ``external_images.csv``) gzipped, a quarter of the size."""
+    """``folder / name``, or its gzipped copy ``name + ".gz"`` where only that exists (:data:`GZIPPED_TABLES`)."""
     plain, packed = folder / name, folder / f"{name}.gz"
     return packed if not plain.is_file() and packed.is_file() else plain
 
