@@ -145,8 +145,8 @@ def hd95_penalty(side: int) -> float:
     return float(side) * math.sqrt(2.0)
 
 
-#: The tables a published run keeps gzipped, a quarter of the size (:func:`bl_utils.experiments.publish_runs`).
-GZIPPED_TABLES = ("robustness.csv", "external_images.csv")
+#: The tables a published run keeps gzipped, a third to a quarter of the size (:func:`bl_utils.experiments.publish_runs`).
+GZIPPED_TABLES = ("robustness.csv", "external_images.csv", "val_per_image.csv", "normal_images.csv")
 
 
 def _table_path(folder: Path, name: str) -> Path:
@@ -169,11 +169,11 @@ def _with_keys(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
 
 def per_image(results: Iterable[RunResult], checkpoint: str = "final") -> pd.DataFrame:
     """One row per (run, validation image) at ``checkpoint`` (``"best"`` or ``"final"``), read from
-    ``val_per_image.csv``: ``strategy, seed, fold, machine`` (:func:`run_keys`), ``stem, label`` and
+    ``val_per_image.csv`` (or its gzipped copy: :func:`_table_path`): ``strategy, seed, fold, machine`` (:func:`run_keys`), ``stem, label`` and
     the metrics (:func:`bl_utils.metrics.evaluate_masks`), ``pred_any`` and ``hd95_penalised``."""
     frames = []
     for r in results:
-        table = pd.read_csv(r.folder / "val_per_image.csv", dtype={"stem": str, "label": str})
+        table = pd.read_csv(_table_path(r.folder, "val_per_image.csv"), dtype={"stem": str, "label": str})
         frames.append(_with_keys(table[table.checkpoint == checkpoint].drop(columns="checkpoint").reset_index(drop=True), r))
     if not frames:
         return pd.DataFrame(columns=["strategy", "seed", "fold", "machine", "stem", "label", "dice", "target_empty"])
@@ -191,7 +191,7 @@ def robustness(results: Iterable[RunResult]) -> pd.DataFrame:
 def normal_fp_rate(result: RunResult, checkpoint: str = "final") -> float:
     """The share of the normal images (``normal_images.csv``, never trained on) on which ``result``'s
     model at ``checkpoint`` predicts any tumour pixel; nan when the run has no such file."""
-    path = result.folder / "normal_images.csv"
+    path = _table_path(result.folder, "normal_images.csv")
     if not path.is_file():
         return float("nan")
     table = pd.read_csv(path, dtype={"stem": str})

@@ -59,20 +59,28 @@ def test_gzipped_tables_of_a_published_run_read_back_as_the_plain_ones(tmp_path)
     import gzip
     import shutil
 
-    from bl_utils.runs import external_images, robustness
+    from bl_utils.runs import GZIPPED_TABLES, external_images, normal_fp_rate, per_image, robustness
 
     row = {"stem": "benign (1)", "label": "benign", "dice": 0.5, "hd95": 3.0, "target_empty": False, "pred_empty": False}
     pd.DataFrame([{"corruption": "speckle", "level": 0.5, **row}]).to_csv(tmp_path / "robustness.csv", index=False)
     pd.DataFrame([{**row, "patient": "p1", "scanner": "s", "birads": "4"}]).to_csv(tmp_path / "external_images.csv",
                                                                                     index=False)
+    pd.DataFrame([{**row, "checkpoint": c} for c in ("best", "final")]).to_csv(tmp_path / "val_per_image.csv",
+                                                                                  index=False)
+    pd.DataFrame({"stem": ["normal (1)", "normal (2)"], "false_positive": [True, False],
+                  "checkpoint": ["final", "final"]}).to_csv(tmp_path / "normal_images.csv", index=False)
     run = RunResult(tmp_path, {"strategy": "ce", "seed": 0, "image_size": 128}, pd.DataFrame(), {}, {})
-    plain = robustness([run]), external_images([run])
-    for name in ("robustness.csv", "external_images.csv"):
+    plain = robustness([run]), external_images([run]), per_image([run])
+    assert normal_fp_rate(run) == 0.5 and len(plain[2]) == 1
+    assert sorted(GZIPPED_TABLES) == sorted(p.name for p in tmp_path.iterdir())   # every table a run reads
+    for name in GZIPPED_TABLES:
         with open(tmp_path / name, "rb") as source, gzip.open(tmp_path / f"{name}.gz", "wb") as target:
             shutil.copyfileobj(source, target)
         (tmp_path / name).unlink()
     pd.testing.assert_frame_equal(robustness([run]), plain[0])
     pd.testing.assert_frame_equal(external_images([run]), plain[1])
+    pd.testing.assert_frame_equal(per_image([run]), plain[2])
+    assert normal_fp_rate(run) == 0.5
     assert len(plain[1]) == 1 and plain[0].level.tolist() == [0.5]
     (tmp_path / "external_images.csv.gz").unlink()
     assert external_images([run]).empty                     # a run without the table is skipped
