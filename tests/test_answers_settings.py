@@ -22,6 +22,16 @@ def test_boundary_share_is_the_weighted_boundary_term_over_the_weighted_loss():
     assert settings.boundary_share(run, -1) == pytest.approx(0.5 * 0.2 / (0.5 * 0.2 + 0.5 * 0.2))
 
 
+def test_boundary_share_stays_a_share_when_the_boundary_loss_turns_negative():
+    # L_B = mean(Φ_G·s) < 0 once the prediction lies inside the tumour: as at the end of an α_px = 1 run
+    # (w_B = 128, L_B = -0.00042, L_R = 0.0312), where the signed ratio reads 2.4
+    late = pd.DataFrame({"w_regional": [1.0], "w_boundary": [128.0], "train_regional": [0.0312],
+                         "train_boundary": [-0.00042]})
+    share = settings.boundary_share(RunResult(None, {"strategy": "ce+bl", "seed": 0}, late), -1)
+    assert share == pytest.approx(0.05376 / (0.0312 + 0.05376))
+    assert 0 <= share <= 1
+
+
 def test_arm_table_pairs_each_arm_with_its_base_and_with_ce_inside_blocks(tmp_path):
     study, arm = [], []
     gains = {(2, 0): 0.02, (2, 1): -0.01, (3, 0): 0.03, (3, 1): 0.0}       # the arm − ce+bl, per block

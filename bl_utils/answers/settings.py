@@ -11,7 +11,7 @@ boundary term that stays small differs from CE, not which ramp is better at the 
 
 The reading is exploratory (:func:`arm_table`): each arm minus its base, and minus CE, paired by
 (seed, fold, machine), with the corrected interval and no verdict words; the effective boundary weight
-Σ lr·w_B / Σ lr; and the boundary term's share of the loss over the first and the last epoch.
+Σ lr·w_B / Σ lr; and the boundary term's share of the loss (in magnitude) over the first and the last epoch.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ ARMS = {"α_px = 1 (the papers')": ("settings_alpha_px1", "ce+bl"),
 
 
 def boundary_share(result: RunResult, epoch: int) -> float:
-    """The boundary term's share of a run's weighted loss over epoch ``epoch`` (1-based; -1: the last):
-    ``w_B·L_B / (w_R·L_R + w_B·L_B)`` from the epoch's mean terms in ``metrics.csv``."""
+    """The boundary term's share of a run's weighted loss over epoch ``epoch`` (1-based; -1: the last),
+    in magnitude: ``|w_B·L_B| / (|w_R·L_R| + |w_B·L_B|)``, in [0, 1], from the epoch's mean terms in
+    ``metrics.csv``. Magnitudes, because L_B = mean(Φ_G·s) turns negative once the prediction sits inside
+    the tumour (Φ_G < 0 there): a ratio of the signed terms then leaves [0, 1] (or divides by ~0)."""
     row = result.history.iloc[epoch - 1 if epoch > 0 else epoch]
-    boundary = row.w_boundary * row.train_boundary
-    total = row.w_regional * row.train_regional + boundary
+    boundary = abs(row.w_boundary * row.train_boundary)
+    total = abs(row.w_regional * row.train_regional) + boundary
     return float(boundary / total) if total else float("nan")
 
 
