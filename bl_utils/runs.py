@@ -26,7 +26,7 @@ import pandas as pd
 __all__ = ["RunResult", "load_run", "machine_of", "run_keys", "machines_table", "runs_frame", "hd95_penalty",
            "validation_counts", "validation_order",
            "per_image", "load_predictions", "robustness", "normal_fp_rate", "external_images",
-           "external_predictions", "validation_images", "case_predictions", "GZIPPED_TABLES"]
+           "external_predictions", "validation_images", "case_predictions", "GZIPPED_TABLES", "processor_of"]
 
 @dataclass
 class RunResult:
@@ -71,6 +71,12 @@ def machine_of(result: RunResult) -> str:
     device = "cpu" if device.startswith("cpu") else device
     return (f"{meta.get('cpu', 'not recorded')} · bf16 {meta.get('cpu_bf16', 'not recorded')} · {device} · "
             f"amp {meta.get('amp', 'not recorded')} · threads {meta.get('threads', 'not recorded')}")
+
+
+def processor_of(machine: str) -> str:
+    """The processor named by a :func:`machine_of` string, ``run.json``'s ``cpu`` (e.g. ``"AMD EPYC ·
+    AVX512"``): the part a published table may show (the rest names kernels, device and threads)."""
+    return machine.split(" · bf16 ")[0]
 
 
 def run_keys(result: RunResult) -> dict[str, Any]:

@@ -396,5 +396,6 @@ def test_bus_bra_per_run_counts_each_run_once_in_its_set():
                                  (study, "ce", 2, 1): 0.4, (study, "ce+bl", 2, 1): 0.7})
     missed = {(r.runs, r.seed): r.missed for r in per_run.itertuples() if r.strategy == "ce"}
     assert missed == pytest.approx({(first, 0): 0.0, (first, 1): 0.5, (study, 2): 0.0})   # one of seed 1's two
+    assert set(per_run.processor) == {"m"}                               # the machine names no kernels here
     assert set(external.bus_bra_per_run(bra).runs) == {first}            # no study run scored yet
     assert external.bus_bra_per_run(bra.iloc[:0], None).empty

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bl_utils.runs import RunResult, machine_of, machines_table, run_keys
+from bl_utils.runs import RunResult, machine_of, machines_table, processor_of, run_keys
 
 
 def run_on(cpu, seconds, seed=0):
@@ -46,6 +46,13 @@ def test_machine_of_tells_apart_what_changes_a_runs_numbers_and_nothing_else():
     assert "cuda (NVIDIA H200)" in machine_of(_recorded(**{**epyc, "device": "cuda (NVIDIA H200)"}))
     assert machine_of(_recorded()) == ("not recorded · bf16 not recorded · device not recorded · amp not recorded"
                                        " · threads not recorded")
+
+
+def test_processor_of_gives_back_the_processor_a_machine_string_was_made_from():
+    for cpu in ("AMD EPYC · AVX512", "Intel(R) Xeon(R) Processor · AVX512", "not recorded"):
+        recorded = dict(cpu=cpu, cpu_bf16="AVX512-BF16", device="cpu (2 threads)", amp="bf16", threads=2)
+        assert processor_of(machine_of(_recorded(**recorded))) == cpu
+    assert processor_of(machine_of(_recorded())) == "not recorded"
 
 
 def test_run_keys_name_the_strategy_seed_fold_and_machine():

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from ..runs import processor_of
 from ..schedules import BASELINE, BOUNDARY_STRATEGIES
 from ..stats import compare_estimates
 
@@ -285,15 +286,16 @@ RUN_SETS = ("trained on all 425 (the external test)", "the study's, 340 training
 
 def bus_bra_per_run(external: pd.DataFrame, study_external: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per run scored on BUS-BRA: ``strategy``, ``runs`` (which of :data:`RUN_SETS`), ``seed``,
-    ``fold`` (-1 for the external runs), ``machine``, ``dice``, the run's mean Dice over the images, and
-    ``missed``, the share of its images predicted empty (every BUS-BRA image holds a tumour).
+    ``fold`` (-1 for the external runs), ``machine``, ``processor`` (:func:`bl_utils.runs.processor_of`),
+    ``dice``, the run's mean Dice over the images, and ``missed``, the share of its images predicted empty
+    (every BUS-BRA image holds a tumour).
     ``external`` and ``study_external``: :func:`bl_utils.runs.external_images` of the external test's runs
     and of the study's runs scored there (``None`` or empty: none yet). The spread the domain gap's means
     hide: the two sets differ in their training set only (all 425 images against 340 of them)."""
     keys = ["strategy", "seed", "fold", "machine"]
-    columns = ["strategy", "runs", "seed", "fold", "machine", "dice", "missed"]
+    columns = ["strategy", "runs", "seed", "fold", "machine", "processor", "dice", "missed"]
     frames = [table.assign(missed=table.pred_empty.astype(float)).groupby(keys, sort=False)[["dice", "missed"]]
-              .mean().reset_index().assign(runs=name)
+              .mean().reset_index().assign(runs=name, processor=lambda t: t.machine.map(processor_of))
               for name, table in zip(RUN_SETS, (external, study_external)) if table is not None and len(table)]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
