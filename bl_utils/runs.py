@@ -175,8 +175,9 @@ def _with_keys(table: pd.DataFrame, r: RunResult) -> pd.DataFrame:
 
 def per_image(results: Iterable[RunResult], checkpoint: str = "final") -> pd.DataFrame:
     """One row per (run, validation image) at ``checkpoint`` (``"best"`` or ``"final"``), read from
-    ``val_per_image.csv`` (or its gzipped copy: :func:`_table_path`): ``strategy, seed, fold, machine`` (:func:`run_keys`), ``stem, label`` and
-    the metrics (:func:`bl_utils.metrics.evaluate_masks`), ``pred_any`` and ``hd95_penalised``."""
+    ``val_per_image.csv`` (or its gzipped copy: :func:`_table_path`): ``strategy, seed, fold, machine``
+    (:func:`run_keys`), ``stem, label`` and the metrics (:func:`bl_utils.metrics.evaluate_masks`),
+    ``pred_any`` and ``hd95_penalised``."""
     frames = []
     for r in results:
         table = pd.read_csv(_table_path(r.folder, "val_per_image.csv"), dtype={"stem": str, "label": str})

@@ -291,7 +291,8 @@ def bus_bra_per_run(external: pd.DataFrame, study_external: pd.DataFrame | None 
     (every BUS-BRA image holds a tumour).
     ``external`` and ``study_external``: :func:`bl_utils.runs.external_images` of the external test's runs
     and of the study's runs scored there (``None`` or empty: none yet). The spread the domain gap's means
-    hide: the two sets differ in their training set only (all 425 images against 340 of them)."""
+    hide: the two sets differ in their training set (all 425 images against 340 of them) and, run by
+    run, in the processor they trained on."""
     keys = ["strategy", "seed", "fold", "machine"]
     columns = ["strategy", "runs", "seed", "fold", "machine", "processor", "dice", "missed"]
     frames = [table.assign(missed=table.pred_empty.astype(float)).groupby(keys, sort=False)[["dice", "missed"]]
